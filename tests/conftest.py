@@ -1,0 +1,65 @@
+"""Shared fixtures: operators of each role, signed-in web and API clients, and a change context for setup."""
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.test import Client
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from trunkline.core.context import change_context
+from trunkline.core.models import User
+
+PASSWORD = "Correct-Horse-Battery-9"
+
+
+@pytest.fixture
+def setup_context() -> Iterator[None]:
+    """Writes made by a test's own setup are attributed to source 'test', like a command's would be."""
+    with change_context(source="test"):
+        yield
+
+
+def _make_user(role: str) -> User:
+    with change_context(source="test"):
+        return User.objects.create_user(username=role, password=PASSWORD, role=role)
+
+
+@pytest.fixture
+def admin_user(db) -> User:
+    return _make_user(User.Role.ADMIN)
+
+
+@pytest.fixture
+def operator_user(db) -> User:
+    return _make_user(User.Role.OPERATOR)
+
+
+@pytest.fixture
+def viewer_user(db) -> User:
+    return _make_user(User.Role.VIEWER)
+
+
+@pytest.fixture
+def web(operator_user) -> Client:
+    """A control-panel client signed in as an operator."""
+    client = Client()
+    client.force_login(operator_user)
+    return client
+
+
+@pytest.fixture
+def api_for(db) -> Callable[[User], APIClient]:
+    def make(user: User) -> APIClient:
+        client = APIClient()
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api(api_for, operator_user) -> APIClient:
+    """An API client authenticated by token as an operator."""
+    return api_for(operator_user)

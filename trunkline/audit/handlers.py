@@ -1,0 +1,82 @@
+"""Writes the audit log from model signals: the one cross-cutting use of signals in Trunkline.
+
+Every ChangeLoggedModel write goes through here whatever the path (form, API, bulk, command),
+and a write without a change context raises instead of passing silently.
+"""
+
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models.signals import post_save, pre_delete, pre_save
+
+from trunkline.audit.models import ObjectChange
+from trunkline.core.context import MissingChangeContext, current_context
+from trunkline.core.models import ChangeLoggedModel
+
+
+def _require_context(instance: ChangeLoggedModel):
+    context = current_context()
+    if context is None:
+        raise MissingChangeContext(
+            f"{type(instance).__name__} {instance!r} was written outside a change context; "
+            "wrap the write in trunkline.core.context.change_context(...)"
+        )
+    return context
+
+
+def _only_ignored_fields(instance: ChangeLoggedModel, update_fields: Any) -> bool:
+    return bool(update_fields) and set(update_fields) <= set(instance.audit_ignored_fields)
+
+
+def _record(instance: ChangeLoggedModel, action: str, before: dict | None, after: dict | None) -> None:
+    context = _require_context(instance)
+    actor = context.actor
+    ObjectChange.objects.create(
+        user=actor,
+        user_name=getattr(actor, "username", "") or context.source,
+        request_id=context.request_id,
+        source=context.source,
+        ip=context.ip,
+        action=action,
+        object_type=ContentType.objects.get_for_model(instance, for_concrete_model=True),
+        object_id=instance.pk,
+        object_repr=str(instance)[:200],
+        prechange_data=before,
+        postchange_data=after,
+    )
+
+
+def handle_pre_save(sender: type, instance: Any, raw: bool = False, update_fields: Any = None, **kwargs: Any) -> None:
+    if raw or not isinstance(instance, ChangeLoggedModel) or _only_ignored_fields(instance, update_fields):
+        return
+    _require_context(instance)
+    # Writers that did not snapshot (serializers, forms) still get a true "before" from the database.
+    if instance.pk and not hasattr(instance, "_prechange_snapshot"):
+        stored = type(instance)._default_manager.filter(pk=instance.pk).first()
+        instance._prechange_snapshot = stored.serialize_for_audit() if stored else None
+
+
+def handle_post_save(sender: type, instance: Any, created: bool, raw: bool = False, update_fields: Any = None,
+                     **kwargs: Any) -> None:
+    if raw or not isinstance(instance, ChangeLoggedModel) or _only_ignored_fields(instance, update_fields):
+        return
+    before = None if created else getattr(instance, "_prechange_snapshot", None)
+    after = instance.serialize_for_audit()
+    if not created and before == after:
+        del instance._prechange_snapshot
+        return
+    _record(instance, ObjectChange.Action.CREATE if created else ObjectChange.Action.UPDATE, before, after)
+    # The next save of the same instance is a new change with this state as its "before".
+    instance._prechange_snapshot = after
+
+
+def handle_pre_delete(sender: type, instance: Any, **kwargs: Any) -> None:
+    if not isinstance(instance, ChangeLoggedModel):
+        return
+    _record(instance, ObjectChange.Action.DELETE, instance.serialize_for_audit(), None)
+
+
+def connect() -> None:
+    pre_save.connect(handle_pre_save, dispatch_uid="audit_pre_save")
+    post_save.connect(handle_post_save, dispatch_uid="audit_post_save")
+    pre_delete.connect(handle_pre_delete, dispatch_uid="audit_pre_delete")

@@ -1,0 +1,68 @@
+"""The audit log: one ObjectChange per create, update or delete of a change-logged model."""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.urls import NoReverseMatch, reverse
+
+
+class ObjectChange(models.Model):
+    """An immutable record of one change: who, when, from where, and the object before and after."""
+
+    class Action(models.TextChoices):
+        CREATE = "create", "Created"
+        UPDATE = "update", "Updated"
+        DELETE = "delete", "Deleted"
+
+    time = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                             related_name="changes")
+    user_name = models.CharField(max_length=150)
+    request_id = models.UUIDField(db_index=True)
+    source = models.CharField(max_length=16)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    object_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    object_id = models.BigIntegerField(db_index=True)
+    object_repr = models.CharField(max_length=200)
+    prechange_data = models.JSONField(null=True, blank=True)
+    postchange_data = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-time", "-id")
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.object_type.model} {self.object_repr}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("audit:objectchange", args=[self.pk])
+
+    @property
+    def object_url(self) -> str | None:
+        if self.action == self.Action.DELETE:
+            return None
+        try:
+            return reverse(f"{self.object_type.app_label}:{self.object_type.model}", args=[self.object_id])
+        except NoReverseMatch:
+            return None
+
+    def diff(self) -> list[dict[str, Any]]:
+        """Every field with its value before and after, changed ones flagged."""
+        before = self.prechange_data or {}
+        after = self.postchange_data or {}
+        rows = []
+        for key in list(dict.fromkeys([*before, *after])):
+            rows.append({
+                "field": key,
+                "before": before.get(key),
+                "after": after.get(key),
+                "changed": before.get(key) != after.get(key),
+            })
+        return rows
+
+    @property
+    def changed_fields(self) -> list[str]:
+        return [row["field"] for row in self.diff() if row["changed"]]

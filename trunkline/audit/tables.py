@@ -1,0 +1,35 @@
+from django.utils.html import format_html
+
+from trunkline.core.tables import Column, Table
+
+
+def _time(value, obj) -> str:
+    return format_html('<a href="{}">{}</a>', obj.get_absolute_url(), value.strftime("%Y-%m-%d %H:%M:%S UTC"))
+
+
+def _object(value, obj) -> str:
+    url = obj.object_url
+    if url:
+        return format_html('<a href="{}">{}</a>', url, value)
+    return value
+
+
+def _action(value, obj) -> str:
+    return format_html('<span class="badge badge-{}">{}</span>', value, obj.get_action_display())
+
+
+class ObjectChangeTable(Table):
+    columns = (
+        Column("time", "Time", order_by="time", formatter=_time),
+        Column("user_name", "User", order_by="user_name", groupable=True),
+        Column("source", "Source", order_by="source", groupable=True),
+        Column("ip", "IP", order_by="ip"),
+        Column("action", "Action", order_by="action", groupable=True, formatter=_action),
+        Column("object_type", "Type", accessor="object_type.model", order_by="object_type__model",
+               groupable=True),
+        Column("object_repr", "Object", order_by="object_repr", formatter=_object),
+        Column("changed_fields", "Changed", formatter=lambda value, obj: ", ".join(value)),
+        Column("request_id", "Request", order_by="request_id"),
+    )
+    exempt_columns = ("time",)
+    default_columns = ("user_name", "source", "action", "object_type", "object_repr", "changed_fields")

@@ -1,0 +1,35 @@
+import copy
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
+from rest_framework import serializers
+
+from trunkline.core.api import fields
+
+
+class BaseModelSerializer(serializers.ModelSerializer):
+    """Validates through the model's own validators and clean(), so the API, the forms and imports agree."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DecimalField: fields.DecimalField,
+        models.IntegerField: fields.IntegerField,
+        models.PositiveIntegerField: fields.IntegerField,
+        models.BigIntegerField: fields.IntegerField,
+    }
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        model = self.Meta.model
+        instance = copy.copy(self.instance) if self.instance is not None else model()
+        concrete = {field.name for field in model._meta.concrete_fields}
+        for name, value in attrs.items():
+            if name in concrete:
+                setattr(instance, name, value)
+        try:
+            instance.full_clean(validate_unique=False)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from error
+        # clean() may normalise values (tags); carry them back.
+        return {name: (getattr(instance, name) if name in concrete else value) for name, value in attrs.items()}

@@ -1,0 +1,131 @@
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Model
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FileUploadParser, FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from trunkline.core.api.exceptions import BulkValidationError
+from trunkline.core.bulk_import import decode_upload, import_csv
+
+
+class CSVTextParser(FileUploadParser):
+    media_type = "text/csv"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return {"csv": stream.read()}
+
+
+class BaseModelViewSet(viewsets.ModelViewSet):
+    """CRUD plus NetBox-style bulk edit (PATCH/PUT on the list URL) and bulk delete (DELETE on the list URL).
+
+    Bulk requests are all or nothing: every object is validated before any is written.
+    """
+
+    import_required_columns: tuple[str, ...] = ()
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        with transaction.atomic():
+            serializer.save()
+
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        with transaction.atomic():
+            serializer.save()
+
+    def perform_destroy(self, instance: Model) -> None:
+        with transaction.atomic():
+            instance.delete()
+
+    # Bulk edit / delete
+
+    def _bulk_objects(self, request: Request) -> tuple[list[dict[str, Any]], dict[int, Model]]:
+        items = request.data
+        if not isinstance(items, list) or not items:
+            raise serializers.ValidationError({"non_field_errors": ["Send a non-empty list of objects, each with an "
+                                                                    "'id'."]})
+        errors: dict[str, Any] = {}
+        ids: list[int] = []
+        for index, item in enumerate(items):
+            object_id = item.get("id") if isinstance(item, dict) else None
+            if not isinstance(object_id, int) or isinstance(object_id, bool):
+                errors[str(index)] = {"id": ["Each object needs an integer 'id'."]}
+            else:
+                ids.append(object_id)
+        if len(set(ids)) != len(ids):
+            raise serializers.ValidationError({"id": ["The same id appears more than once."]})
+        objects = {obj.pk: obj for obj in self.get_queryset().filter(pk__in=ids)}
+        for index, item in enumerate(items):
+            if isinstance(item, dict) and item.get("id") in ids and item["id"] not in objects:
+                errors[str(index)] = {"id": [f"No {self.get_queryset().model._meta.verbose_name} with id "
+                                             f"{item['id']}."]}
+        if errors:
+            raise BulkValidationError(_bulk_detail(errors, items), errors)
+        return items, objects
+
+    def bulk_update(self, request: Request, *args: Any, partial: bool = False, **kwargs: Any) -> Response:
+        items, objects = self._bulk_objects(request)
+        validated = []
+        errors: dict[str, Any] = {}
+        for index, item in enumerate(items):
+            data = {key: value for key, value in item.items() if key != "id"}
+            serializer = self.get_serializer(objects[item["id"]], data=data, partial=partial)
+            if serializer.is_valid():
+                validated.append(serializer)
+            else:
+                errors[str(index)] = serializer.errors
+        if errors:
+            raise BulkValidationError(_bulk_detail(errors, items), errors)
+        with transaction.atomic():
+            for serializer in validated:
+                serializer.save()
+        return Response([serializer.data for serializer in validated])
+
+    def bulk_partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.bulk_update(request, *args, partial=True, **kwargs)
+
+    def bulk_destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        items, objects = self._bulk_objects(request)
+        with transaction.atomic():
+            for item in items:
+                objects[item["id"]].delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    # CSV import
+
+    @extend_schema(
+        request={"text/csv": {"type": "string"}, "multipart/form-data": {"type": "object", "properties": {
+            "file": {"type": "string", "format": "binary"}}}},
+        parameters=[OpenApiParameter("dry_run", bool, description="Only validate; write nothing.")],
+        responses={200: dict, 400: dict},
+    )
+    @action(detail=False, methods=["post"], url_path="import",
+            parser_classes=[CSVTextParser, MultiPartParser, FormParser, JSONParser])
+    def bulk_import(self, request: Request) -> Response:
+        """Import a CSV whose headers are API field names; a row with `id` updates. One bad row: nothing written."""
+        upload = request.data.get("file") if hasattr(request.data, "get") else None
+        raw = upload.read() if upload is not None and hasattr(upload, "read") else request.data.get("csv", b"")
+        text = decode_upload(raw) if isinstance(raw, bytes) else str(raw)
+        dry_run = request.query_params.get("dry_run", "").lower() in {"1", "true", "yes"}
+        result = import_csv(serializer_class=self.get_serializer_class(), text=text,
+                            context=self.get_serializer_context(), required_columns=self.import_required_columns,
+                            dry_run=dry_run)
+        if result.errors:
+            raise BulkValidationError(result.summary, result.errors)
+        return Response({
+            "detail": result.summary,
+            "dry_run": dry_run,
+            "created": result.created,
+            "updated": result.updated,
+        })
+
+
+def _bulk_detail(errors: dict[str, Any], items: list) -> str:
+    first = min(errors, key=int)
+    count = len(errors)
+    item = items[int(first)]
+    label = f"id {item['id']}" if isinstance(item, dict) and "id" in item else f"index {first}"
+    return f"{count} object{'s' if count != 1 else ''} invalid (first: object {first}, {label}); nothing was changed."

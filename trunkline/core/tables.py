@@ -1,0 +1,138 @@
+"""Tables for list views: declared columns, per-operator visible columns and order, sorting, row groups."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Avg, Count, Model, QuerySet, Sum
+from django.utils.html import format_html
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    label: str
+    accessor: str = ""
+    order_by: str = ""  # the field to sort on; "" = not sortable
+    numeric: bool = False  # right-aligned, summed and averaged in row groups
+    groupable: bool = False  # may be chosen as the row-group column
+    link: bool = False  # links to the object
+    formatter: Callable[[Any, Model], Any] | None = None
+
+    def value(self, obj: Model) -> Any:
+        value: Any = obj
+        for part in (self.accessor or self.name).split("."):
+            value = getattr(value, part, None)
+            if callable(value):
+                value = value()
+        return value
+
+    def render(self, obj: Model) -> Any:
+        value = self.value(obj)
+        if self.formatter is not None:
+            value = self.formatter(value, obj)
+        elif isinstance(value, bool):
+            value = format_html('<span class="bool bool-{}">{}</span>', "yes" if value else "no",
+                                "Yes" if value else "No")
+        elif isinstance(value, list):
+            value = format_html_join_tags(value)
+        elif value is None or value == "":
+            value = format_html('<span class="muted">—</span>')
+        if self.link:
+            return format_html('<a href="{}">{}</a>', obj.get_absolute_url(), value)
+        return value
+
+    def export(self, obj: Model) -> str:
+        value = self.value(obj)
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value)
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return "" if value is None else str(value)
+
+
+def format_html_join_tags(tags: Iterable[str]) -> Any:
+    from django.utils.html import format_html_join
+
+    return format_html_join("", '<span class="tag">{}</span>', ((tag,) for tag in tags))
+
+
+class Table:
+    """A table class declares every available column and the default visible ones.
+
+    `configure(preference)` applies the operator's saved columns. Group-by aggregates are computed in
+    the database: COUNT per group, SUM and AVG of every numeric column.
+    """
+
+    columns: tuple[Column, ...] = ()
+    default_columns: tuple[str, ...] = ()
+    exempt_columns: tuple[str, ...] = ()  # always shown, first (the name that opens the object)
+
+    def __init__(self, visible: Iterable[str] | None = None) -> None:
+        self.by_name = {column.name: column for column in self.columns}
+        self.set_visible(visible if visible is not None else self.default_columns)
+
+    @classmethod
+    def preference_key(cls) -> str:
+        return f"tables.{cls.__name__}.columns"
+
+    def set_visible(self, names: Iterable[str]) -> None:
+        chosen = [n for n in names if n in self.by_name and n not in self.exempt_columns]
+        self.visible = [self.by_name[n] for n in (*self.exempt_columns, *chosen)]
+
+    @property
+    def hidden(self) -> list[Column]:
+        shown = {column.name for column in self.visible}
+        return [column for column in self.columns if column.name not in shown]
+
+    @property
+    def configurable(self) -> list[tuple[Column, bool]]:
+        """Every column but the exempt ones, visible first in their order, for the Columns popout."""
+        shown = [(c, True) for c in self.visible if c.name not in self.exempt_columns]
+        return shown + [(c, False) for c in self.hidden]
+
+    @property
+    def groupable(self) -> list[Column]:
+        return [column for column in self.columns if column.groupable]
+
+    @property
+    def orderable(self) -> dict[str, str]:
+        return {column.name: column.order_by for column in self.columns if column.order_by}
+
+    def rows(self, objects: Iterable[Model]) -> list[tuple[Model, list[tuple[Column, Any]]]]:
+        return [(obj, [(column, column.render(obj)) for column in self.visible]) for obj in objects]
+
+    def group(self, queryset: QuerySet, column: Column) -> tuple[list[Column], list[dict[str, Any]]]:
+        """One row per value of `column`: its count and the SUM / AVG of each visible numeric column."""
+        numeric = [c for c in self.visible if c.numeric and c.order_by]
+        field = column.order_by
+        aggregates: dict[str, Any] = {"count": Count("pk")}
+        for c in numeric:
+            aggregates[f"sum__{c.name}"] = Sum(c.order_by)
+            aggregates[f"avg__{c.name}"] = Avg(c.order_by)
+        groups = []
+        for row in queryset.order_by().values(field).annotate(**aggregates).order_by(field):
+            groups.append({
+                "value": row[field],
+                "label": _group_label(queryset.model, field, row[field]),
+                "count": row["count"],
+                "aggregates": [(row[f"sum__{c.name}"], _round(row[f"avg__{c.name}"])) for c in numeric],
+            })
+        return numeric, groups
+
+
+def _round(value: Any) -> Any:
+    if isinstance(value, Decimal | float):
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    return value
+
+
+def _group_label(model: type[Model], field: str, value: Any) -> str:
+    model_field = model._meta.get_field(field)
+    if value in (None, ""):
+        return "(blank)"
+    choices = dict(model_field.flatchoices or ())
+    return str(choices.get(value, value))

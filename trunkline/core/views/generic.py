@@ -1,0 +1,371 @@
+"""Generic control-panel views, NetBox-shaped and lighter: an app's views only declare what they show.
+
+Every write runs in one transaction and goes through the model's full_clean() and save(), so the
+audit log and the validation run whatever the path (one object, bulk edit, bulk delete, import).
+"""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import models, transaction
+from django.db.models import ProtectedError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.text import slugify
+from django.views import View
+
+from trunkline.core.bulk_import import decode_upload, import_csv
+from trunkline.core.models import UserPreference
+from trunkline.core.tables import Table
+from trunkline.core.views.mixins import RoleRequiredMixin
+
+PER_PAGE_CHOICES = (25, 50, 100, 250)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _url_name(model: type[models.Model], action: str = "") -> str:
+    name = model._meta.model_name
+    return f"{model._meta.app_label}:{name}_{action}" if action else f"{model._meta.app_label}:{name}"
+
+
+class ObjectListView(RoleRequiredMixin, View):
+    """The board: search, filters, columns, sorting, row groups, pagination, CSV export, bulk actions."""
+
+    queryset: models.QuerySet
+    filterset: type
+    table: type[Table]
+    template_name = "core/object_list.html"
+    search_placeholder = "Search"
+    status_field: str | None = None  # a choice field offered as the quick drop-down beside the delete button
+    default_ordering: tuple[str, ...] = ()
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        model = self.queryset.model
+        filterset = self.filterset(request.GET, queryset=self.queryset, request=request)
+        queryset = filterset.qs if filterset.is_valid() else self.queryset.none()
+        table = self.table(UserPreference.for_user(request.user).get(self.table.preference_key()))
+
+        ordering = request.GET.get("ordering", "")
+        order_field = table.orderable.get(ordering.lstrip("-"))
+        if order_field:
+            direction = "-" if ordering.startswith("-") else ""
+            queryset = queryset.order_by(f"{direction}{order_field}", "pk")
+        elif self.default_ordering:
+            queryset = queryset.order_by(*self.default_ordering)
+
+        group_column = table.by_name.get(request.GET.get("group_by", ""))
+        if group_column is not None and not group_column.groupable:
+            group_column = None
+
+        if request.GET.get("export") == "csv":
+            return self.export_csv(table, queryset, group_column)
+
+        context: dict[str, Any] = {
+            "model": model,
+            "verbose_name": model._meta.verbose_name,
+            "verbose_name_plural": model._meta.verbose_name_plural,
+            "table": table,
+            "filterset": filterset,
+            "filter_form": filterset.form,
+            "active_filters": _active_filters(filterset),
+            "ordering": ordering,
+            "search": request.GET.get("q", ""),
+            "search_placeholder": self.search_placeholder,
+            "group_column": group_column,
+            "urls": self.urls(model),
+            "preference_url": reverse("core:table_preference", args=[self.table.__name__]),
+        }
+        if self.status_field:
+            field = model._meta.get_field(self.status_field)
+            context["status_field"] = self.status_field
+            context["status_choices"] = field.choices
+            context["status_value"] = request.GET.get(self.status_field, "")
+        if group_column is not None:
+            numeric, groups = table.group(queryset, group_column)
+            if group_column.name in filterset.filters:
+                for group in groups:
+                    query = request.GET.copy()
+                    query.pop("group_by", None)
+                    query[group_column.name] = _query_value(group["value"])
+                    group["url"] = f"?{query.urlencode()}"
+            context.update(numeric_columns=numeric, groups=groups, total=sum(g["count"] for g in groups))
+        else:
+            per_page = _int(request.GET.get("per_page"), 50)
+            per_page = per_page if per_page in PER_PAGE_CHOICES else 50
+            page = Paginator(queryset, per_page).get_page(request.GET.get("page"))
+            context.update(page=page, rows=table.rows(page.object_list), per_page=per_page,
+                           per_page_choices=PER_PAGE_CHOICES, total=page.paginator.count)
+        return render(request, self.template_name, context)
+
+    def urls(self, model: type[models.Model]) -> dict[str, str]:
+        return {action: reverse(_url_name(model, action)) for action in ("list", "add", "import", "bulk_edit",
+                                                                          "bulk_delete")}
+
+    def export_csv(self, table: Table, queryset: models.QuerySet, group_column) -> StreamingHttpResponse:
+        writer = csv.writer(_Echo())
+        if group_column is not None:
+            numeric, groups = table.group(queryset, group_column)
+            header = [group_column.label, "Count"]
+            for column in numeric:
+                header += [f"{column.label} (sum)", f"{column.label} (average)"]
+            lines = [header]
+            for group in groups:
+                line = [group["label"], group["count"]]
+                for total, average in group["aggregates"]:
+                    line += [total, average]
+                lines.append(line)
+            rows = (writer.writerow(line) for line in lines)
+        else:
+            def generate():
+                yield writer.writerow([column.name for column in table.visible])
+                for obj in queryset.iterator(chunk_size=2000):
+                    yield writer.writerow([column.export(obj) for column in table.visible])
+
+            rows = generate()
+        response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
+        filename = slugify(queryset.model._meta.verbose_name_plural)
+        response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+        return response
+
+
+class ObjectView(RoleRequiredMixin, View):
+    queryset: models.QuerySet
+    template_name: str
+
+    def get_extra_context(self, request: HttpRequest, obj: models.Model) -> dict[str, Any]:
+        return {}
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        obj = get_object_or_404(self.queryset, pk=pk)
+        context = {"object": obj, "model": self.queryset.model, **self.get_extra_context(request, obj)}
+        return render(request, self.template_name, context)
+
+
+class ObjectEditView(RoleRequiredMixin, View):
+    """Add (no pk) or edit (pk) one object through a ModelForm."""
+
+    write = True
+    queryset: models.QuerySet
+    form: type
+    template_name = "core/object_edit.html"
+
+    def get_object(self, pk: int | None) -> models.Model:
+        if pk is None:
+            return self.queryset.model()
+        obj = get_object_or_404(self.queryset, pk=pk)
+        obj.snapshot()
+        return obj
+
+    def render_form(self, request: HttpRequest, obj: models.Model, form) -> HttpResponse:
+        model = self.queryset.model
+        return render(request, self.template_name, {
+            "object": obj,
+            "model": model,
+            "form": form,
+            "verbose_name": model._meta.verbose_name,
+            "return_url": obj.get_absolute_url() if obj.pk else reverse(_url_name(model, "list")),
+        })
+
+    def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        obj = self.get_object(pk)
+        return self.render_form(request, obj, self.form(instance=obj, initial=request.GET.dict() if not pk else None))
+
+    def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        obj = self.get_object(pk)
+        created = obj.pk is None
+        form = self.form(request.POST, instance=obj)
+        if not form.is_valid():
+            return self.render_form(request, obj, form)
+        with transaction.atomic():
+            obj = form.save()
+        verb = "Created" if created else "Saved"
+        messages.success(request, f"{verb} {obj._meta.verbose_name} {obj}.")
+        return redirect(obj.get_absolute_url())
+
+
+class ObjectDeleteView(RoleRequiredMixin, View):
+    write = True
+    queryset: models.QuerySet
+    template_name = "core/object_delete.html"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        obj = get_object_or_404(self.queryset, pk=pk)
+        return render(request, self.template_name, {"object": obj, "model": self.queryset.model,
+                                                    "verbose_name": obj._meta.verbose_name})
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        obj = get_object_or_404(self.queryset, pk=pk)
+        name = str(obj)
+        try:
+            with transaction.atomic():
+                obj.delete()
+        except ProtectedError as error:
+            messages.error(request, f"{name} cannot be deleted: {error.args[0]}")
+            return redirect(obj.get_absolute_url())
+        messages.success(request, f"Deleted {obj._meta.verbose_name} {name}.")
+        return redirect(reverse(_url_name(self.queryset.model, "list")))
+
+
+def _selected(request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:
+    ids = [int(pk) for pk in request.POST.getlist("pk") if pk.isdigit()]
+    return queryset.filter(pk__in=ids)
+
+
+class BulkEditView(RoleRequiredMixin, View):
+    """Change the same fields on the selected objects: each is validated and saved on its own (audit log runs),
+    all in one transaction, so one invalid object means none is changed."""
+
+    write = True
+    queryset: models.QuerySet
+    form: type
+    template_name = "core/bulk_edit.html"
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        model = self.queryset.model
+        objects = list(_selected(request, self.queryset))
+        list_url = reverse(_url_name(model, "list"))
+        if not objects:
+            messages.warning(request, f"Select at least one {model._meta.verbose_name} to edit.")
+            return redirect(list_url)
+        form = self.form(request.POST if "_apply" in request.POST else None)
+        errors: list[str] = []
+        if "_apply" in request.POST and form.is_valid():
+            try:
+                with transaction.atomic():
+                    for obj in objects:
+                        obj.snapshot()
+                        form.apply(obj)
+                        try:
+                            obj.full_clean()
+                        except ValidationError as error:
+                            errors = [f"{obj}: {field}: {' '.join(msgs)}" for field, msgs in
+                                      error.message_dict.items()]
+                            raise
+                        obj.save()
+            except ValidationError:
+                pass
+            else:
+                messages.success(request, f"Updated {len(objects)} {model._meta.verbose_name_plural}.")
+                return redirect(request.POST.get("return_url") or list_url)
+        return render(request, self.template_name, {
+            "model": model, "objects": objects, "form": form, "errors": errors,
+            "verbose_name_plural": model._meta.verbose_name_plural,
+            "return_url": request.POST.get("return_url") or list_url,
+        })
+
+
+class BulkDeleteView(RoleRequiredMixin, View):
+    write = True
+    queryset: models.QuerySet
+    template_name = "core/bulk_delete.html"
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        model = self.queryset.model
+        objects = list(_selected(request, self.queryset))
+        list_url = reverse(_url_name(model, "list"))
+        if not objects:
+            messages.warning(request, f"Select at least one {model._meta.verbose_name} to delete.")
+            return redirect(list_url)
+        if "_confirm" in request.POST:
+            try:
+                with transaction.atomic():
+                    for obj in objects:
+                        obj.delete()
+            except ProtectedError as error:
+                messages.error(request, f"Nothing was deleted: {error.args[0]}")
+                return redirect(list_url)
+            messages.success(request, f"Deleted {len(objects)} {model._meta.verbose_name_plural}.")
+            return redirect(request.POST.get("return_url") or list_url)
+        return render(request, self.template_name, {
+            "model": model, "objects": objects, "verbose_name_plural": model._meta.verbose_name_plural,
+            "return_url": request.POST.get("return_url") or list_url,
+        })
+
+
+class BulkImportView(RoleRequiredMixin, View):
+    """Paste or upload CSV, see a preview (dry run), then confirm: all rows are written or none."""
+
+    write = True
+    model: type[models.Model]
+    serializer_class: type
+    required_columns: tuple[str, ...] = ()
+    template_name = "core/bulk_import.html"
+
+    def context(self, **extra: Any) -> dict[str, Any]:
+        columns = [(name, field) for name, field in self.serializer_class().fields.items() if not field.read_only]
+        return {
+            "model": self.model,
+            "verbose_name_plural": self.model._meta.verbose_name_plural,
+            "columns": columns,
+            "required_columns": self.required_columns,
+            "list_url": reverse(_url_name(self.model, "list")),
+            **extra,
+        }
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, self.template_name, self.context())
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        upload = request.FILES.get("file")
+        try:
+            text = decode_upload(upload.read()) if upload else request.POST.get("csv", "")
+        except Exception as error:
+            messages.error(request, str(getattr(error, "detail", error)))
+            return render(request, self.template_name, self.context())
+        confirm = "_confirm" in request.POST
+        result = import_csv(serializer_class=self.serializer_class, text=text, context={"request": request},
+                            required_columns=self.required_columns, dry_run=not confirm)
+        if result.written:
+            messages.success(request, result.summary)
+            return HttpResponseRedirect(reverse(_url_name(self.model, "list")))
+        header = next(iter(_csv_rows(text)), [])
+        return render(request, self.template_name, self.context(result=result, csv_text=text, header=header))
+
+
+def _csv_rows(text: str) -> list[list[str]]:
+    import io
+
+    return list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _active_filters(filterset) -> list[dict[str, str]]:
+    """The filters in use, as chips with a link that removes each."""
+    active = []
+    if not filterset.is_bound or not filterset.is_valid():
+        return active
+    for name, value in filterset.form.cleaned_data.items():
+        if name == "q" or value in (None, "", []) or (hasattr(value, "__len__") and not len(value)):
+            continue
+        field = filterset.form.fields[name]
+        if isinstance(value, list | tuple):
+            choices = dict(getattr(field, "choices", ()))
+            shown = ", ".join(str(choices.get(v, v)) for v in value)
+        elif hasattr(field, "choices"):
+            shown = str(dict(field.choices).get(value, value))
+        else:
+            shown = str(value)
+        active.append({"name": name, "label": field.label or name, "value": shown})
+    return active

@@ -1,0 +1,89 @@
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.urls import reverse
+
+from trunkline.core.models import ChangeLoggedModel
+from trunkline.core.money import MONEY_MAX_DIGITS, MONEY_PLACES
+from trunkline.core.validators import (
+    normalize_tags,
+    validate_country,
+    validate_currency,
+    validate_percentage,
+    validate_tags,
+    validate_toml,
+)
+from trunkline.customers.choices import CustomerStatus
+
+ZERO = Decimal("0")
+
+
+def money_field(verbose_name: str, **kwargs: Any) -> models.DecimalField:
+    return models.DecimalField(verbose_name, max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_PLACES, **kwargs)
+
+
+class Customer(ChangeLoggedModel):
+    """A carrier's customer: the account that sends traffic, holds a balance in one currency and gets billed."""
+
+    name = models.CharField("customer name", max_length=100, unique=True)
+    paypal_email = models.EmailField("PayPal email", blank=True)
+    website = models.URLField(blank=True)
+    status = models.CharField(max_length=20, choices=CustomerStatus.choices, default=CustomerStatus.ACTIVE,
+                              db_index=True)
+    debit_limit = money_field("debit limit", default=ZERO, validators=[MinValueValidator(ZERO)])
+    minimum_payment = money_field("minimum payment", default=ZERO, validators=[MinValueValidator(ZERO)])
+    tax_rate = models.DecimalField("tax (%)", max_digits=7, decimal_places=4, default=ZERO,
+                                   validators=[validate_percentage])
+    currency = models.CharField(max_length=3, validators=[validate_currency], db_index=True)
+    portal_access = models.BooleanField(default=True)
+    address_line1 = models.CharField("address line 1", max_length=200, blank=True)
+    address_line2 = models.CharField("address line 2", max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField(max_length=100, blank=True)
+    postcode = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True, validators=[validate_country], db_index=True)
+    channels = models.PositiveIntegerField(default=0, help_text="Concurrent calls; 0 = unlimited.")
+    cps = models.PositiveIntegerField("flow speed (CPS)", default=0, help_text="Calls per second; 0 = unlimited.")
+    tags = models.JSONField(default=list, blank=True, validators=[validate_tags])
+    vars = models.TextField("vars (TOML)", blank=True, validators=[validate_toml])
+    email_verification = models.BooleanField(default=False)
+    mobile_verification = models.BooleanField(default=False)
+    approved_clis_only = models.BooleanField("approved CLIs only", default=False)
+    notes = models.TextField("private notes", blank=True)
+    # Moves only through the ledger (billing); shown read-only everywhere else.
+    balance = money_field("balance", default=ZERO, editable=False)
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._stored_currency = instance.__dict__.get("currency")
+        return instance
+
+    def get_absolute_url(self) -> str:
+        return reverse("customers:customer", args=[self.pk])
+
+    def clean(self) -> None:
+        self.tags = normalize_tags(self.tags)
+        stored = getattr(self, "_stored_currency", None)
+        if self.pk and stored and self.currency != stored:
+            raise ValidationError({"currency": f"The currency cannot be changed after the customer is created "
+                                               f"(it is {stored})."})
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        self._stored_currency = self.currency
+
+    @property
+    def address_lines(self) -> list[str]:
+        locality = " ".join(part for part in (self.postcode, self.city) if part)
+        lines = [self.address_line1, self.address_line2, locality, self.region, self.country]
+        return [line for line in lines if line]

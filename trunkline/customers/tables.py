@@ -1,0 +1,49 @@
+from django.utils.html import format_html
+
+from trunkline.core.tables import Column, Table
+
+STATUS_CLASSES = {"active": "ok", "inactive": "off", "pending_approval": "wait", "penalty": "bad"}
+
+
+def _status(value: str, obj) -> str:
+    return format_html('<span class="badge badge-{}">{}</span>', STATUS_CLASSES.get(value, "off"),
+                       obj.get_status_display())
+
+
+def _money(value, obj) -> str:
+    return format_html('{} <span class="muted">{}</span>', f"{value:,.2f}", obj.currency)
+
+
+def _country(value: str, obj) -> str:
+    return value or format_html('<span class="muted">—</span>')
+
+
+class CustomerTable(Table):
+    columns = (
+        Column("name", "Name", order_by="name", link=True),
+        Column("status", "Status", order_by="status", groupable=True, formatter=_status),
+        Column("currency", "Currency", order_by="currency", groupable=True),
+        Column("balance", "Balance", order_by="balance", numeric=True, formatter=_money),
+        Column("debit_limit", "Debit limit", order_by="debit_limit", numeric=True, formatter=_money),
+        Column("minimum_payment", "Minimum payment", order_by="minimum_payment", numeric=True, formatter=_money),
+        Column("tax_rate", "Tax %", order_by="tax_rate", numeric=True, groupable=True),
+        Column("channels", "Channels", order_by="channels", numeric=True, groupable=True),
+        Column("cps", "CPS", order_by="cps", numeric=True, groupable=True),
+        Column("country", "Country", order_by="country", groupable=True, formatter=_country),
+        Column("city", "City", order_by="city", groupable=True),
+        Column("region", "Region", order_by="region", groupable=True),
+        Column("postcode", "Postcode", order_by="postcode"),
+        Column("address_line1", "Address", order_by="address_line1"),
+        Column("paypal_email", "PayPal email", order_by="paypal_email"),
+        Column("website", "Website", order_by="website"),
+        Column("tags", "Tags"),
+        Column("portal_access", "Portal", order_by="portal_access", groupable=True),
+        Column("email_verification", "Email verification", order_by="email_verification", groupable=True),
+        Column("mobile_verification", "Mobile verification", order_by="mobile_verification", groupable=True),
+        Column("approved_clis_only", "Approved CLIs only", order_by="approved_clis_only", groupable=True),
+        Column("created", "Created", order_by="created"),
+        Column("updated", "Updated", order_by="updated"),
+        Column("id", "ID", order_by="id"),
+    )
+    exempt_columns = ("name",)
+    default_columns = ("status", "currency", "balance", "debit_limit", "channels", "cps", "country", "tags")
