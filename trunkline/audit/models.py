@@ -32,6 +32,8 @@ class ObjectChange(models.Model):
 
     class Meta:
         ordering = ("-time", "-id")
+        verbose_name = "audit log entry"
+        verbose_name_plural = "audit log"
         indexes = [models.Index(fields=["object_type", "object_id"])]
 
     def __str__(self) -> str:
@@ -65,4 +67,7 @@ class ObjectChange(models.Model):
 
     @property
     def changed_fields(self) -> list[str]:
+        """The fields an update changed; creates and deletes show whole objects instead."""
+        if self.action != self.Action.UPDATE:
+            return []
         return [row["field"] for row in self.diff() if row["changed"]]

@@ -28,7 +28,7 @@ class ObjectChangeTable(Table):
         Column("object_type", "Type", accessor="object_type.model", order_by="object_type__model",
                groupable=True),
         Column("object_repr", "Object", order_by="object_repr", formatter=_object),
-        Column("changed_fields", "Changed", formatter=lambda value, obj: ", ".join(value)),
+        Column("changed_fields", "Changed", formatter=lambda value, obj: ", ".join(value) or "—"),
         Column("request_id", "Request", order_by="request_id"),
     )
     exempt_columns = ("time",)

@@ -1,3 +1,4 @@
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -5,6 +6,13 @@ from django.db.models import Model
 
 from trunkline.core.money import SCIENTIFIC_NOTATION_MESSAGE, is_scientific_notation
 from trunkline.core.validators import normalize_tags
+
+
+def display_decimal(value: Decimal) -> str:
+    """0.000000 shows as 0.00 and 12.500000 as 12.50: at least two places, no trailing noise."""
+    text = format(value.normalize(), "f")
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
 
 
 class TagsField(forms.CharField):

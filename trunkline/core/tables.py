@@ -9,6 +9,9 @@ from typing import Any
 
 from django.db.models import Avg, Count, Model, QuerySet, Sum
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+EMPTY = mark_safe('<span class="muted">—</span>')
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class Column:
         elif isinstance(value, list):
             value = format_html_join_tags(value)
         elif value is None or value == "":
-            value = format_html('<span class="muted">—</span>')
+            value = EMPTY
         if self.link:
             return format_html('<a href="{}">{}</a>', obj.get_absolute_url(), value)
         return value
@@ -105,14 +108,26 @@ class Table:
     def rows(self, objects: Iterable[Model]) -> list[tuple[Model, list[tuple[Column, Any]]]]:
         return [(obj, [(column, column.render(obj)) for column in self.visible]) for obj in objects]
 
-    def group(self, queryset: QuerySet, column: Column) -> tuple[list[Column], list[dict[str, Any]]]:
-        """One row per value of `column`: its count and the SUM / AVG of each visible numeric column."""
-        numeric = [c for c in self.visible if c.numeric and c.order_by]
-        field = column.order_by
+    def numeric_columns(self) -> list[Column]:
+        return [c for c in self.visible if c.numeric and c.order_by]
+
+    def _aggregates(self) -> dict[str, Any]:
         aggregates: dict[str, Any] = {"count": Count("pk")}
-        for c in numeric:
+        for c in self.numeric_columns():
             aggregates[f"sum__{c.name}"] = Sum(c.order_by)
             aggregates[f"avg__{c.name}"] = Avg(c.order_by)
+        return aggregates
+
+    def totals(self, queryset: QuerySet) -> list[tuple[Any, Any]]:
+        """SUM and AVG of each visible numeric column over the whole (filtered) queryset."""
+        row = queryset.order_by().aggregate(**self._aggregates())
+        return [(row[f"sum__{c.name}"], _round(row[f"avg__{c.name}"])) for c in self.numeric_columns()]
+
+    def group(self, queryset: QuerySet, column: Column) -> tuple[list[Column], list[dict[str, Any]]]:
+        """One row per value of `column`: its count and the SUM / AVG of each visible numeric column."""
+        numeric = self.numeric_columns()
+        field = column.order_by
+        aggregates = self._aggregates()
         groups = []
         for row in queryset.order_by().values(field).annotate(**aggregates).order_by(field):
             groups.append({

@@ -1,7 +1,9 @@
+from decimal import Decimal
+
 from django import forms
 
-from trunkline.core.forms import BulkEditForm, NoScientificNotationMixin, TagsField
-from trunkline.core.validators import COUNTRY_CHOICES, normalize_tags
+from trunkline.core.forms import BulkEditForm, NoScientificNotationMixin, TagsField, display_decimal
+from trunkline.core.validators import COUNTRY_CHOICES, CURRENCY_CHOICES, normalize_tags
 from trunkline.customers.choices import CustomerStatus
 from trunkline.customers.models import Customer
 
@@ -11,11 +13,12 @@ class CustomerForm(NoScientificNotationMixin, forms.ModelForm):
 
     tags = TagsField()
     website = forms.URLField(required=False, assume_scheme="https")
+    currency = forms.ChoiceField(choices=[("", "—"), *CURRENCY_CHOICES])
     country = forms.ChoiceField(choices=[("", "—"), *COUNTRY_CHOICES], required=False)
 
     fieldsets = (
-        ("Basic", ("name", "status", "currency", "debit_limit", "minimum_payment", "tax_rate", "channels", "cps",
-                   "portal_access", "paypal_email", "website", "address_line1", "address_line2", "city", "region",
+        ("Basic", ("name", "status", "currency", "portal_access", "debit_limit", "minimum_payment", "tax_rate",
+                   "channels", "cps", "paypal_email", "website", "address_line1", "address_line2", "city", "region",
                    "postcode", "country")),
         ("Config", ("tags", "vars")),
         ("Verification", ("email_verification", "mobile_verification", "approved_clis_only")),
@@ -49,6 +52,9 @@ class CustomerForm(NoScientificNotationMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["currency"].disabled = True
+        for name, field in self.fields.items():
+            if isinstance(field, forms.DecimalField) and isinstance(self.initial.get(name), Decimal):
+                self.initial[name] = display_decimal(self.initial[name])
 
 
 class CustomerBulkEditForm(BulkEditForm):

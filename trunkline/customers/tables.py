@@ -1,6 +1,6 @@
 from django.utils.html import format_html
 
-from trunkline.core.tables import Column, Table
+from trunkline.core.tables import EMPTY, Column, Table
 
 STATUS_CLASSES = {"active": "ok", "inactive": "off", "pending_approval": "wait", "penalty": "bad"}
 
@@ -15,7 +15,7 @@ def _money(value, obj) -> str:
 
 
 def _country(value: str, obj) -> str:
-    return value or format_html('<span class="muted">—</span>')
+    return value or EMPTY
 
 
 class CustomerTable(Table):

@@ -98,7 +98,8 @@ class ObjectListView(RoleRequiredMixin, View):
                     query.pop("group_by", None)
                     query[group_column.name] = _query_value(group["value"])
                     group["url"] = f"?{query.urlencode()}"
-            context.update(numeric_columns=numeric, groups=groups, total=sum(g["count"] for g in groups))
+            context.update(numeric_columns=numeric, groups=groups, total=sum(g["count"] for g in groups),
+                           group_totals=table.totals(queryset))
         else:
             per_page = _int(request.GET.get("per_page"), 50)
             per_page = per_page if per_page in PER_PAGE_CHOICES else 50
@@ -259,7 +260,7 @@ class BulkEditView(RoleRequiredMixin, View):
                 return redirect(request.POST.get("return_url") or list_url)
         return render(request, self.template_name, {
             "model": model, "objects": objects, "form": form, "errors": errors,
-            "verbose_name_plural": model._meta.verbose_name_plural,
+            "verbose_name": model._meta.verbose_name, "verbose_name_plural": model._meta.verbose_name_plural,
             "return_url": request.POST.get("return_url") or list_url,
         })
 
@@ -305,6 +306,7 @@ class BulkImportView(RoleRequiredMixin, View):
         columns = [(name, field) for name, field in self.serializer_class().fields.items() if not field.read_only]
         return {
             "model": self.model,
+            "verbose_name": self.model._meta.verbose_name,
             "verbose_name_plural": self.model._meta.verbose_name_plural,
             "columns": columns,
             "required_columns": self.required_columns,
