@@ -41,7 +41,7 @@ def test_default_columns(web, customers) -> None:
 
 
 def test_columns_are_saved_per_operator_in_their_order(web, operator_user, admin_user, customers) -> None:
-    response = web.post(f"/preferences/tables/CustomerTable/", {"columns": json.dumps(["cps", "status", "city"])})
+    response = web.post("/preferences/tables/CustomerTable/", {"columns": json.dumps(["cps", "status", "city"])})
     assert response.status_code == 200
     assert header_columns(web.get(BOARD).content.decode()) == ["name", "cps", "status", "city"]
     assert UserPreference.for_user(operator_user).get("tables.CustomerTable.columns") == ["cps", "status", "city"]

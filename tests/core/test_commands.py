@@ -25,7 +25,7 @@ def test_token_prints_the_same_token_each_time(admin_user) -> None:
 
 
 def test_token_for_unknown_user(db) -> None:
-    with pytest.raises(CommandError, match="No user named 'ghost'."):
+    with pytest.raises(CommandError, match=r"No user named 'ghost'\."):
         run("token", "ghost")
 
 

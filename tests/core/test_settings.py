@@ -34,7 +34,8 @@ def test_environment_overrides(tmp_path) -> None:
     env = {"TRUNKLINE_VAR_DIR": str(tmp_path), "SECRET_KEY": "from-env", "DEBUG": "true", "HOST": "0.0.0.0",
            "PORT": "9000", "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/trunkline"}
     values = settings_in_subprocess(env, "[settings.SECRET_KEY, settings.DEBUG, settings.HOST, settings.PORT, "
-                                         "settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['NAME']]")
+                                         "settings.DATABASES['default']['ENGINE'], "
+                                         "settings.DATABASES['default']['NAME']]")
     assert values == ["from-env", True, "0.0.0.0", 9000, "django.db.backends.postgresql", "trunkline"]
     assert not (tmp_path / "secret_key").exists()
 

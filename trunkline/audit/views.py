@@ -14,9 +14,6 @@ class ObjectChangeListView(generic.ObjectListView):
     search_placeholder = "Search objects"
     default_ordering = ("-time", "-id")
 
-    def urls(self, model):
-        return {}
-
 
 class ObjectChangeView(generic.ObjectView):
     queryset = ObjectChange.objects.select_related("object_type", "user")

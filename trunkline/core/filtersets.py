@@ -5,6 +5,8 @@ import django_filters
 from django.db import models
 from django.db.models import Q
 
+from trunkline.core.models import User
+
 
 class BaseFilterSet(django_filters.FilterSet):
     """`q` searches `search_fields`; `id` takes several values; created and updated take ranges."""
@@ -42,3 +44,14 @@ class TagFilter(django_filters.CharFilter):
         # The JSON text of the list holds "tag" with its quotes; matching the quoted form avoids partial words.
         quoted = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
         return qs.filter(**{f"{self.field_name}__icontains": quoted})
+
+
+class UserFilterSet(BaseFilterSet):
+    search_fields = ("username", "first_name", "last_name", "email")
+
+    username = django_filters.CharFilter(lookup_expr="icontains", label="Username contains")
+    email = django_filters.CharFilter(lookup_expr="icontains", label="Email contains")
+
+    class Meta:
+        model = User
+        fields = {"role": ["exact"], "is_active": ["exact"]}

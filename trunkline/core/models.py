@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from django.contrib.auth.models import AbstractUser
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.urls import reverse
 
 MASKED = "********"
 
@@ -65,6 +66,9 @@ class User(ChangeLoggedModel, AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+    def get_absolute_url(self) -> str:
+        return reverse("core:user", args=[self.pk])
 
     @property
     def is_admin(self) -> bool:

@@ -120,7 +120,8 @@ class APIViewTestCases:
 
         def test_bulk_update_is_all_or_nothing(self, api) -> None:
             objects = self.create_objects()
-            payload = [{"id": objects[0].pk, **self.bulk_update_data}, {"id": objects[1].pk, **self.invalid_update_data}]
+            payload = [{"id": objects[0].pk, **self.bulk_update_data},
+                       {"id": objects[1].pk, **self.invalid_update_data}]
             response = api.patch(self.list_url(), payload, format="json")
             assert response.status_code == 400
             body = response.json()

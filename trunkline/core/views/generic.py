@@ -16,7 +16,7 @@ from django.db import models, transaction
 from django.db.models import ProtectedError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.text import slugify
 from django.views import View
 
@@ -109,8 +109,14 @@ class ObjectListView(RoleRequiredMixin, View):
         return render(request, self.template_name, context)
 
     def urls(self, model: type[models.Model]) -> dict[str, str]:
-        return {action: reverse(_url_name(model, action)) for action in ("list", "add", "import", "bulk_edit",
-                                                                          "bulk_delete")}
+        """The list's actions that this model has URLs for (add, import, bulk edit, bulk delete)."""
+        urls = {}
+        for action in ("list", "add", "import", "bulk_edit", "bulk_delete"):
+            try:
+                urls[action] = reverse(_url_name(model, action))
+            except NoReverseMatch:
+                continue
+        return urls
 
     def export_csv(self, table: Table, queryset: models.QuerySet, group_column) -> StreamingHttpResponse:
         writer = csv.writer(_Echo())
@@ -199,13 +205,23 @@ class ObjectDeleteView(RoleRequiredMixin, View):
     queryset: models.QuerySet
     template_name = "core/object_delete.html"
 
+    def refusal(self, request: HttpRequest, obj: models.Model) -> str | None:
+        """Why this object may not be deleted by this operator, if it may not."""
+        return None
+
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         obj = get_object_or_404(self.queryset, pk=pk)
+        if reason := self.refusal(request, obj):
+            messages.error(request, reason)
+            return redirect(obj.get_absolute_url())
         return render(request, self.template_name, {"object": obj, "model": self.queryset.model,
                                                     "verbose_name": obj._meta.verbose_name})
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         obj = get_object_or_404(self.queryset, pk=pk)
+        if reason := self.refusal(request, obj):
+            messages.error(request, reason)
+            return redirect(obj.get_absolute_url())
         name = str(obj)
         try:
             with transaction.atomic():
