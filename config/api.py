@@ -1,9 +1,17 @@
+from django.urls import path
+
 from trunkline.audit.api.views import ObjectChangeViewSet
 from trunkline.core.api.routers import Router
 from trunkline.customers.api.views import CustomerViewSet
+from trunkline.notifications.api.views import SettingsTestEmailView, SettingsTestSmsView, SettingsView
 
 router = Router()
 router.register("customers", CustomerViewSet)
 router.register("audit-log", ObjectChangeViewSet)
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("settings/", SettingsView.as_view(), name="settings"),
+    path("settings/test-email/", SettingsTestEmailView.as_view(), name="settings-test-email"),
+    path("settings/test-sms/", SettingsTestSmsView.as_view(), name="settings-test-sms"),
+    *router.urls,
+]

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "trunkline.core",
     "trunkline.audit",
+    "trunkline.notifications",
     "trunkline.customers",
 ]
 

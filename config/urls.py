@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("trunkline.core.urls")),
     path("customers/", include("trunkline.customers.urls")),
     path("audit-log/", include("trunkline.audit.urls")),
+    path("setup/", include("trunkline.notifications.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include(("config.api", "api"), namespace="api")),

@@ -3,6 +3,7 @@
 from collections.abc import Callable, Iterator
 
 import pytest
+from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -11,6 +12,19 @@ from trunkline.core.context import change_context
 from trunkline.core.models import User
 
 PASSWORD = "Correct-Horse-Battery-9"
+
+
+class QuickArgon2PasswordHasher(Argon2PasswordHasher):
+    """Argon2 still (hashes start with argon2$), with test-sized cost: the real cost is ~0.5 s per hash here."""
+
+    time_cost = 1
+    memory_cost = 256
+    parallelism = 1
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashing(settings) -> None:
+    settings.PASSWORD_HASHERS = ["tests.conftest.QuickArgon2PasswordHasher"]
 
 
 @pytest.fixture

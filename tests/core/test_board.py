@@ -81,17 +81,29 @@ def test_status_drop_down_and_search(web, customers) -> None:
 
 def test_group_by_status_is_computed_in_the_database(web, customers) -> None:
     with CaptureQueriesContext(connection) as queries:
-        response = web.get(BOARD + "?group_by=status")
+        response = web.get(BOARD + "?group_by=status&currency=USD")
     assert response.status_code == 200
     grouped = [q["sql"] for q in queries.captured_queries if "GROUP BY" in q["sql"].upper()]
     assert len(grouped) == 1
     groups = {g["value"]: g for g in response.context["groups"]}
-    assert {value: g["count"] for value, g in groups.items()} == {"active": 2, "inactive": 1, "penalty": 1}
+    assert {value: g["count"] for value, g in groups.items()} == {"active": 1, "inactive": 1}
     numeric = [c.name for c in response.context["numeric_columns"]]
     debit = numeric.index("debit_limit")
-    assert groups["active"]["aggregates"][debit] == (Decimal("400"), Decimal("200.00"))
-    assert groups["inactive"]["aggregates"][debit][0] == Decimal("50.5")
-    assert response.context["total"] == 4
+    assert groups["active"]["aggregates"][debit][1:] == (Decimal("100"), Decimal("100.00"))
+    assert groups["inactive"]["aggregates"][debit][1:] == (Decimal("50.5"), Decimal("50.50"))
+    totals = response.context["grouped"].totals
+    assert totals[debit][1:] == (Decimal("150.5"), Decimal("75.25"))
+    assert response.context["total"] == 2
+
+
+def test_group_sums_never_add_up_different_currencies(web, customers) -> None:
+    response = web.get(BOARD + "?group_by=status")
+    groups = {g["value"]: g["count"] for g in response.context["groups"]}
+    assert groups == {"active": 2, "inactive": 1, "penalty": 1}
+    assert [c.name for c in response.context["numeric_columns"]] == ["channels", "cps"]
+    assert "amounts in different currencies are never added up" in response.content.decode()
+    by_currency = web.get(BOARD + "?group_by=currency")
+    assert "debit_limit" in [c.name for c in by_currency.context["numeric_columns"]]
 
 
 def test_group_by_ignores_unknown_columns(web, customers) -> None:

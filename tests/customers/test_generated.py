@@ -2,9 +2,9 @@
 
 from decimal import Decimal
 
+from tests.cases.api import APIViewTestCases
+from tests.cases.views import ViewTestCases
 from tests.factories import make_customer
-from trunkline.core.testing.api import APIViewTestCases
-from trunkline.core.testing.views import ViewTestCases
 from trunkline.customers.models import Customer
 
 

@@ -54,6 +54,16 @@ def handle_pre_save(sender: type, instance: Any, raw: bool = False, update_field
     if instance.pk and not hasattr(instance, "_prechange_snapshot"):
         stored = type(instance)._default_manager.filter(pk=instance.pk).first()
         instance._prechange_snapshot = stored.serialize_for_audit() if stored else None
+    if instance.pk and instance.audit_masked_fields:
+        # The log shows secrets masked, so before == after even when one changed (a new password): keep the stored
+        # raw values to compare, or a password change would pass as a no-op and leave no entry.
+        instance._prechange_secrets = type(instance)._default_manager.filter(pk=instance.pk).values(
+            *instance.audit_masked_fields).first()
+
+
+def _secrets_changed(instance: ChangeLoggedModel) -> bool:
+    stored = instance.__dict__.pop("_prechange_secrets", None)
+    return bool(stored) and any(getattr(instance, name) != value for name, value in stored.items())
 
 
 def handle_post_save(sender: type, instance: Any, created: bool, raw: bool = False, update_fields: Any = None,
@@ -62,7 +72,8 @@ def handle_post_save(sender: type, instance: Any, created: bool, raw: bool = Fal
         return
     before = None if created else getattr(instance, "_prechange_snapshot", None)
     after = instance.serialize_for_audit()
-    if not created and before == after:
+    secrets_changed = _secrets_changed(instance)
+    if not created and before == after and not secrets_changed:
         del instance._prechange_snapshot
         return
     _record(instance, ObjectChange.Action.CREATE if created else ObjectChange.Action.UPDATE, before, after)

@@ -77,7 +77,8 @@ def import_csv(*, serializer_class: type[serializers.ModelSerializer], text: str
         return result
 
     writable = {name: f for name, f in serializer_class().fields.items() if not f.read_only}
-    unique_fields = [f.name for f in model._meta.concrete_fields if f.unique and not f.primary_key]
+    # The id too: two rows updating one object would each start from the stored state, the second undoing the first.
+    unique_fields = ["id", *(f.name for f in model._meta.concrete_fields if f.unique and not f.primary_key)]
     first_seen: dict[tuple[str, str], int] = {}
 
     for number, cells in enumerate(reader, start=2):

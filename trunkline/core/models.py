@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 MASKED = "********"
 
@@ -36,6 +38,9 @@ class ChangeLoggedModel(models.Model):
             if field.name in self.audit_ignored_fields:
                 continue
             value = field.value_from_object(self)
+            if isinstance(field, models.DecimalField) and isinstance(value, Decimal) and value.is_finite():
+                # As stored: a form's 1500.50 and the database's 1500.500000 are the same value, not a change.
+                value = value.quantize(Decimal(1).scaleb(-field.decimal_places))
             if field.name in self.audit_masked_fields and value:
                 value = MASKED
             data[field.name] = value
@@ -114,6 +119,91 @@ class UserPreference(models.Model):
             self.save(update_fields=["data"])
 
     @classmethod
+    def lookup(cls, user: User, path: str, default: Any = None) -> Any:
+        """Read one preference without creating the row (a GET should not write)."""
+        preference = cls.objects.filter(user=user).first()
+        return preference.get(path, default) if preference else default
+
+    @classmethod
     def for_user(cls, user: User) -> UserPreference:
         preference, _ = cls.objects.get_or_create(user=user)
         return preference
+
+
+class SystemSettings(ChangeLoggedModel):
+    """Setup > Settings: one row for the whole system (company, email and SMS servers, internal number range)."""
+
+    class SmtpSecurity(models.TextChoices):
+        NONE = "none", "None"
+        STARTTLS = "starttls", "STARTTLS"
+        TLS = "tls", "TLS (implicit)"
+
+    company_name = models.CharField(max_length=200, blank=True)
+    company_address = models.TextField(blank=True)
+    email_from = models.EmailField("email from", blank=True,
+                                   help_text="The sender of every email to customers and contacts.")
+    smtp_host = models.CharField("SMTP server", max_length=200, blank=True)
+    smtp_port = models.PositiveIntegerField("SMTP port", default=587)
+    smtp_security = models.CharField("SMTP security", max_length=10, choices=SmtpSecurity.choices,
+                                     default=SmtpSecurity.STARTTLS)
+    smtp_username = models.CharField("SMTP username", max_length=200, blank=True)
+    smtp_password = models.CharField("SMTP password", max_length=200, blank=True)
+    sms_api_url = models.URLField("SMS API URL", blank=True, default="https://api.twilio.com",
+                                  help_text="A Twilio-compatible REST API; messages are posted to "
+                                            "{url}/2010-04-01/Accounts/{SID}/Messages.json.")
+    sms_account_sid = models.CharField("SMS account SID", max_length=100, blank=True)
+    sms_auth_token = models.CharField("SMS auth token", max_length=200, blank=True)
+    sms_from = models.CharField("SMS from", max_length=32, blank=True,
+                                help_text="The sender number (E.164) or alphanumeric sender ID.")
+    number_range_start = models.PositiveIntegerField("internal number range start", null=True, blank=True)
+    number_block_size = models.PositiveIntegerField("block size", null=True, blank=True)
+
+    audit_masked_fields = ("smtp_password", "sms_auth_token")
+
+    class Meta:
+        verbose_name = "settings"
+        verbose_name_plural = "settings"
+
+    def __str__(self) -> str:
+        return "Settings"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.pk = 1  # one row, always
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("notifications:settings")
+
+    @classmethod
+    def load(cls) -> SystemSettings:
+        """The settings; an unsaved default row until an admin saves them (reading never writes)."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+
+class Job(models.Model):
+    """A unit of background work (`trunkline worker` runs them). Rows survive restarts; handlers are idempotent."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=100)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    run_after = models.DateTimeField(default=timezone.now)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("id",)
+        indexes = [models.Index(fields=["status", "run_after"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.status})"

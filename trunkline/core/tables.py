@@ -21,6 +21,7 @@ class Column:
     accessor: str = ""
     order_by: str = ""  # the field to sort on; "" = not sortable
     numeric: bool = False  # right-aligned, summed and averaged in row groups
+    money: bool = False  # an amount in the row's currency: summed only within one currency
     groupable: bool = False  # may be chosen as the row-group column
     link: bool = False  # links to the object
     formatter: Callable[[Any, Model], Any] | None = None
@@ -40,9 +41,9 @@ class Column:
         elif isinstance(value, bool):
             value = format_html('<span class="bool bool-{}">{}</span>', "yes" if value else "no",
                                 "Yes" if value else "No")
-        elif isinstance(value, list):
+        elif isinstance(value, list) and value:
             value = format_html_join_tags(value)
-        elif value is None or value == "":
+        elif value is None or value == "" or value == []:
             value = EMPTY
         if self.link:
             return format_html('<a href="{}">{}</a>', obj.get_absolute_url(), value)
@@ -73,6 +74,7 @@ class Table:
     columns: tuple[Column, ...] = ()
     default_columns: tuple[str, ...] = ()
     exempt_columns: tuple[str, ...] = ()  # always shown, first (the name that opens the object)
+    currency_field: str | None = None  # the field that gives money columns their currency
 
     def __init__(self, visible: Iterable[str] | None = None) -> None:
         self.by_name = {column.name: column for column in self.columns}
@@ -108,35 +110,52 @@ class Table:
     def rows(self, objects: Iterable[Model]) -> list[tuple[Model, list[tuple[Column, Any]]]]:
         return [(obj, [(column, column.render(obj)) for column in self.visible]) for obj in objects]
 
-    def numeric_columns(self) -> list[Column]:
-        return [c for c in self.visible if c.numeric and c.order_by]
+    def numeric_columns(self, *, money: bool = True) -> list[Column]:
+        return [c for c in self.visible if c.numeric and c.order_by and (money or not c.money)]
 
-    def _aggregates(self) -> dict[str, Any]:
+    def mixes_currencies(self, queryset: QuerySet, group_column: Column) -> bool:
+        """True when group sums would add up amounts in different currencies (so they must be left out)."""
+        field = self.currency_field
+        if not field or group_column.order_by == field or not any(c.money for c in self.visible):
+            return False
+        return queryset.order_by().values(field).distinct().count() > 1
+
+    def _aggregates(self, numeric: list[Column]) -> dict[str, Any]:
         aggregates: dict[str, Any] = {"count": Count("pk")}
-        for c in self.numeric_columns():
+        for c in numeric:
             aggregates[f"sum__{c.name}"] = Sum(c.order_by)
             aggregates[f"avg__{c.name}"] = Avg(c.order_by)
         return aggregates
 
-    def totals(self, queryset: QuerySet) -> list[tuple[Any, Any]]:
-        """SUM and AVG of each visible numeric column over the whole (filtered) queryset."""
-        row = queryset.order_by().aggregate(**self._aggregates())
-        return [(row[f"sum__{c.name}"], _round(row[f"avg__{c.name}"])) for c in self.numeric_columns()]
-
-    def group(self, queryset: QuerySet, column: Column) -> tuple[list[Column], list[dict[str, Any]]]:
-        """One row per value of `column`: its count and the SUM / AVG of each visible numeric column."""
-        numeric = self.numeric_columns()
+    def group(self, queryset: QuerySet, column: Column) -> GroupedRows:
+        """One row per value of `column`: its count and the SUM / AVG of each visible numeric column,
+        computed by the database, plus the same over all rows."""
+        money = not self.mixes_currencies(queryset, column)
+        numeric = self.numeric_columns(money=money)
+        aggregates = self._aggregates(numeric)
         field = column.order_by
-        aggregates = self._aggregates()
         groups = []
         for row in queryset.order_by().values(field).annotate(**aggregates).order_by(field):
             groups.append({
                 "value": row[field],
                 "label": _group_label(queryset.model, field, row[field]),
                 "count": row["count"],
-                "aggregates": [(row[f"sum__{c.name}"], _round(row[f"avg__{c.name}"])) for c in numeric],
+                "aggregates": [(c, row[f"sum__{c.name}"], _round(row[f"avg__{c.name}"])) for c in numeric],
             })
-        return numeric, groups
+        total = queryset.order_by().aggregate(**aggregates)
+        totals = [(c, total[f"sum__{c.name}"], _round(total[f"avg__{c.name}"])) for c in numeric]
+        return GroupedRows(column=column, numeric=numeric, groups=groups, count=total["count"], totals=totals,
+                           money_left_out=not money)
+
+
+@dataclass
+class GroupedRows:
+    column: Column
+    numeric: list[Column]
+    groups: list[dict[str, Any]]
+    count: int
+    totals: list[tuple[Column, Any, Any]]
+    money_left_out: bool
 
 
 def _round(value: Any) -> Any:

@@ -10,6 +10,9 @@ class CustomerFilterSet(BaseFilterSet):
     search_fields = ("name", "paypal_email", "website", "tags", "address_line1", "address_line2", "city", "region",
                      "postcode", "country")
     popout_exclude = ("q", "id", "status")
+    popout_order = ("name", "currency", "country", "tag", "city", "region", "debit_limit__gte", "balance__gte",
+                    "channels__gte", "cps__gte", "portal_access", "email_verification", "mobile_verification",
+                    "approved_clis_only")
 
     name = django_filters.CharFilter(lookup_expr="icontains", label="Name contains")
     paypal_email = django_filters.CharFilter(lookup_expr="icontains", label="PayPal email contains")

@@ -16,13 +16,17 @@ class CustomerForm(NoScientificNotationMixin, forms.ModelForm):
     currency = forms.ChoiceField(choices=[("", "—"), *CURRENCY_CHOICES])
     country = forms.ChoiceField(choices=[("", "—"), *COUNTRY_CHOICES], required=False)
 
+    # Tabs of the edit dialog, each a list of (section heading, fields).
     fieldsets = (
-        ("Basic", ("name", "status", "currency", "portal_access", "debit_limit", "minimum_payment", "tax_rate",
-                   "channels", "cps", "paypal_email", "website", "address_line1", "address_line2", "city", "region",
-                   "postcode", "country")),
-        ("Config", ("tags", "vars")),
-        ("Verification", ("email_verification", "mobile_verification", "approved_clis_only")),
-        ("Notes", ("notes",)),
+        ("Basic", (
+            ("Account", ("name", "status", "currency", "portal_access")),
+            ("Money and capacity", ("debit_limit", "minimum_payment", "tax_rate", "channels", "cps")),
+            ("Contact and address", ("paypal_email", "website", "address_line1", "address_line2", "city", "region",
+                                     "postcode", "country")),
+        )),
+        ("Config", (("", ("tags", "vars")),)),
+        ("Verification", (("", ("email_verification", "mobile_verification", "approved_clis_only")),)),
+        ("Notes", (("", ("notes",)),)),
     )
 
     class Meta:
@@ -32,7 +36,7 @@ class CustomerForm(NoScientificNotationMixin, forms.ModelForm):
                   "country", "channels", "cps", "tags", "vars", "email_verification", "mobile_verification",
                   "approved_clis_only", "notes")
         widgets = {
-            "vars": forms.Textarea(attrs={"rows": 10, "class": "mono", "placeholder": '[cli]\npersist = true'}),
+            "vars": forms.Textarea(attrs={"rows": 10, "class": "mono"}),
             "notes": forms.Textarea(attrs={"rows": 5}),
         }
         help_texts = {
@@ -40,7 +44,7 @@ class CustomerForm(NoScientificNotationMixin, forms.ModelForm):
             "debit_limit": "How far below zero the balance may go (postpaid credit). 0 = prepaid.",
             "minimum_payment": "The smallest top-up the customer may make.",
             "tax_rate": "Percent, added on top of charges.",
-            "vars": "TOML, read by scripts and features.",
+            "vars": "TOML, read by scripts and features; for example a [cli] table with persist = true.",
             "status": "Only Active customers can pass calls. New signups start as Pending Approval.",
             "email_verification": "The customer must verify an email address in the portal before dialling.",
             "mobile_verification": "The customer must verify a mobile number in the portal before dialling.",

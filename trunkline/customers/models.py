@@ -9,6 +9,7 @@ from django.urls import reverse
 from trunkline.core.models import ChangeLoggedModel
 from trunkline.core.money import MONEY_MAX_DIGITS, MONEY_PLACES
 from trunkline.core.validators import (
+    COUNTRY_CHOICES,
     normalize_tags,
     validate_country,
     validate_currency,
@@ -58,6 +59,14 @@ class Customer(ChangeLoggedModel):
 
     class Meta:
         ordering = ("name",)
+        indexes = [
+            # The board sorts by debit limit (ORDER BY debit_limit, id, read backwards for descending) and the API
+            # by debit_limit alone: without it each sort is a full scan and sort of the table. Not balance: the
+            # ledger updates it all day, and an index on it would cost every one of those updates.
+            models.Index(fields=["debit_limit", "id"], name="customer_debit_limit_id_idx"),
+        ]
+        # Search (icontains on many columns) uses PostgreSQL trigram indexes created by migration 0003 only on
+        # PostgreSQL: they are expression GIN indexes SQLite cannot build.
 
     def __str__(self) -> str:
         return self.name
@@ -84,6 +93,8 @@ class Customer(ChangeLoggedModel):
 
     @property
     def address_lines(self) -> list[str]:
-        locality = " ".join(part for part in (self.postcode, self.city) if part)
-        lines = [self.address_line1, self.address_line2, locality, self.region, self.country]
-        return [line for line in lines if line]
+        """The postal address as lines: street, "City, Region Postcode", country name."""
+        locality = ", ".join(part for part in (self.city, " ".join(p for p in (self.region, self.postcode) if p))
+                             if part)
+        country = dict(COUNTRY_CHOICES).get(self.country, self.country)
+        return [line for line in (self.address_line1, self.address_line2, locality, country) if line]

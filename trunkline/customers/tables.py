@@ -1,7 +1,9 @@
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from trunkline.core.tables import EMPTY, Column, Table
 
+UNLIMITED = mark_safe('<span class="muted">Unlimited</span>')
 STATUS_CLASSES = {"active": "ok", "inactive": "off", "pending_approval": "wait", "penalty": "bad"}
 
 
@@ -18,17 +20,23 @@ def _country(value: str, obj) -> str:
     return value or EMPTY
 
 
+def _limit(value: int, obj) -> str:
+    """0 means no limit, so say so."""
+    return value if value else UNLIMITED
+
+
 class CustomerTable(Table):
     columns = (
         Column("name", "Name", order_by="name", link=True),
         Column("status", "Status", order_by="status", groupable=True, formatter=_status),
         Column("currency", "Currency", order_by="currency", groupable=True),
-        Column("balance", "Balance", order_by="balance", numeric=True, formatter=_money),
-        Column("debit_limit", "Debit limit", order_by="debit_limit", numeric=True, formatter=_money),
-        Column("minimum_payment", "Minimum payment", order_by="minimum_payment", numeric=True, formatter=_money),
-        Column("tax_rate", "Tax %", order_by="tax_rate", numeric=True, groupable=True),
-        Column("channels", "Channels", order_by="channels", numeric=True, groupable=True),
-        Column("cps", "CPS", order_by="cps", numeric=True, groupable=True),
+        Column("balance", "Balance", order_by="balance", numeric=True, money=True, formatter=_money),
+        Column("debit_limit", "Debit limit", order_by="debit_limit", numeric=True, money=True, formatter=_money),
+        Column("minimum_payment", "Minimum payment", order_by="minimum_payment", numeric=True, money=True,
+               formatter=_money),
+        Column("tax_rate", "Tax (%)", order_by="tax_rate", numeric=True, groupable=True),
+        Column("channels", "Channels", order_by="channels", numeric=True, groupable=True, formatter=_limit),
+        Column("cps", "Flow speed (CPS)", order_by="cps", numeric=True, groupable=True, formatter=_limit),
         Column("country", "Country", order_by="country", groupable=True, formatter=_country),
         Column("city", "City", order_by="city", groupable=True),
         Column("region", "Region", order_by="region", groupable=True),
@@ -46,4 +54,5 @@ class CustomerTable(Table):
         Column("id", "ID", order_by="id"),
     )
     exempt_columns = ("name",)
+    currency_field = "currency"
     default_columns = ("status", "currency", "balance", "debit_limit", "channels", "cps", "country", "tags")

@@ -1,6 +1,6 @@
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Model
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from trunkline.core.api.exceptions import BulkValidationError
+from trunkline.core.api.schema import BulkAutoSchema
 from trunkline.core.bulk_import import decode_upload, import_csv
 
 
@@ -27,6 +28,7 @@ class BaseModelViewSet(viewsets.ModelViewSet):
     """
 
     import_required_columns: tuple[str, ...] = ()
+    schema = BulkAutoSchema()
 
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         with transaction.atomic():
@@ -77,11 +79,18 @@ class BaseModelViewSet(viewsets.ModelViewSet):
                 validated.append(serializer)
             else:
                 errors[str(index)] = serializer.errors
+        if not errors:
+            _check_unique_within_request(validated, errors)
         if errors:
             raise BulkValidationError(_bulk_detail(errors, items), errors)
-        with transaction.atomic():
-            for serializer in validated:
-                serializer.save()
+        try:
+            with transaction.atomic():
+                for serializer in validated:
+                    serializer.save()
+        except IntegrityError as error:
+            # A constraint the validators cannot see (or a concurrent write): a 400, never a 500, nothing written.
+            raise BulkValidationError("The database refused the change; nothing was changed.",
+                                      {"non_field_errors": [str(error)]}) from error
         return Response([serializer.data for serializer in validated])
 
     def bulk_partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -121,6 +130,26 @@ class BaseModelViewSet(viewsets.ModelViewSet):
             "created": result.created,
             "updated": result.updated,
         })
+
+
+def _check_unique_within_request(validated: list[serializers.BaseSerializer], errors: dict[str, Any]) -> None:
+    """Each object's unique fields were checked against the database, not against each other: two objects of
+    one request given the same name would pass, then fail in the database as an IntegrityError (a 500)."""
+    if not validated:
+        return
+    model = validated[0].Meta.model
+    unique = [f.name for f in model._meta.concrete_fields if f.unique and not f.primary_key]
+    claimed: dict[tuple[str, Any], int] = {}
+    for index, serializer in enumerate(validated):
+        for name in unique:
+            if name not in serializer.validated_data:
+                continue
+            value = serializer.validated_data[name]
+            if (name, value) in claimed:
+                errors.setdefault(str(index), {}).setdefault(name, []).append(
+                    f"'{value}' is also given to object {claimed[(name, value)]}.")
+            else:
+                claimed[(name, value)] = index
 
 
 def _bulk_detail(errors: dict[str, Any], items: list) -> str:

@@ -2,7 +2,11 @@ import json
 from typing import Any
 
 from django import template
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.http import HttpRequest
+from django.template.defaultfilters import floatformat
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -34,9 +38,6 @@ def query_without(context: dict, *names: str) -> str:
 @register.simple_tag(takes_context=True)
 def hidden_query(context: dict, *exclude: str) -> Any:
     """Hidden inputs that carry the current query (except `exclude`) through a GET form."""
-    from django.utils.html import format_html_join
-    from django.utils.safestring import mark_safe
-
     request: HttpRequest = context["request"]
     items = [(key, value) for key in request.GET for value in request.GET.getlist(key)
              if key not in exclude and key != "page"]
@@ -56,5 +57,21 @@ def json_value(value: Any) -> str:
 
 
 @register.filter
-def field_errors_in(form: Any, names: list[str]) -> bool:
+def field_errors_in(form: Any, sections: Any) -> bool:
+    """Whether any field of a tab's (heading, names) sections has an error: the tab is flagged red."""
+    names = [name for _, section_names in sections for name in section_names]
     return any(form[name].errors for name in names if name in form.fields)
+
+
+@register.simple_tag
+def aggregate(column: Any, value: Any) -> str:
+    """A group's sum or average: money with two decimals, counts as whole numbers where they are whole."""
+    if value is None:
+        return "—"
+    return intcomma(floatformat(value, "2" if column.money else "-2"))
+
+
+@register.filter
+def bound_field(form: Any, name: str) -> Any:
+    """form|bound_field:"name" — a form's field by a name held in a variable (tab layouts)."""
+    return form[name] if name in form.fields else None

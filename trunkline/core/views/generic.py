@@ -14,11 +14,12 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import models, transaction
 from django.db.models import ProtectedError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.text import slugify
 from django.views import View
+from rest_framework import serializers
 
 from trunkline.core.bulk_import import decode_upload, import_csv
 from trunkline.core.models import UserPreference
@@ -51,15 +52,17 @@ class ObjectListView(RoleRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         model = self.queryset.model
-        filterset = self.filterset(request.GET, queryset=self.queryset, request=request)
+        filterset = self.filterset(_without_blanks(request.GET), queryset=self.queryset, request=request)
         queryset = filterset.qs if filterset.is_valid() else self.queryset.none()
-        table = self.table(UserPreference.for_user(request.user).get(self.table.preference_key()))
+        table = self.table(UserPreference.lookup(request.user, self.table.preference_key()))
 
         ordering = request.GET.get("ordering", "")
         order_field = table.orderable.get(ordering.lstrip("-"))
         if order_field:
             direction = "-" if ordering.startswith("-") else ""
-            queryset = queryset.order_by(f"{direction}{order_field}", "pk")
+            # The pk tie-break follows the column's direction, so one (column, id) index serves the sort
+            # both ways (read backwards for descending); a mixed direction would need an index per direction.
+            queryset = queryset.order_by(f"{direction}{order_field}", f"{direction}pk")
         elif self.default_ordering:
             queryset = queryset.order_by(*self.default_ordering)
 
@@ -78,6 +81,7 @@ class ObjectListView(RoleRequiredMixin, View):
             "filterset": filterset,
             "filter_form": filterset.form,
             "active_filters": _active_filters(filterset),
+            "filter_errors": _filter_errors(filterset),
             "ordering": ordering,
             "search": request.GET.get("q", ""),
             "search_placeholder": self.search_placeholder,
@@ -91,15 +95,17 @@ class ObjectListView(RoleRequiredMixin, View):
             context["status_choices"] = field.choices
             context["status_value"] = request.GET.get(self.status_field, "")
         if group_column is not None:
-            numeric, groups = table.group(queryset, group_column)
+            grouped = table.group(queryset, group_column)
             if group_column.name in filterset.filters:
-                for group in groups:
+                for group in grouped.groups:
+                    if group["value"] in (None, ""):
+                        continue  # "(blank)" has no filter value that selects it
                     query = request.GET.copy()
                     query.pop("group_by", None)
                     query[group_column.name] = _query_value(group["value"])
                     group["url"] = f"?{query.urlencode()}"
-            context.update(numeric_columns=numeric, groups=groups, total=sum(g["count"] for g in groups),
-                           group_totals=table.totals(queryset))
+            context.update(grouped=grouped, groups=grouped.groups, numeric_columns=grouped.numeric,
+                           total=grouped.count)
         else:
             per_page = _int(request.GET.get("per_page"), 50)
             per_page = per_page if per_page in PER_PAGE_CHOICES else 50
@@ -121,14 +127,14 @@ class ObjectListView(RoleRequiredMixin, View):
     def export_csv(self, table: Table, queryset: models.QuerySet, group_column) -> StreamingHttpResponse:
         writer = csv.writer(_Echo())
         if group_column is not None:
-            numeric, groups = table.group(queryset, group_column)
+            grouped = table.group(queryset, group_column)
             header = [group_column.label, "Count"]
-            for column in numeric:
+            for column in grouped.numeric:
                 header += [f"{column.label} (sum)", f"{column.label} (average)"]
             lines = [header]
-            for group in groups:
+            for group in grouped.groups:
                 line = [group["label"], group["count"]]
-                for total, average in group["aggregates"]:
+                for _, total, average in group["aggregates"]:
                     line += [total, average]
                 lines.append(line)
             rows = (writer.writerow(line) for line in lines)
@@ -180,6 +186,8 @@ class ObjectEditView(RoleRequiredMixin, View):
             "model": model,
             "form": form,
             "verbose_name": model._meta.verbose_name,
+            "verbose_name_plural": model._meta.verbose_name_plural,
+            "list_url": reverse(_url_name(model, "list")),
             "return_url": obj.get_absolute_url() if obj.pk else reverse(_url_name(model, "list")),
         })
 
@@ -216,6 +224,7 @@ class ObjectDeleteView(RoleRequiredMixin, View):
             return redirect(obj.get_absolute_url())
         return render(request, self.template_name, {"object": obj, "model": self.queryset.model,
                                                     "verbose_name": obj._meta.verbose_name})
+
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         obj = get_object_or_404(self.queryset, pk=pk)
@@ -319,7 +328,8 @@ class BulkImportView(RoleRequiredMixin, View):
     template_name = "core/bulk_import.html"
 
     def context(self, **extra: Any) -> dict[str, Any]:
-        columns = [(name, field) for name, field in self.serializer_class().fields.items() if not field.read_only]
+        columns = [{"name": name, "hint": _column_hint(field)}
+                   for name, field in self.serializer_class().fields.items() if not field.read_only]
         return {
             "model": self.model,
             "verbose_name": self.model._meta.verbose_name,
@@ -331,6 +341,12 @@ class BulkImportView(RoleRequiredMixin, View):
         }
 
     def get(self, request: HttpRequest) -> HttpResponse:
+        if request.GET.get("template"):
+            names = [name for name, field in self.serializer_class().fields.items() if not field.read_only]
+            response = HttpResponse(",".join(names) + "\r\n", content_type="text/csv; charset=utf-8")
+            filename = slugify(self.model._meta.verbose_name_plural)
+            response["Content-Disposition"] = f'attachment; filename="{filename}-template.csv"'
+            return response
         return render(request, self.template_name, self.context())
 
     def post(self, request: HttpRequest) -> HttpResponse:
@@ -350,6 +366,25 @@ class BulkImportView(RoleRequiredMixin, View):
         return render(request, self.template_name, self.context(result=result, csv_text=text, header=header))
 
 
+def _column_hint(field: Any) -> str:
+    """What a CSV cell of this API field may hold, for the upload page."""
+    if field.help_text:
+        return str(field.help_text)
+    if isinstance(field, serializers.BooleanField):
+        return "true or false"
+    if isinstance(field, serializers.ChoiceField) and len(field.choices) <= 10:
+        return "one of " + ", ".join(str(value) for value in field.choices)
+    if isinstance(field, serializers.ChoiceField):
+        return "a code (ISO)"
+    if isinstance(field, serializers.ListField):
+        return "comma-separated"
+    if isinstance(field, serializers.DecimalField):
+        return "a number such as 1500.50"
+    if isinstance(field, serializers.IntegerField):
+        return "a whole number"
+    return ""
+
+
 def _csv_rows(text: str) -> list[list[str]]:
     import io
 
@@ -367,6 +402,26 @@ def _int(value: Any, default: int) -> int:
         return int(value)
     except (TypeError, ValueError):
         return default
+
+
+def _without_blanks(query: QueryDict) -> QueryDict:
+    """A blank parameter (status=, from a form's "All" choice) means no filter, not an invalid one."""
+    cleaned = query.copy()
+    for key in list(cleaned):
+        values = [value for value in cleaned.getlist(key) if value.strip()]
+        if values:
+            cleaned.setlist(key, values)
+        else:
+            del cleaned[key]
+    return cleaned
+
+
+def _filter_errors(filterset) -> list[str]:
+    """Filters that could not be applied, said plainly rather than shown as an empty list."""
+    if not filterset.is_bound or filterset.is_valid():
+        return []
+    return [f"{filterset.form.fields[name].label or name}: {' '.join(errors)}"
+            for name, errors in filterset.form.errors.items()]
 
 
 def _active_filters(filterset) -> list[dict[str, str]]:

@@ -19,6 +19,11 @@
   document.querySelectorAll(".popout [data-close]").forEach(function (button) {
     button.addEventListener("click", function () { button.closest(".popout").hidden = true; });
   });
+  // A click outside an open popout (and not on its button) closes it.
+  document.addEventListener("click", function (event) {
+    if (event.target.closest(".popout, [data-popout]")) return;
+    document.querySelectorAll(".popout").forEach(function (p) { p.hidden = true; });
+  });
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") document.querySelectorAll(".popout").forEach(function (p) { p.hidden = true; });
   });
@@ -26,6 +31,10 @@
   // Selects that apply at once (status drop-down, rows per page).
   document.querySelectorAll("form[data-autosubmit] select").forEach(function (select) {
     select.addEventListener("change", function () { select.form.submit(); });
+    // The empty choice ("All statuses") means no filter: leave it out of the query, as "status=" is no valid status.
+    select.form.addEventListener("formdata", function (event) {
+      if (!select.value) event.formData.delete(select.name);
+    });
   });
 
   // Row selection for bulk actions.
@@ -90,6 +99,13 @@
       post(body);
     });
   }
+
+  // Audit difference: changed fields only, unless asked for all.
+  document.querySelectorAll("[data-toggle-unchanged]").forEach(function (box) {
+    box.addEventListener("change", function () {
+      document.querySelector(".table.diff").classList.toggle("hide-unchanged", !box.checked);
+    });
+  });
 
   // Tabs in edit forms: open the first tab with errors, else the first.
   document.querySelectorAll(".tabs").forEach(function (tabs) {

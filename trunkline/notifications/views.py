@@ -1,0 +1,61 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views import View
+
+from trunkline.core.models import SystemSettings
+from trunkline.core.views.mixins import RoleRequiredMixin
+from trunkline.notifications.forms import SettingsForm, TestEmailForm, TestSmsForm
+from trunkline.notifications.services import settings_send_test_email, settings_send_test_sms
+from trunkline.notifications.transport import DeliveryError
+
+
+class SettingsView(RoleRequiredMixin, View):
+    """Setup > Settings (admins only): company, email (SMTP), SMS provider, internal number range."""
+
+    admin_only = True
+    template_name = "notifications/settings.html"
+
+    def render_page(self, request: HttpRequest, form: SettingsForm, **extra) -> HttpResponse:
+        return render(request, self.template_name, {
+            "form": form,
+            "email_form": extra.get("email_form") or TestEmailForm(),
+            "sms_form": extra.get("sms_form") or TestSmsForm(),
+            "settings": form.instance,
+        })
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.render_page(request, SettingsForm(instance=SystemSettings.load()))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        settings = SystemSettings.load()
+        settings.snapshot()
+        action = request.POST.get("_action", "save")
+        if action in ("test_email", "test_sms"):
+            return self.send_test(request, settings, action)
+        form = SettingsForm(request.POST, instance=settings)
+        if not form.is_valid():
+            return self.render_page(request, form)
+        with transaction.atomic():
+            form.save()
+        messages.success(request, "Settings saved.")
+        return redirect("notifications:settings")
+
+    def send_test(self, request: HttpRequest, settings: SystemSettings, action: str) -> HttpResponse:
+        form_class, send, channel = ((TestEmailForm, settings_send_test_email, "email") if action == "test_email"
+                                     else (TestSmsForm, settings_send_test_sms, "SMS"))
+        test_form = form_class(request.POST)
+        if test_form.is_valid():
+            to = test_form.cleaned_data["to"]
+            try:
+                send(to=to)
+            except (ValidationError, DeliveryError) as error:
+                reason = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+                messages.error(request, f"The test {channel} was not sent: {reason}")
+            else:
+                messages.success(request, f"Test {channel} sent to {to}.")
+            return redirect("notifications:settings")
+        extra = {"email_form": test_form} if action == "test_email" else {"sms_form": test_form}
+        return self.render_page(request, SettingsForm(instance=settings), **extra)
