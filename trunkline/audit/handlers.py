@@ -31,6 +31,7 @@ def _only_ignored_fields(instance: ChangeLoggedModel, update_fields: Any) -> boo
 def _record(instance: ChangeLoggedModel, action: str, before: dict | None, after: dict | None) -> None:
     context = _require_context(instance)
     actor = context.actor
+    parent = getattr(instance, "audit_parent", None)
     ObjectChange.objects.create(
         user=actor,
         user_name=getattr(actor, "username", "") or context.source,
@@ -41,6 +42,8 @@ def _record(instance: ChangeLoggedModel, action: str, before: dict | None, after
         object_type=ContentType.objects.get_for_model(instance, for_concrete_model=True),
         object_id=instance.pk,
         object_repr=str(instance)[:200],
+        related_object_type=ContentType.objects.get_for_model(parent) if parent is not None else None,
+        related_object_id=parent.pk if parent is not None else None,
         prechange_data=before,
         postchange_data=after,
     )

@@ -27,6 +27,10 @@ class ObjectChange(models.Model):
     object_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
     object_id = models.BigIntegerField(db_index=True)
     object_repr = models.CharField(max_length=200)
+    # The object this one belongs to (a contact's customer), so the customer's audit tab shows its contacts too.
+    related_object_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, null=True, blank=True,
+                                            related_name="+")
+    related_object_id = models.BigIntegerField(null=True, blank=True)
     prechange_data = models.JSONField(null=True, blank=True)
     postchange_data = models.JSONField(null=True, blank=True)
 
@@ -34,7 +38,8 @@ class ObjectChange(models.Model):
         ordering = ("-time", "-id")
         verbose_name = "audit log entry"
         verbose_name_plural = "audit log"
-        indexes = [models.Index(fields=["object_type", "object_id"])]
+        indexes = [models.Index(fields=["object_type", "object_id"]),
+                   models.Index(fields=["related_object_type", "related_object_id"])]
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.object_type.model} {self.object_repr}"

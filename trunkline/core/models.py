@@ -20,7 +20,8 @@ class ChangeLoggedModel(models.Model):
 
     The audit app's handlers do the writing; this base only knows how to describe itself.
     `audit_masked_fields` are shown as asterisks in the log (secrets, password hashes);
-    `audit_ignored_fields` never appear in it.
+    `audit_ignored_fields` never appear in it. A model with an `audit_parent` property (a contact's customer)
+    is logged against that parent too, so the parent's history shows it.
     """
 
     created = models.DateTimeField(auto_now_add=True)

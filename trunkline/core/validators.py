@@ -1,7 +1,9 @@
 """Field validators shared by every app."""
 
+import ipaddress
 import tomllib
 
+import phonenumbers
 import pycountry
 from django.core.exceptions import ValidationError
 
@@ -52,3 +54,46 @@ def normalize_tags(value) -> list[str]:
     if isinstance(value, str):
         value = value.split(",")
     return list(dict.fromkeys(tag.strip() for tag in value if isinstance(tag, str) and tag.strip()))
+
+
+def validate_e164(value: str) -> None:
+    """A phone number in E.164 (+ then country code and number), checked with Google's libphonenumber data."""
+    if not value:
+        return
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException as error:
+        raise ValidationError(f"'{value}' is not a phone number in E.164 form, such as +447700900123.",
+                              code="e164") from error
+    if not value.startswith("+") or not phonenumbers.is_valid_number(number) or \
+            phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) != value:
+        raise ValidationError(f"'{value}' is not a valid phone number in E.164 form, such as +447700900123.",
+                              code="e164")
+
+
+def normalize_e164(value: str) -> str:
+    """"+44 7700 900123" becomes "+447700900123"; anything unparseable is returned as typed, for the validator."""
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return value.strip()
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def validate_ip_list(value) -> None:
+    """A list of IP addresses or networks (CIDR), IPv4 or IPv6."""
+    if not isinstance(value, list):
+        raise ValidationError("Give a list of IP addresses or networks (CIDR).", code="ip_list")
+    for item in value:
+        try:
+            ipaddress.ip_network(str(item).strip(), strict=False)
+        except ValueError as error:
+            raise ValidationError(f"'{item}' is not an IP address or network (CIDR).", code="ip_list") from error
+
+
+def normalize_ip_list(value) -> list[str]:
+    if isinstance(value, str):
+        value = value.replace("\n", ",").split(",")
+    return [str(item).strip() for item in value or [] if str(item).strip()]

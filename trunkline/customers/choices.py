@@ -6,3 +6,23 @@ class CustomerStatus(models.TextChoices):
     INACTIVE = "inactive", "Inactive"
     PENDING_APPROVAL = "pending_approval", "Pending Approval"
     PENALTY = "penalty", "Penalty"
+
+
+class ContactType(models.TextChoices):
+    GENERAL = "general", "General"
+    BILLING = "billing", "Billing"
+    TECHNICAL = "technical", "Technical"
+    SALES = "sales", "Sales"
+    NOC = "noc", "NOC"
+
+
+class MessageChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+
+
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"

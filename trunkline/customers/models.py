@@ -1,23 +1,29 @@
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
-from trunkline.core.models import ChangeLoggedModel
+from trunkline.core.models import ChangeLoggedModel, Job
 from trunkline.core.money import MONEY_MAX_DIGITS, MONEY_PLACES
 from trunkline.core.validators import (
     COUNTRY_CHOICES,
+    normalize_e164,
+    normalize_ip_list,
     normalize_tags,
     validate_country,
     validate_currency,
+    validate_e164,
+    validate_ip_list,
     validate_percentage,
     validate_tags,
     validate_toml,
 )
-from trunkline.customers.choices import CustomerStatus
+from trunkline.customers.choices import ContactType, CustomerStatus, DeliveryStatus, MessageChannel
 
 ZERO = Decimal("0")
 
@@ -98,3 +104,123 @@ class Customer(ChangeLoggedModel):
                              if part)
         country = dict(COUNTRY_CHOICES).get(self.country, self.country)
         return [line for line in (self.address_line1, self.address_line2, locality, country) if line]
+
+
+class Contact(ChangeLoggedModel):
+    """A person at a customer. The email is their portal login; the password is stored as an Argon2 hash only."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
+    name = models.CharField(max_length=100)
+    email = models.EmailField(unique=True, help_text="Also the portal login; unique across all contacts.")
+    phone = models.CharField(max_length=20, blank=True, validators=[validate_e164],
+                             help_text="E.164, e.g. +442071838750")
+    mobile = models.CharField(max_length=20, blank=True, validators=[validate_e164],
+                              help_text="E.164, e.g. +447700900123; receives SMS.")
+    contact_type = models.CharField(max_length=20, choices=ContactType.choices, default=ContactType.GENERAL)
+    public_notes = models.TextField(blank=True, help_text="Shown to the customer in the portal. Never put a "
+                                                          "password here.")
+    private_notes = models.TextField(blank=True, help_text="Control panel only. Never put a password here.")
+    email_verified = models.BooleanField(default=False)
+    mobile_verified = models.BooleanField(default=False)
+    ip_whitelist = models.JSONField("IP whitelist", default=list, blank=True, validators=[validate_ip_list],
+                                    help_text="IPs or networks the contact may log into the portal from; "
+                                              "empty = any.")
+    password = models.CharField(max_length=128, editable=False)
+
+    audit_masked_fields = ("password",)
+
+    class Meta:
+        ordering = ("customer", "name")
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+    def get_absolute_url(self) -> str:
+        return reverse("customers:customer", args=[self.customer_id])
+
+    @property
+    def audit_parent(self) -> Customer:
+        return self.customer
+
+    def clean(self) -> None:
+        self.email = (self.email or "").strip().lower()
+        self.phone = normalize_e164(self.phone)
+        self.mobile = normalize_e164(self.mobile)
+        self.ip_whitelist = normalize_ip_list(self.ip_whitelist)
+
+    def set_password(self, raw_password: str) -> None:
+        self.password = make_password(raw_password)
+
+    def check_password(self, raw_password: str) -> bool:
+        return check_password(raw_password, self.password)
+
+
+class NumberBlock(ChangeLoggedModel):
+    """An internal number range held by a customer (SIP usernames and extensions are picked from it)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="number_blocks")
+    start = models.PositiveIntegerField(unique=True)
+    end = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ("start",)
+        constraints = [models.CheckConstraint(condition=models.Q(end__gte=models.F("start")),
+                                              name="number_block_end_after_start")]
+
+    def __str__(self) -> str:
+        return f"{self.start}–{self.end}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("customers:customer", args=[self.customer_id])
+
+    @property
+    def audit_parent(self) -> Customer:
+        return self.customer
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start + 1
+
+
+class Message(ChangeLoggedModel):
+    """An email or SMS sent to the contacts of some customers ("Send" on the board). Each recipient is a delivery."""
+
+    channel = models.CharField(max_length=10, choices=MessageChannel.choices)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ("-created",)
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.subject or self.body[:40]}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("customers:message", args=[self.pk])
+
+
+class MessageDelivery(models.Model):
+    """One recipient of one message, and what became of it. Unique per (message, recipient): never sent twice."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="deliveries")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="deliveries")
+    contact = models.ForeignKey(Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries")
+    recipient = models.CharField(max_length=254)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
+    error = models.TextField(blank=True)
+    provider_id = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("id",)
+        verbose_name_plural = "message deliveries"
+        constraints = [models.UniqueConstraint(fields=["message", "recipient"], name="one_delivery_per_recipient")]
+
+    def __str__(self) -> str:
+        return f"{self.recipient} ({self.status})"
