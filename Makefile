@@ -19,7 +19,8 @@ run: install
 	$(BIN)/trunkline migrate --noinput
 	$(BIN)/trunkline createadmin
 	$(BIN)/trunkline demo --if-empty
-	$(BIN)/trunkline web
+	@# The worker (background jobs) runs beside the web server and stops with it.
+	$(BIN)/trunkline worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; $(BIN)/trunkline web
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -2,11 +2,21 @@ from django.urls import path
 
 from trunkline.audit.api.views import ObjectChangeViewSet
 from trunkline.core.api.routers import Router
-from trunkline.customers.api.views import CustomerViewSet
+from trunkline.customers.api.views import (
+    ContactViewSet,
+    CustomerViewSet,
+    MessageDeliveryViewSet,
+    MessageViewSet,
+    NumberBlockViewSet,
+)
 from trunkline.notifications.api.views import SettingsTestEmailView, SettingsTestSmsView, SettingsView
 
 router = Router()
 router.register("customers", CustomerViewSet)
+router.register("contacts", ContactViewSet)
+router.register("number-blocks", NumberBlockViewSet)
+router.register("messages", MessageViewSet)
+router.register("message-deliveries", MessageDeliveryViewSet)
 router.register("audit-log", ObjectChangeViewSet)
 
 urlpatterns = [

@@ -162,6 +162,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status" with different choices: name each enum after its choices, not a hash.
+    "ENUM_NAME_OVERRIDES": {
+        "CustomerStatusEnum": "trunkline.customers.choices.CustomerStatus",
+        "DeliveryStatusEnum": "trunkline.customers.choices.DeliveryStatus",
+        "JobStatusEnum": "trunkline.core.models.Job.Status",
+    },
 }
 
 LOGGING = {

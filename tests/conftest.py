@@ -11,6 +11,8 @@ from rest_framework.test import APIClient
 from trunkline.core.context import change_context
 from trunkline.core.models import User
 
+pytest_plugins = ["tests.servers"]
+
 PASSWORD = "Correct-Horse-Battery-9"
 
 

@@ -642,7 +642,7 @@ def test_a_user_change_in_the_diff_page_shows_the_mask(web, admin_user):
 
 
 def test_the_customer_page_lists_its_changes(web, history):
-    response = web.get(f"/customers/{history['acme'].pk}/")
+    response = web.get(f"/customers/{history['acme'].pk}/audit-log/")
 
     assert response.status_code == 200
     html = response.content.decode()

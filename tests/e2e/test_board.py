@@ -154,7 +154,11 @@ def test_add_customer_through_the_form(operator_page: Page, operator_user: User)
     assert (change.action, change.user_name, change.user, change.source) == ("create", "operator", operator_user,
                                                                              "web")
     assert change.postchange_data["debit_limit"] == "1500.500000"
-    expect(page.locator(".card", has_text="Recent changes").locator("tbody tr")).to_have_count(1)
+    with navigation(page):
+        page.get_by_role("link", name="Audit Log", exact=True).click()
+    expect(page.get_by_test_id("audit").locator("> tbody > tr:not(.detail-row)")).to_have_count(1)
+    with navigation(page):
+        page.get_by_role("link", name="Main", exact=True).click()
 
     # The edit form shows what was saved; saving it unchanged changes nothing and logs nothing.
     with navigation(page):

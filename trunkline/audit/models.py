@@ -57,11 +57,15 @@ class ObjectChange(models.Model):
             return None
 
     def diff(self) -> list[dict[str, Any]]:
-        """Every field with its value before and after, changed ones flagged."""
+        """Every field with its value before and after, changed ones flagged, in the model's field order
+        (PostgreSQL's jsonb keeps keys in its own order, not the order they were written in)."""
         before = self.prechange_data or {}
         after = self.postchange_data or {}
+        model = self.object_type.model_class()
+        declared = [field.name for field in model._meta.concrete_fields] if model else []
+        keys = dict.fromkeys([*before, *after])
         rows = []
-        for key in list(dict.fromkeys([*before, *after])):
+        for key in [name for name in declared if name in keys] + [name for name in keys if name not in declared]:
             rows.append({
                 "field": key,
                 "before": before.get(key),

@@ -63,11 +63,11 @@ def validate_e164(value: str) -> None:
     try:
         number = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException as error:
-        raise ValidationError(f"'{value}' is not a phone number in E.164 form, such as +447700900123.",
+        raise ValidationError(f"'{value}' is not a phone number in E.164 form, such as +447911123456.",
                               code="e164") from error
     if not value.startswith("+") or not phonenumbers.is_valid_number(number) or \
             phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) != value:
-        raise ValidationError(f"'{value}' is not a valid phone number in E.164 form, such as +447700900123.",
+        raise ValidationError(f"'{value}' is not a valid phone number in E.164 form, such as +447911123456.",
                               code="e164")
 
 

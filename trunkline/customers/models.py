@@ -115,7 +115,7 @@ class Contact(ChangeLoggedModel):
     phone = models.CharField(max_length=20, blank=True, validators=[validate_e164],
                              help_text="E.164, e.g. +442071838750")
     mobile = models.CharField(max_length=20, blank=True, validators=[validate_e164],
-                              help_text="E.164, e.g. +447700900123; receives SMS.")
+                              help_text="E.164, e.g. +447911123456; receives SMS.")
     contact_type = models.CharField(max_length=20, choices=ContactType.choices, default=ContactType.GENERAL)
     public_notes = models.TextField(blank=True, help_text="Shown to the customer in the portal. Never put a "
                                                           "password here.")
@@ -142,11 +142,13 @@ class Contact(ChangeLoggedModel):
     def audit_parent(self) -> Customer:
         return self.customer
 
-    def clean(self) -> None:
+    def clean_fields(self, exclude: Any = None) -> None:
+        # Normalised before the field validators run: "+44 7911 123456" is valid input, stored as +447911123456.
         self.email = (self.email or "").strip().lower()
         self.phone = normalize_e164(self.phone)
         self.mobile = normalize_e164(self.mobile)
         self.ip_whitelist = normalize_ip_list(self.ip_whitelist)
+        super().clean_fields(exclude=exclude)
 
     def set_password(self, raw_password: str) -> None:
         self.password = make_password(raw_password)

@@ -10,14 +10,22 @@ SECRET_FIELDS = ("smtp_password", "sms_auth_token")
 class SettingsForm(forms.ModelForm):
     """Setup > Settings. Secrets are never shown: a blank secret keeps the stored one; tick "clear" to remove it."""
 
+    sms_api_url = forms.URLField(label="SMS API URL", required=False, assume_scheme="https",
+                                 help_text=SystemSettings._meta.get_field("sms_api_url").help_text)
     clear_smtp_password = forms.BooleanField(required=False, label="Clear the stored SMTP password")
     clear_sms_auth_token = forms.BooleanField(required=False, label="Clear the stored SMS auth token")
 
     fieldsets = (
         ("Company", (("", ("company_name", "company_address")),)),
-        ("Email", (("", ("email_from", "smtp_host", "smtp_port", "smtp_security", "smtp_username", "smtp_password",
-                         "clear_smtp_password")),)),
-        ("SMS", (("", ("sms_api_url", "sms_account_sid", "sms_auth_token", "clear_sms_auth_token", "sms_from")),)),
+        ("Email", (
+            ("Sender", ("email_from",)),
+            ("SMTP server", ("smtp_host", "smtp_port", "smtp_security")),
+            ("SMTP login", ("smtp_username", "smtp_password", "clear_smtp_password")),
+        )),
+        ("SMS", (
+            ("Provider (Twilio-compatible)", ("sms_api_url", "sms_account_sid", "sms_from")),
+            ("Secret", ("sms_auth_token", "clear_sms_auth_token")),
+        )),
         ("Options", (("Internal number blocks", ("number_range_start", "number_block_size")),)),
     )
 
@@ -58,4 +66,4 @@ class TestEmailForm(forms.Form):
 
 
 class TestSmsForm(forms.Form):
-    to = forms.CharField(label="Send a test SMS to", help_text="E.164, such as +447700900123.")
+    to = forms.CharField(label="Send a test SMS to", help_text="E.164, such as +447911123456.")

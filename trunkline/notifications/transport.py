@@ -63,8 +63,19 @@ def send_email(config: SmtpConfig, *, to: str, subject: str, body: str) -> str:
                 client.login(config.username, config.password)
             client.send_message(message, from_addr=config.sender, to_addrs=[to])
     except (smtplib.SMTPException, OSError) as error:
-        raise DeliveryError(f"SMTP {config.host}:{config.port}: {error}") from error
+        raise DeliveryError(f"SMTP {config.host}:{config.port}: {_smtp_reason(error)}") from error
     return message["Message-ID"]
+
+
+def _smtp_reason(error: Exception) -> str:
+    """The server's own words ("550 5.1.1 Mailbox unavailable"), not Python's repr of bytes."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return "; ".join(f"{to}: {code} {reply.decode(errors='replace')}"
+                         for to, (code, reply) in error.recipients.items())
+    if isinstance(error, smtplib.SMTPResponseException):
+        reply = error.smtp_error.decode(errors="replace") if isinstance(error.smtp_error, bytes) else error.smtp_error
+        return f"{error.smtp_code} {reply}"
+    return str(error)
 
 
 def sms_endpoint(config: SmsConfig) -> str:

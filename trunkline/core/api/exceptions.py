@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -16,6 +17,14 @@ class BulkValidationError(exceptions.APIException):
     def __init__(self, detail: str, errors: dict[str, Any]) -> None:
         super().__init__(detail)
         self.errors = errors
+
+
+def as_api_error(error: DjangoValidationError) -> exceptions.ValidationError:
+    """A service's ValidationError as the API reports it: field errors by field, others as non_field_errors."""
+    if hasattr(error, "error_dict"):
+        return exceptions.ValidationError({("non_field_errors" if name == NON_FIELD_ERRORS else name): messages
+                                           for name, messages in error.message_dict.items()})
+    return exceptions.ValidationError({"non_field_errors": error.messages})
 
 
 def _first_message(errors: Any) -> str | None:

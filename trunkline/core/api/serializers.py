@@ -19,6 +19,9 @@ class BaseModelSerializer(serializers.ModelSerializer):
         models.BigIntegerField: fields.IntegerField,
     }
 
+    # Model fields full_clean() must skip because a service sets and checks them (a contact's password hash).
+    clean_exclude: tuple[str, ...] = ()
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
         model = self.Meta.model
@@ -28,7 +31,7 @@ class BaseModelSerializer(serializers.ModelSerializer):
             if name in concrete:
                 setattr(instance, name, value)
         try:
-            instance.full_clean(validate_unique=False)
+            instance.full_clean(exclude=self.clean_exclude, validate_unique=False)
         except DjangoValidationError as error:
             raise serializers.ValidationError(error.message_dict) from error
         # clean() may normalise values (tags); carry them back.

@@ -21,28 +21,11 @@ class CSVTextParser(FileUploadParser):
         return {"csv": stream.read()}
 
 
-class BaseModelViewSet(viewsets.ModelViewSet):
-    """CRUD plus NetBox-style bulk edit (PATCH/PUT on the list URL) and bulk delete (DELETE on the list URL).
+class BulkDestroyMixin:
+    """NetBox-style bulk delete: DELETE on the list URL with [{"id": ...}, ...]. All or nothing; each object goes
+    through perform_destroy(), so a viewset that deletes through a service does so in bulk too."""
 
-    Bulk requests are all or nothing: every object is validated before any is written.
-    """
-
-    import_required_columns: tuple[str, ...] = ()
     schema = BulkAutoSchema()
-
-    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
-        with transaction.atomic():
-            serializer.save()
-
-    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
-        with transaction.atomic():
-            serializer.save()
-
-    def perform_destroy(self, instance: Model) -> None:
-        with transaction.atomic():
-            instance.delete()
-
-    # Bulk edit / delete
 
     def _bulk_objects(self, request: Request) -> tuple[list[dict[str, Any]], dict[int, Model]]:
         items = request.data
@@ -67,6 +50,36 @@ class BaseModelViewSet(viewsets.ModelViewSet):
         if errors:
             raise BulkValidationError(_bulk_detail(errors, items), errors)
         return items, objects
+
+    def perform_destroy(self, instance: Model) -> None:
+        with transaction.atomic():
+            instance.delete()
+
+    def bulk_destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        items, objects = self._bulk_objects(request)
+        with transaction.atomic():
+            for item in items:
+                self.perform_destroy(objects[item["id"]])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BaseModelViewSet(BulkDestroyMixin, viewsets.ModelViewSet):
+    """CRUD plus NetBox-style bulk edit (PATCH/PUT on the list URL) and bulk delete (DELETE on the list URL).
+
+    Bulk requests are all or nothing: every object is validated before any is written.
+    """
+
+    import_required_columns: tuple[str, ...] = ()
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        with transaction.atomic():
+            serializer.save()
+
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        with transaction.atomic():
+            serializer.save()
+
+    # Bulk edit
 
     def bulk_update(self, request: Request, *args: Any, partial: bool = False, **kwargs: Any) -> Response:
         items, objects = self._bulk_objects(request)
@@ -95,13 +108,6 @@ class BaseModelViewSet(viewsets.ModelViewSet):
 
     def bulk_partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.bulk_update(request, *args, partial=True, **kwargs)
-
-    def bulk_destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        items, objects = self._bulk_objects(request)
-        with transaction.atomic():
-            for item in items:
-                objects[item["id"]].delete()
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
     # CSV import
 

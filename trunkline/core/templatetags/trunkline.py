@@ -75,3 +75,9 @@ def aggregate(column: Any, value: Any) -> str:
 def bound_field(form: Any, name: str) -> Any:
     """form|bound_field:"name" — a form's field by a name held in a variable (tab layouts)."""
     return form[name] if name in form.fields else None
+
+
+@register.filter
+def verbose_name(model: Any) -> str:
+    """A model class's (or instance's) human name: "contact", "number block", "settings"."""
+    return str(model._meta.verbose_name) if model is not None else ""

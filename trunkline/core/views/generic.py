@@ -10,7 +10,7 @@ import csv
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
 from django.db import models, transaction
 from django.db.models import ProtectedError
@@ -165,7 +165,11 @@ class ObjectView(RoleRequiredMixin, View):
 
 
 class ObjectEditView(RoleRequiredMixin, View):
-    """Add (no pk) or edit (pk) one object through a ModelForm."""
+    """Add (no pk) or edit (pk) one object through a ModelForm.
+
+    A view whose writes go through a service overrides save_form(); a ValidationError it raises is shown on the
+    form (on the field it names), and nothing is written.
+    """
 
     write = True
     queryset: models.QuerySet
@@ -179,6 +183,26 @@ class ObjectEditView(RoleRequiredMixin, View):
         obj.snapshot()
         return obj
 
+    def get_form(self, request: HttpRequest, obj: models.Model, data: QueryDict | None = None) -> Any:
+        # On add, the query string presets fields (?customer=5); a preset that the form disables stays fixed
+        # on POST too, so the initial values go in both times.
+        initial = request.GET.dict() if obj.pk is None else None
+        return self.form(data, instance=obj, initial=initial)
+
+    def save_form(self, request: HttpRequest, form: Any) -> models.Model:
+        return form.save()
+
+    def get_crumbs(self, obj: models.Model) -> list[tuple[str, str]]:
+        """The trail above the heading, as (label, URL) pairs."""
+        model = self.queryset.model
+        crumbs = [(str(model._meta.verbose_name_plural).capitalize(), reverse(_url_name(model, "list")))]
+        if obj.pk:
+            crumbs.append((str(obj), obj.get_absolute_url()))
+        return crumbs
+
+    def get_return_url(self, obj: models.Model) -> str:
+        return obj.get_absolute_url() if obj.pk else reverse(_url_name(self.queryset.model, "list"))
+
     def render_form(self, request: HttpRequest, obj: models.Model, form) -> HttpResponse:
         model = self.queryset.model
         return render(request, self.template_name, {
@@ -187,35 +211,69 @@ class ObjectEditView(RoleRequiredMixin, View):
             "form": form,
             "verbose_name": model._meta.verbose_name,
             "verbose_name_plural": model._meta.verbose_name_plural,
-            "list_url": reverse(_url_name(model, "list")),
-            "return_url": obj.get_absolute_url() if obj.pk else reverse(_url_name(model, "list")),
+            "crumbs": self.get_crumbs(obj),
+            "return_url": self.get_return_url(obj),
         })
 
     def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
         obj = self.get_object(pk)
-        return self.render_form(request, obj, self.form(instance=obj, initial=request.GET.dict() if not pk else None))
+        return self.render_form(request, obj, self.get_form(request, obj))
 
     def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
         obj = self.get_object(pk)
         created = obj.pk is None
-        form = self.form(request.POST, instance=obj)
+        form = self.get_form(request, obj, request.POST)
         if not form.is_valid():
             return self.render_form(request, obj, form)
-        with transaction.atomic():
-            obj = form.save()
+        try:
+            with transaction.atomic():
+                obj = self.save_form(request, form)
+        except ValidationError as error:
+            if created:
+                # The insert was rolled back, but the instance kept the pk it was given: it is still new.
+                obj.pk = None
+                obj._state.adding = True
+            add_errors(form, error)
+            return self.render_form(request, obj, form)
         verb = "Created" if created else "Saved"
         messages.success(request, f"{verb} {obj._meta.verbose_name} {obj}.")
         return redirect(obj.get_absolute_url())
 
 
+def add_errors(form: Any, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form: on the field it names, else above the form with the field's
+    name (a note refused for holding the password, on a form without notes, still says which note)."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error.messages)
+        return
+    for name, messages_ in error.message_dict.items():
+        if name in form.fields:
+            form.add_error(name, messages_)
+        elif name == NON_FIELD_ERRORS:
+            form.add_error(None, messages_)
+        else:
+            label = name.replace("_", " ").capitalize()
+            form.add_error(None, [f"{label}: {message}" for message in messages_])
+
+
 class ObjectDeleteView(RoleRequiredMixin, View):
+    """Confirm, then delete (or, with another `verb`, release or detach) one object."""
+
     write = True
     queryset: models.QuerySet
     template_name = "core/object_delete.html"
+    verb = "Delete"
+    consequence = "This cannot be undone. The deletion is kept in the audit log."
 
     def refusal(self, request: HttpRequest, obj: models.Model) -> str | None:
         """Why this object may not be deleted by this operator, if it may not."""
         return None
+
+    def delete_object(self, obj: models.Model) -> None:
+        obj.delete()
+
+    def get_success_url(self, obj: models.Model) -> str:
+        return reverse(_url_name(self.queryset.model, "list"))
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         obj = get_object_or_404(self.queryset, pk=pk)
@@ -223,8 +281,8 @@ class ObjectDeleteView(RoleRequiredMixin, View):
             messages.error(request, reason)
             return redirect(obj.get_absolute_url())
         return render(request, self.template_name, {"object": obj, "model": self.queryset.model,
-                                                    "verbose_name": obj._meta.verbose_name})
-
+                                                    "verbose_name": obj._meta.verbose_name, "verb": self.verb,
+                                                    "consequence": self.consequence})
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         obj = get_object_or_404(self.queryset, pk=pk)
@@ -232,14 +290,15 @@ class ObjectDeleteView(RoleRequiredMixin, View):
             messages.error(request, reason)
             return redirect(obj.get_absolute_url())
         name = str(obj)
+        success_url = self.get_success_url(obj)
         try:
             with transaction.atomic():
-                obj.delete()
+                self.delete_object(obj)
         except ProtectedError as error:
-            messages.error(request, f"{name} cannot be deleted: {error.args[0]}")
+            messages.error(request, f"{name} cannot be {self.verb.lower()}d: {error.args[0]}")
             return redirect(obj.get_absolute_url())
-        messages.success(request, f"Deleted {obj._meta.verbose_name} {name}.")
-        return redirect(reverse(_url_name(self.queryset.model, "list")))
+        messages.success(request, f"{self.verb}d {obj._meta.verbose_name} {name}.")
+        return redirect(success_url)
 
 
 def _selected(request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:

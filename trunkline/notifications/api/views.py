@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from trunkline.core.api.serializers import BaseModelSerializer
 from trunkline.core.models import SystemSettings
+from trunkline.core.validators import normalize_e164, validate_e164
 from trunkline.notifications.forms import SECRET_FIELDS
 from trunkline.notifications.services import settings_send_test_email, settings_send_test_sms
 from trunkline.notifications.transport import DeliveryError
@@ -25,7 +26,8 @@ class SettingsSerializer(BaseModelSerializer):
                   "updated")
         read_only_fields = ("updated",)
         # Secrets go in, never out.
-        extra_kwargs = {name: {"write_only": True} for name in SECRET_FIELDS}
+        extra_kwargs = {**{name: {"write_only": True} for name in SECRET_FIELDS},
+                        "smtp_port": {"min_value": 1, "max_value": 65535}}
 
     def get_smtp_password_set(self, obj: SystemSettings) -> bool:
         return bool(obj.smtp_password)
@@ -80,7 +82,10 @@ class SettingsTestEmailView(_TestView):
     channel = "email"
 
     def send(self, to: str) -> str:
-        serializers.EmailField().run_validation(to)
+        try:
+            serializers.EmailField().run_validation(to)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError({"to": error.detail}) from error
         return settings_send_test_email(to=to)
 
 
@@ -90,4 +95,9 @@ class SettingsTestSmsView(_TestView):
     channel = "SMS"
 
     def send(self, to: str) -> str:
-        return settings_send_test_sms(to=to)
+        number = normalize_e164(to)  # "+44 7911 123456" is sent as +447911123456, as contacts' mobiles are stored
+        try:
+            validate_e164(number)
+        except ValidationError as error:
+            raise serializers.ValidationError({"to": error.messages}) from error
+        return settings_send_test_sms(to=number)

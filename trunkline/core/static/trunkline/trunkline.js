@@ -107,6 +107,38 @@
     });
   });
 
+  // Fields that apply only to some choices: data-show-if="channel=email" shows the field while the control named
+  // channel has the value email; "!auto_generate_password" while that box is unticked. The field's wrapper hides.
+  document.querySelectorAll("[data-show-if]").forEach(function (input) {
+    const rule = input.dataset.showIf;
+    const negate = rule.startsWith("!");
+    const [name, wanted] = rule.replace(/^!/, "").split("=");
+    const form = input.form;
+    const controls = Array.from(form.elements).filter(function (el) { return el.name === name; });
+    const wrapper = input.closest(".field") || input;
+    function current() {
+      const chosen = controls.find(function (el) { return (el.type !== "radio" && el.type !== "checkbox") || el.checked; });
+      if (!chosen) return "";
+      return chosen.type === "checkbox" ? "on" : chosen.value;
+    }
+    function refresh() {
+      const value = current();
+      const match = wanted === undefined ? value !== "" : value === wanted;
+      wrapper.hidden = negate ? match : !match;
+    }
+    controls.forEach(function (el) { el.addEventListener("change", refresh); });
+    refresh();
+  });
+
+  // Rows that open a detail row beneath them (View Difference in an audit list).
+  document.querySelectorAll("[data-toggle-row]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      const row = document.getElementById(button.dataset.toggleRow);
+      row.hidden = !row.hidden;
+      button.setAttribute("aria-expanded", row.hidden ? "false" : "true");
+    });
+  });
+
   // Tabs in edit forms: open the first tab with errors, else the first.
   document.querySelectorAll(".tabs").forEach(function (tabs) {
     const buttons = Array.from(tabs.querySelectorAll(".tab"));
