@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Avg, Count, Model, QuerySet, Sum
+from django.db.models import Count, Model, QuerySet, Sum
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
@@ -113,39 +113,58 @@ class Table:
     def numeric_columns(self, *, money: bool = True) -> list[Column]:
         return [c for c in self.visible if c.numeric and c.order_by and (money or not c.money)]
 
-    def mixes_currencies(self, queryset: QuerySet, group_column: Column) -> bool:
-        """True when group sums would add up amounts in different currencies (so they must be left out)."""
-        field = self.currency_field
-        if not field or group_column.order_by == field or not any(c.money for c in self.visible):
-            return False
-        return queryset.order_by().values(field).distinct().count() > 1
-
-    def _aggregates(self, numeric: list[Column]) -> dict[str, Any]:
+    def group(self, queryset: QuerySet, column: Column) -> GroupedRows:
+        """One row per value of `column`: its count and the SUM / AVG of each visible numeric column, plus the
+        same over all rows, from ONE grouped query. Money is never added up across currencies: when money
+        columns are visible the query also groups by currency, and if the rows hold several, money is left out."""
+        field = column.order_by
+        numeric = self.numeric_columns()
+        currency = self.currency_field
+        split_by_currency = bool(currency) and currency != field and any(c.money for c in numeric)
+        keys = [field, currency] if split_by_currency else [field]
         aggregates: dict[str, Any] = {"count": Count("pk")}
         for c in numeric:
             aggregates[f"sum__{c.name}"] = Sum(c.order_by)
-            aggregates[f"avg__{c.name}"] = Avg(c.order_by)
-        return aggregates
+            aggregates[f"n__{c.name}"] = Count(c.order_by)  # AVG ignores NULLs: so does the count behind it
+        rows = list(queryset.order_by().values(*keys).annotate(**aggregates).order_by(*keys))
 
-    def group(self, queryset: QuerySet, column: Column) -> GroupedRows:
-        """One row per value of `column`: its count and the SUM / AVG of each visible numeric column,
-        computed by the database, plus the same over all rows."""
-        money = not self.mixes_currencies(queryset, column)
-        numeric = self.numeric_columns(money=money)
-        aggregates = self._aggregates(numeric)
-        field = column.order_by
-        groups = []
-        for row in queryset.order_by().values(field).annotate(**aggregates).order_by(field):
-            groups.append({
-                "value": row[field],
-                "label": _group_label(queryset.model, field, row[field]),
-                "count": row["count"],
-                "aggregates": [(c, row[f"sum__{c.name}"], _round(row[f"avg__{c.name}"])) for c in numeric],
-            })
-        total = queryset.order_by().aggregate(**aggregates)
-        totals = [(c, total[f"sum__{c.name}"], _round(total[f"avg__{c.name}"])) for c in numeric]
-        return GroupedRows(column=column, numeric=numeric, groups=groups, count=total["count"], totals=totals,
-                           money_left_out=not money)
+        currencies = {row[currency] for row in rows} if split_by_currency else set()
+        money_left_out = len(currencies) > 1
+        if money_left_out:
+            numeric = [c for c in numeric if not c.money]
+        # Fold the per-currency rows into one per group value, and everything into the totals.
+        merged: dict[Any, _Sums] = {}
+        overall = _Sums(numeric)
+        for row in rows:
+            group = merged.setdefault(row[field], _Sums(numeric))
+            for sums in (group, overall):
+                sums.add(row)
+        groups = [{"value": value, "label": _group_label(queryset.model, field, value), "count": sums.count,
+                   "aggregates": sums.cells()} for value, sums in merged.items()]
+        return GroupedRows(column=column, numeric=numeric, groups=groups, count=overall.count,
+                           totals=overall.cells(), money_left_out=money_left_out)
+
+
+class _Sums:
+    """Running count, and SUM and non-null count per numeric column, of some grouped rows."""
+
+    def __init__(self, columns: list[Column]) -> None:
+        self.columns = columns
+        self.count = 0
+        self.sums: dict[str, Any] = dict.fromkeys(c.name for c in columns)
+        self.counts: dict[str, int] = dict.fromkeys((c.name for c in columns), 0)
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.count += row["count"]
+        for c in self.columns:
+            value = row[f"sum__{c.name}"]
+            if value is not None:
+                self.sums[c.name] = value if self.sums[c.name] is None else self.sums[c.name] + value
+            self.counts[c.name] += row[f"n__{c.name}"]
+
+    def cells(self) -> list[tuple[Column, Any, Any]]:
+        """(column, sum, average) per column; the average is the sum over the non-null count, as AVG does."""
+        return [(c, self.sums[c.name], _average(self.sums[c.name], self.counts[c.name])) for c in self.columns]
 
 
 @dataclass
@@ -156,6 +175,12 @@ class GroupedRows:
     count: int
     totals: list[tuple[Column, Any, Any]]
     money_left_out: bool
+
+
+def _average(total: Any, count: int) -> Any:
+    if total is None or not count:
+        return None
+    return _round(Decimal(total) / count)
 
 
 def _round(value: Any) -> Any:

@@ -11,6 +11,8 @@ from trunkline.customers.models import Contact, Customer, Message, MessageDelive
 
 
 class CustomerFilterSet(BaseFilterSet):
+    # distinct=False on the choice filters: customers join nothing, and DISTINCT would make the database
+    # de-duplicate every column of every matching row for the page and its count.
     search_fields = ("name", "paypal_email", "website", "tags", "address_line1", "address_line2", "city", "region",
                      "postcode", "country")
     popout_exclude = ("q", "id", "status")
@@ -21,9 +23,9 @@ class CustomerFilterSet(BaseFilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains", label="Name contains")
     paypal_email = django_filters.CharFilter(lookup_expr="icontains", label="PayPal email contains")
     website = django_filters.CharFilter(lookup_expr="icontains", label="Website contains")
-    status = django_filters.MultipleChoiceFilter(choices=CustomerStatus.choices)
-    currency = django_filters.MultipleChoiceFilter(choices=CURRENCY_CHOICES)
-    country = django_filters.MultipleChoiceFilter(choices=COUNTRY_CHOICES)
+    status = django_filters.MultipleChoiceFilter(choices=CustomerStatus.choices, distinct=False)
+    currency = django_filters.MultipleChoiceFilter(choices=CURRENCY_CHOICES, distinct=False)
+    country = django_filters.MultipleChoiceFilter(choices=COUNTRY_CHOICES, distinct=False)
     address_line1 = django_filters.CharFilter(lookup_expr="icontains", label="Address line 1 contains")
     address_line2 = django_filters.CharFilter(lookup_expr="icontains", label="Address line 2 contains")
     city = django_filters.CharFilter(lookup_expr="icontains", label="City contains")
