@@ -10,6 +10,8 @@ from trunkline.customers.api.views import (
     NumberBlockViewSet,
 )
 from trunkline.notifications.api.views import SettingsTestEmailView, SettingsTestSmsView, SettingsView
+from trunkline.routing.api.views import ProviderViewSet, RateCardViewSet, RateRevisionViewSet, RateViewSet
+from trunkline.sipauth.api.views import IpAuthViewSet, ParameterRewriteViewSet, SipUserViewSet
 
 router = Router()
 router.register("customers", CustomerViewSet)
@@ -17,6 +19,13 @@ router.register("contacts", ContactViewSet)
 router.register("number-blocks", NumberBlockViewSet)
 router.register("messages", MessageViewSet)
 router.register("message-deliveries", MessageDeliveryViewSet)
+router.register("ip-auth", IpAuthViewSet)
+router.register("sip-users", SipUserViewSet)
+router.register("parameter-rewrites", ParameterRewriteViewSet)
+router.register("providers", ProviderViewSet)
+router.register("rate-cards", RateCardViewSet)
+router.register("rate-revisions", RateRevisionViewSet)
+router.register("rates", RateViewSet)
 router.register("audit-log", ObjectChangeViewSet)
 
 urlpatterns = [

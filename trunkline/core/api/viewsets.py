@@ -48,7 +48,7 @@ class BulkDestroyMixin:
                 errors[str(index)] = {"id": [f"No {self.get_queryset().model._meta.verbose_name} with id "
                                              f"{item['id']}."]}
         if errors:
-            raise BulkValidationError(_bulk_detail(errors, items), errors)
+            raise BulkValidationError(bulk_error_detail(errors, items), errors)
         return items, objects
 
     def perform_destroy(self, instance: Model) -> None:
@@ -95,7 +95,7 @@ class BaseModelViewSet(BulkDestroyMixin, viewsets.ModelViewSet):
         if not errors:
             _check_unique_within_request(validated, errors)
         if errors:
-            raise BulkValidationError(_bulk_detail(errors, items), errors)
+            raise BulkValidationError(bulk_error_detail(errors, items), errors)
         try:
             with transaction.atomic():
                 for serializer in validated:
@@ -158,7 +158,7 @@ def _check_unique_within_request(validated: list[serializers.BaseSerializer], er
                 claimed[(name, value)] = index
 
 
-def _bulk_detail(errors: dict[str, Any], items: list) -> str:
+def bulk_error_detail(errors: dict[str, Any], items: list) -> str:
     first = min(errors, key=int)
     count = len(errors)
     item = items[int(first)]

@@ -1,0 +1,225 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from trunkline.core.api.exceptions import as_api_error
+from trunkline.core.api.serializers import BaseModelSerializer
+from trunkline.routing.choices import Transport
+from trunkline.routing.models import DEFAULT_SIP_PORT, Provider, Rate, RateCard, RateRevision
+from trunkline.routing.ratefile import COLUMNS, MappingError, RateValues, parse_columns
+from trunkline.routing.services import rate_card_edit, rate_card_save
+
+#
+# Providers
+#
+
+
+class GatewaySerializer(serializers.Serializer):
+    """Documents one gateway; the model's validator checks the list (so the API and imports agree)."""
+
+    host = serializers.CharField(help_text="IP address or host name.")
+    port = serializers.IntegerField(default=DEFAULT_SIP_PORT, min_value=1, max_value=65535)
+    transport = serializers.ChoiceField(choices=Transport.choices, default=Transport.UDP)
+
+
+@extend_schema_field(GatewaySerializer(many=True))
+class GatewayListField(serializers.JSONField):
+    pass
+
+
+class ProviderSerializer(BaseModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:provider-detail")
+    gateways = GatewayListField(required=False, help_text=Provider._meta.get_field("gateways").help_text)
+
+    class Meta:
+        model = Provider
+        fields = ("id", "url", "name", "status", "gateways", "channels", "cps", "tech_prefix", "notes", "created",
+                  "updated")
+        read_only_fields = ("created", "updated")
+
+
+#
+# Rate cards and revisions
+#
+
+
+class RateCardSerializer(BaseModelSerializer):
+    """Saved through rate_card_save(): egress cards must be provider cards in the card's currency."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:ratecard-detail")
+    egress_cards = serializers.PrimaryKeyRelatedField(
+        many=True, required=False, queryset=RateCard.objects.all(),
+        help_text="Customer cards only: the provider cards (same currency) that may carry its calls.")
+    active_revision_number = serializers.IntegerField(source="active_revision.number", read_only=True,
+                                                      allow_null=True, default=None)
+    row_count = serializers.IntegerField(source="active_revision.row_count", read_only=True, allow_null=True,
+                                         default=None, help_text="Rows of the active revision.")
+
+    class Meta:
+        model = RateCard
+        fields = ("id", "url", "name", "kind", "currency", "provider", "egress_cards", "strategy",
+                  "active_revision", "active_revision_number", "row_count", "notes", "created", "updated")
+        read_only_fields = ("active_revision", "created", "updated")
+
+    def create(self, validated_data: dict[str, Any]) -> RateCard:
+        egress = validated_data.pop("egress_cards", None)
+        return self._save(RateCard(**validated_data), egress)
+
+    def update(self, instance: RateCard, validated_data: dict[str, Any]) -> RateCard:
+        egress = validated_data.pop("egress_cards", None)
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        return self._save(instance, egress)
+
+    @staticmethod
+    def _save(card: RateCard, egress: list[RateCard] | None) -> RateCard:
+        try:
+            return rate_card_save(card=card, egress_cards=egress)
+        except DjangoValidationError as error:
+            raise as_api_error(error) from error
+
+
+class RateRevisionSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:raterevision-detail")
+    rate_card = serializers.PrimaryKeyRelatedField(source="card", read_only=True)
+    active = serializers.BooleanField(source="is_active", read_only=True)
+
+    class Meta:
+        model = RateRevision
+        fields = ("id", "url", "rate_card", "number", "source", "note", "row_count", "active", "date_live",
+                  "activated_at", "created")
+        read_only_fields = fields
+
+
+class RevisionActivateSerializer(serializers.Serializer):
+    date_live = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                          help_text="A future time schedules the activation; empty = now.")
+
+
+class ColumnsField(serializers.Field):
+    """The column mapping: "prefix,name,rate" or ["prefix", "name", "rate"]; "-" skips a column."""
+
+    def to_internal_value(self, data: Any) -> tuple[str, ...]:
+        if not isinstance(data, str | list):
+            raise serializers.ValidationError("Give the columns as a comma-separated string or a list.")
+        try:
+            return parse_columns(data)
+        except MappingError as error:
+            raise serializers.ValidationError(str(error)) from error
+
+    def to_representation(self, value: tuple[str, ...]) -> str:
+        return ",".join(value)
+
+
+@extend_schema_field({"type": "string", "example": ",".join(COLUMNS)})
+class DocumentedColumnsField(ColumnsField):
+    pass
+
+
+class RateImportSerializer(serializers.Serializer):
+    """Options of a deck import, as query parameters, form fields or JSON keys (the CSV in `file` or `csv`)."""
+
+    file = serializers.FileField(required=False, help_text="The CSV file (multipart upload).")
+    csv = serializers.CharField(required=False, trim_whitespace=False, help_text="The CSV as text (JSON body).")
+    start_row = serializers.IntegerField(min_value=1, default=2,
+                                         help_text="First row to read, counted as the file counts rows (1 = the "
+                                                   "first line). The default 2 skips one header line.")
+    columns = DocumentedColumnsField(required=False, help_text=(
+        f"Field of each column, by position, comma-separated: any of {', '.join(COLUMNS)}; '-' skips a column. "
+        f"prefix and rate are required. Default: {','.join(COLUMNS)} (the export's layout)."))
+    activate = serializers.BooleanField(default=True, help_text="Make the new revision active when the whole "
+                                                                "file is valid.")
+    date_live = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                          help_text="Schedule the activation at this time (UTC) instead.")
+    dry_run = serializers.BooleanField(default=False, help_text="Only validate; write nothing.")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "file" not in attrs and "csv" not in attrs:
+            raise serializers.ValidationError({"file": ["Send the CSV: a text/csv body, a 'file' upload or a 'csv' "
+                                                        "field."]})
+        return attrs
+
+
+class RateImportResultSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    dry_run = serializers.BooleanField()
+    rows = serializers.IntegerField()
+    activated = serializers.BooleanField()
+    revision = RateRevisionSerializer(allow_null=True)
+
+
+#
+# Rate rows
+#
+
+
+class RateSerializer(BaseModelSerializer):
+    """A row. Writing one makes a new revision of its card (rate_card_edit), so the answer is the row of that
+    new, active revision, with a new id. Rows of inactive revisions are history and cannot be changed."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:rate-detail")
+    rate_card = serializers.PrimaryKeyRelatedField(queryset=RateCard.objects.all(), required=False,
+                                                   help_text="On create: the card whose active revision gets "
+                                                             "the row.")
+
+    clean_exclude = ("revision",)
+
+    class Meta:
+        model = Rate
+        fields = ("id", "url", "rate_card", "revision", "prefix", "name", "rate", "connection_fee", "mcd", "pulse",
+                  "grace", "status")
+        read_only_fields = ("revision",)
+        validators: list = []  # (revision, prefix) is checked against the active revision below
+
+    def to_representation(self, instance: Rate) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["rate_card"] = instance.revision.card_id
+        return data
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        given = attrs.pop("rate_card", None)
+        attrs = super().validate(attrs)
+        if self.instance is None:
+            if given is None:
+                raise serializers.ValidationError({"rate_card": ["Name the card the row goes on."]})
+            card = given
+        else:
+            card = self.instance.revision.card
+            if given is not None and given != card:
+                raise serializers.ValidationError({"rate_card": ["A row cannot move to another card."]})
+            if card.active_revision_id != self.instance.revision_id:
+                raise serializers.ValidationError({"revision": [
+                    f"This row is on revision {self.instance.revision.number}, which is not active; rows of "
+                    f"inactive revisions are history. Change the row of the active revision."]})
+        prefix = attrs.get("prefix", getattr(self.instance, "prefix", None))
+        if (self.instance is None or prefix != self.instance.prefix) and card.active_revision_id and \
+                Rate.objects.filter(revision_id=card.active_revision_id, prefix=prefix).exists():
+            raise serializers.ValidationError({"prefix": [f"Prefix {prefix} is already on the active revision; "
+                                                          f"change that row instead."]})
+        return {**attrs, "rate_card": card}
+
+    def values(self) -> RateValues:
+        """The row as the edit service takes it: the given fields over the stored (or default) ones."""
+        data = self.validated_data
+        base = self.instance or Rate()
+        return RateValues(*(data.get(name, getattr(base, name)) for name in RateValues._fields))
+
+    def create(self, validated_data: dict[str, Any]) -> Rate:
+        return self._edit(validated_data["rate_card"], [self.values()], [])
+
+    def update(self, instance: Rate, validated_data: dict[str, Any]) -> Rate:
+        values = self.values()
+        deletes = [instance.prefix] if values.prefix != instance.prefix else []
+        return self._edit(validated_data["rate_card"], [values], deletes)
+
+    def _edit(self, card: RateCard, upserts: list[RateValues], deletes: list[str]) -> Rate:
+        try:
+            revision = rate_card_edit(card=card, upserts=upserts, deletes=deletes)
+        except DjangoValidationError as error:
+            raise as_api_error(error) from error
+        return Rate.objects.select_related("revision").get(revision=revision, prefix=upserts[0].prefix)

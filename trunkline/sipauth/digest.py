@@ -1,0 +1,15 @@
+"""SIP digest credentials (RFC 2617/7616, MD5): the one place the realm and HA1 are defined.
+
+The switch challenges with this realm and checks a response against the stored HA1, so it never needs the
+password. The realm is part of every HA1: changing SIP_REALM invalidates every stored SIP password.
+"""
+
+import hashlib
+
+SIP_REALM = "trunkline"
+
+
+def digest_ha1(username: str, password: str, realm: str = SIP_REALM) -> str:
+    """HA1 = MD5(username:realm:password), lowercase hex, as SIP digest authentication defines it."""
+    # MD5 is what SIP digest uses (and what UACs send); it is the protocol's hash, not our choice of hash.
+    return hashlib.md5(f"{username}:{realm}:{password}".encode(), usedforsecurity=False).hexdigest()
