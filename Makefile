@@ -32,3 +32,5 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/board.py
+	$(BIN)/python bench/rate_import.py
+	$(BIN)/python bench/prefix.py
