@@ -10,7 +10,14 @@ from trunkline.customers.api.views import (
     NumberBlockViewSet,
 )
 from trunkline.notifications.api.views import SettingsTestEmailView, SettingsTestSmsView, SettingsView
-from trunkline.routing.api.views import ProviderViewSet, RateCardViewSet, RateRevisionViewSet, RateViewSet
+from trunkline.routing.api.views import (
+    CliRuleViewSet,
+    IngressRouteViewSet,
+    ProviderViewSet,
+    RateCardViewSet,
+    RateRevisionViewSet,
+    RateViewSet,
+)
 from trunkline.sipauth.api.views import IpAuthViewSet, ParameterRewriteViewSet, SipUserViewSet
 
 router = Router()
@@ -26,6 +33,8 @@ router.register("providers", ProviderViewSet)
 router.register("rate-cards", RateCardViewSet)
 router.register("rate-revisions", RateRevisionViewSet)
 router.register("rates", RateViewSet)
+router.register("ingress-routes", IngressRouteViewSet)
+router.register("cli-rules", CliRuleViewSet)
 router.register("audit-log", ObjectChangeViewSet)
 
 urlpatterns = [

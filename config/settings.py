@@ -168,8 +168,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a "status" with different choices: name each enum after its choices, not a hash.
     "ENUM_NAME_OVERRIDES": {
+        "CliDirectionEnum": "trunkline.routing.choices.CliDirection",
         "CustomerStatusEnum": "trunkline.customers.choices.CustomerStatus",
         "DeliveryStatusEnum": "trunkline.customers.choices.DeliveryStatus",
+        "DirectionEnum": "trunkline.sipauth.choices.Direction",
         "JobStatusEnum": "trunkline.core.models.Job.Status",
         "ProviderStatusEnum": "trunkline.routing.choices.ProviderStatus",
         "RateStatusEnum": "trunkline.routing.choices.RateStatus",

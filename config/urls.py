@@ -8,6 +8,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("trunkline.core.urls")),
     path("customers/", include("trunkline.customers.urls")),
+    path("routing/", include("trunkline.routing.urls")),
+    path("customers/", include("trunkline.sipauth.urls")),
     path("audit-log/", include("trunkline.audit.urls")),
     path("setup/", include("trunkline.notifications.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),

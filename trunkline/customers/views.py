@@ -34,6 +34,7 @@ from trunkline.notifications.config import sms_config, smtp_config
 # the customer's pk). A tab is listed once the issue that fills it lands: adding one is one line here.
 CARD_TABS: tuple[tuple[str, str], ...] = (
     ("Main", "customers:customer"),
+    ("Auth", "sipauth:auth_tab"),
     ("Audit Log", "customers:customer_audit"),
 )
 RECENT_DELIVERIES = 20

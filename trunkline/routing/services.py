@@ -7,19 +7,21 @@ brings them is the audited change.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, ProtectedError, Q
 from django.utils import timezone
 
 from trunkline.core.jobs import enqueue, job_handler
 from trunkline.core.models import Job
+from trunkline.customers.models import Customer
 from trunkline.routing.choices import RateCardKind, RevisionSource
-from trunkline.routing.models import Rate, RateCard, RateRevision
+from trunkline.routing.models import IngressRoute, Rate, RateCard, RateRevision
 from trunkline.routing.ratefile import COLUMNS, ParseResult, RateValues, parse_columns, parse_rates
 
 ACTIVATE_DUE_JOB = "routing.activate_due_revisions"
@@ -41,6 +43,12 @@ def _check_egress_cards(card: RateCard, egress_cards: Sequence[RateCard]) -> Non
             # The margin and profit checks compare sell and buy rates number for number; there is no FX here.
             problems.append(f"{egress} prices in {egress.currency} but this card bills in {card.currency}: "
                             f"sell and buy rates are compared directly, so they must share a currency.")
+    if card.pk:
+        # A route's lock and exclude lists name egress cards of its card (check_route_cards); keep them true.
+        kept = {egress.pk for egress in egress_cards}
+        for route in card.ingress_routes.prefetch_related("lock", "exclude").select_related("customer"):
+            named = [other for other in (*route.lock.all(), *route.exclude.all()) if other.pk not in kept]
+            problems += [f"{other} is locked or excluded by {route}; take it off the route first." for other in named]
     if problems:
         raise ValidationError({"egress_cards": problems})
 
@@ -66,6 +74,13 @@ def rate_card_save(*, card: RateCard, egress_cards: Sequence[RateCard] | None = 
 
 
 def rate_card_delete(*, card: RateCard) -> None:
+    # A locked card vanishing would empty a lock list, and an empty lock means "any provider": refuse instead.
+    routes = IngressRoute.objects.filter(Q(rate_card=card) | Q(lock=card)).select_related("customer").distinct()
+    names = ", ".join(str(route) for route in routes[:5])
+    if names:
+        # ProtectedError, as the database would raise for the rate card: the web and API delete paths handle it.
+        raise ProtectedError(f"{card} is the rate card or a locked card of ingress routes ({names}); change them "
+                             f"first.", set(routes))
     with transaction.atomic():
         # Without this Django would load every row to send its delete signals (the audit listens to all models).
         with connection.cursor() as cursor:
@@ -305,3 +320,61 @@ def rate_card_edit(*, card: RateCard, upserts: Sequence[RateValues] = (), delete
         _write_rates(revision, upserts)
         _activate(card, revision, now)
     return revision
+
+
+#
+# Ingress routes
+#
+
+TECH_PREFIX_DIGITS = 4
+_TECH_PREFIX_TRIES = 200
+
+
+def check_route_cards(*, rate_card: RateCard, lock: Sequence[RateCard], exclude: Sequence[RateCard]) -> None:
+    """Lock and exclude narrow the candidate list of step 9 (DESIGN.md), which is the customer card's egress
+    cards: a card outside it would do nothing in a lock (or silently mean "no provider"), so it is refused."""
+    egress = set(rate_card.egress_cards.values_list("pk", flat=True))
+    errors: dict[str, list[str]] = {}
+    for name, cards in (("lock", lock), ("exclude", exclude)):
+        problems = [f"{card} is not an egress card of {rate_card}; only its egress cards can be "
+                    f"{'locked' if name == 'lock' else 'excluded'}." for card in cards if card.pk not in egress]
+        if problems:
+            errors[name] = problems
+    both = sorted({card.pk for card in lock} & {card.pk for card in exclude})
+    if both and "exclude" not in errors:
+        names = ", ".join(str(card) for card in exclude if card.pk in both)
+        errors["exclude"] = [f"{names} cannot be both locked and excluded."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def ingress_route_save(*, route: IngressRoute, lock: Sequence[RateCard] | None = None,
+                       exclude: Sequence[RateCard] | None = None) -> IngressRoute:
+    """Create or update a route; `lock` and `exclude` (None = unchanged) replace its provider-card lists."""
+    route.full_clean()
+    stored = route.pk is not None
+    check_route_cards(rate_card=route.rate_card,
+                      lock=list(route.lock.all()) if lock is None and stored else lock or [],
+                      exclude=list(route.exclude.all()) if exclude is None and stored else exclude or [])
+    # The audit entry of this save shows the lists as they are about to be, so one write is one entry.
+    route._pending_links = {name: cards for name, cards in (("lock", lock), ("exclude", exclude)) if cards is not None}
+    try:
+        with transaction.atomic():
+            route.save()
+            for name, cards in route._pending_links.items():
+                getattr(route, name).set(cards)
+    finally:
+        del route._pending_links
+    return route
+
+
+def generate_tech_prefix(*, customer: Customer, rng: random.Random | None = None) -> str:
+    """A random tech prefix no route of the customer uses: digits then `#`. The `#` ends it, so it can neither
+    start another prefix nor be read as the start of a dialled number; it must also not extend one in use."""
+    used = set(customer.ingress_routes.exclude(tech_prefix="").values_list("tech_prefix", flat=True))
+    rng = rng or random.Random()
+    for _ in range(_TECH_PREFIX_TRIES):
+        prefix = f"{rng.randrange(10 ** TECH_PREFIX_DIGITS):0{TECH_PREFIX_DIGITS}d}#"
+        if not any(prefix.startswith(other) or other.startswith(prefix) for other in used):
+            return prefix
+    raise ValidationError({"customer": [f"No free tech prefix found for {customer}; type one."]})

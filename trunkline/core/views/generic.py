@@ -203,6 +203,9 @@ class ObjectEditView(RoleRequiredMixin, View):
     def get_return_url(self, obj: models.Model) -> str:
         return obj.get_absolute_url() if obj.pk else reverse(_url_name(self.queryset.model, "list"))
 
+    def get_success_url(self, obj: models.Model) -> str:
+        return obj.get_absolute_url()
+
     def render_form(self, request: HttpRequest, obj: models.Model, form) -> HttpResponse:
         model = self.queryset.model
         return render(request, self.template_name, {
@@ -237,7 +240,7 @@ class ObjectEditView(RoleRequiredMixin, View):
             return self.render_form(request, obj, form)
         verb = "Created" if created else "Saved"
         messages.success(request, f"{verb} {obj._meta.verbose_name} {obj}.")
-        return redirect(obj.get_absolute_url())
+        return redirect(self.get_success_url(obj))
 
 
 def add_errors(form: Any, error: ValidationError) -> None:

@@ -8,10 +8,11 @@ from rest_framework import serializers
 
 from trunkline.core.api.exceptions import as_api_error
 from trunkline.core.api.serializers import BaseModelSerializer
-from trunkline.routing.choices import Transport
-from trunkline.routing.models import DEFAULT_SIP_PORT, Provider, Rate, RateCard, RateRevision
+from trunkline.customers.models import Customer
+from trunkline.routing.choices import CliDirection, Transport
+from trunkline.routing.models import DEFAULT_SIP_PORT, CliRule, IngressRoute, Provider, Rate, RateCard, RateRevision
 from trunkline.routing.ratefile import COLUMNS, MappingError, RateValues, parse_columns
-from trunkline.routing.services import rate_card_edit, rate_card_save
+from trunkline.routing.services import check_route_cards, ingress_route_save, rate_card_edit, rate_card_save
 
 #
 # Providers
@@ -223,3 +224,107 @@ class RateSerializer(BaseModelSerializer):
         except DjangoValidationError as error:
             raise as_api_error(error) from error
         return Rate.objects.select_related("revision").get(revision=revision, prefix=upserts[0].prefix)
+
+
+#
+# Ingress routes and CLI rules
+#
+
+
+class IngressRouteSerializer(BaseModelSerializer):
+    """Saved through ingress_route_save(): the card is a customer card in the customer's currency; lock and
+    exclude name egress cards of that card, never the same card in both."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:ingressroute-detail")
+    lock = serializers.PrimaryKeyRelatedField(
+        many=True, required=False, queryset=RateCard.objects.all(),
+        help_text="Provider cards (egress cards of the route's card) that alone may carry the calls; empty = all.")
+    exclude = serializers.PrimaryKeyRelatedField(
+        many=True, required=False, queryset=RateCard.objects.all(),
+        help_text="Provider cards (egress cards of the route's card) that never carry the calls.")
+
+    class Meta:
+        model = IngressRoute
+        fields = ("id", "url", "customer", "rate_card", "tech_prefix", "dial_string", "enabled", "channels", "cps",
+                  "max_duration", "recording", "profit_assurance", "capped_rate", "provider_capped_rate",
+                  "block_connect_cost", "lock", "exclude", "strategy", "public_notes", "private_notes", "created",
+                  "updated")
+        read_only_fields = ("created", "updated")
+        # A regular expression may hold spaces; keep what was typed.
+        extra_kwargs = {"dial_string": {"trim_whitespace": False}}
+        validators: list = []  # the model's clean() names a duplicate tech prefix on its field
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        route = self.instance
+        # Checked here, before any write, so a bulk edit reports every bad object and writes none.
+        rate_card = attrs.get("rate_card", getattr(route, "rate_card", None))
+        lock = attrs["lock"] if "lock" in attrs else list(route.lock.all()) if route else []
+        exclude = attrs["exclude"] if "exclude" in attrs else list(route.exclude.all()) if route else []
+        try:
+            check_route_cards(rate_card=rate_card, lock=lock, exclude=exclude)
+        except DjangoValidationError as error:
+            raise as_api_error(error) from error
+        return attrs
+
+    def create(self, validated_data: dict[str, Any]) -> IngressRoute:
+        lock, exclude = validated_data.pop("lock", None), validated_data.pop("exclude", None)
+        return self._save(IngressRoute(**validated_data), lock, exclude)
+
+    def update(self, instance: IngressRoute, validated_data: dict[str, Any]) -> IngressRoute:
+        lock, exclude = validated_data.pop("lock", None), validated_data.pop("exclude", None)
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        return self._save(instance, lock, exclude)
+
+    @staticmethod
+    def _save(route: IngressRoute, lock: list[RateCard] | None, exclude: list[RateCard] | None) -> IngressRoute:
+        try:
+            return ingress_route_save(route=route, lock=lock, exclude=exclude)
+        except DjangoValidationError as error:
+            raise as_api_error(error) from error
+
+
+class TechPrefixSerializer(serializers.Serializer):
+    tech_prefix = serializers.CharField(help_text="Unused by the customer's routes; not reserved until saved.")
+
+
+class CliRuleSerializer(BaseModelSerializer):
+    """A CLI rule; the model checks it, and the customer's whole rule set, with the switch's own CliRuleSet."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:clirule-detail")
+
+    class Meta:
+        model = CliRule
+        fields = ("id", "url", "customer", "cli", "pai", "rewrite_cli", "rewrite_pai", "forced", "direction",
+                  "dialed_number_match", "use_did", "notes", "created", "updated")
+        read_only_fields = ("created", "updated")
+        # Patterns and replacements may hold spaces; keep what was typed.
+        extra_kwargs = {name: {"trim_whitespace": False}
+                        for name in ("cli", "pai", "rewrite_cli", "rewrite_pai", "dialed_number_match")}
+
+
+class CliTestSerializer(serializers.Serializer):
+    """A call presented to a customer's saved CLI rules."""
+
+    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
+    cli = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    pai = serializers.CharField(required=False, allow_null=True, default=None, trim_whitespace=False,
+                                help_text="The P-Asserted-ID; null or absent = the call has none.")
+    dialed = serializers.CharField(allow_blank=True, default="", trim_whitespace=False,
+                                   help_text="The dialled number as received, tech prefix included.")
+    direction = serializers.ChoiceField(choices=CliDirection.choices, default=CliDirection.OUTBOUND)
+    seed = serializers.IntegerField(required=False, allow_null=True, default=None,
+                                    help_text="Seeds the pick among several forced rules, for a repeatable answer; "
+                                              "null = random.")
+
+
+class CliTestResultSerializer(serializers.Serializer):
+    allowed = serializers.BooleanField()
+    cli = serializers.CharField(help_text="The CLI as the call leaves: rewritten or forced, else as received.")
+    pai = serializers.CharField(allow_null=True)
+    forced = serializers.BooleanField(help_text="The CLI was replaced by a forced rule's.")
+    rule = serializers.IntegerField(allow_null=True, help_text="The rule that matched or was forced.")
+    code = serializers.IntegerField(allow_null=True, help_text="The SIP code of a rejection.")
+    reason = serializers.CharField(allow_null=True, help_text="The SIP reason of a rejection.")
+    trace = serializers.CharField(help_text="The line the call trace shows for this step.")

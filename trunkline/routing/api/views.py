@@ -1,24 +1,32 @@
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import ProtectedError
+from django.db.models import Prefetch, ProtectedError
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from trunkline.contracts import snapshot
 from trunkline.core.api.exceptions import BulkValidationError, as_api_error
 from trunkline.core.api.viewsets import BaseModelViewSet, CSVTextParser, bulk_error_detail
 from trunkline.core.bulk_import import decode_upload
+from trunkline.customers.models import Customer
 from trunkline.routing.api.serializers import (
+    CliRuleSerializer,
+    CliTestResultSerializer,
+    CliTestSerializer,
+    IngressRouteSerializer,
     ProviderSerializer,
     RateCardSerializer,
     RateImportResultSerializer,
@@ -26,18 +34,28 @@ from trunkline.routing.api.serializers import (
     RateRevisionSerializer,
     RateSerializer,
     RevisionActivateSerializer,
+    TechPrefixSerializer,
 )
-from trunkline.routing.filtersets import ProviderFilterSet, RateCardFilterSet, RateFilterSet, RateRevisionFilterSet
-from trunkline.routing.models import Provider, Rate, RateCard, RateRevision
+from trunkline.routing.filtersets import (
+    CliRuleFilterSet,
+    IngressRouteFilterSet,
+    ProviderFilterSet,
+    RateCardFilterSet,
+    RateFilterSet,
+    RateRevisionFilterSet,
+)
+from trunkline.routing.models import CliRule, IngressRoute, Provider, Rate, RateCard, RateRevision
 from trunkline.routing.ratefile import RateValues
 from trunkline.routing.selectors import rate_csv_lines
 from trunkline.routing.services import (
+    generate_tech_prefix,
     rate_card_delete,
     rate_card_edit,
     rate_card_import,
     rate_card_rollback,
     rate_revision_activate,
 )
+from trunkline.switch.cli import REJECT_CODE, REJECT_REASON, CliRuleSet
 
 
 class ProviderViewSet(BaseModelViewSet):
@@ -63,7 +81,10 @@ class RateCardViewSet(BaseModelViewSet):
     import_required_columns = ("name", "kind", "currency")
 
     def perform_destroy(self, instance: RateCard) -> None:
-        rate_card_delete(card=instance)
+        try:
+            rate_card_delete(card=instance)
+        except ProtectedError as error:
+            raise serializers.ValidationError({"id": [error.args[0]]}) from error
 
     @extend_schema(
         operation_id="rate_cards_import_rates",  # beside the generic rate_cards_import_create of card CSVs
@@ -236,3 +257,53 @@ class RateViewSet(BaseModelViewSet):
                         for card, (upserts, deleted) in changes.items()}
         except DjangoValidationError as error:
             raise as_api_error(error) from error
+
+
+class IngressRouteViewSet(BaseModelViewSet):
+    # The lists are shown as ids: fetch no more than that.
+    queryset = IngressRoute.objects.select_related("customer", "rate_card").prefetch_related(
+        Prefetch("lock", queryset=RateCard.objects.only("pk")),
+        Prefetch("exclude", queryset=RateCard.objects.only("pk")))
+    serializer_class = IngressRouteSerializer
+    filterset_class = IngressRouteFilterSet
+    import_required_columns = ("customer", "rate_card")
+
+    @extend_schema(request=None, parameters=[OpenApiParameter("customer", int, required=True)],
+                   responses={200: TechPrefixSerializer})
+    @action(detail=False, methods=["post"], url_path="generate-tech-prefix", url_name="generate-tech-prefix")
+    def new_tech_prefix(self, request: Request) -> Response:
+        """A random tech prefix that none of the customer's routes uses (nor starts, nor extends)."""
+        value = request.query_params.get("customer", "")
+        customer = Customer.objects.filter(pk=value).first() if value.isdigit() else None
+        if customer is None:
+            raise serializers.ValidationError({"customer": [f"No customer with id {value!r}." if value else
+                                                            "Name the customer: ?customer=<id>."]})
+        try:
+            return Response({"tech_prefix": generate_tech_prefix(customer=customer)})
+        except DjangoValidationError as error:
+            raise as_api_error(error) from error
+
+
+class CliRuleViewSet(BaseModelViewSet):
+    queryset = CliRule.objects.select_related("customer")
+    serializer_class = CliRuleSerializer
+    filterset_class = CliRuleFilterSet
+    import_required_columns = ("customer",)
+
+    # Testing writes nothing, so every signed-in role may use it.
+    @extend_schema(request=CliTestSerializer, responses={200: CliTestResultSerializer})
+    @action(detail=False, methods=["post"], url_path="test", permission_classes=[IsAuthenticated])
+    def evaluate(self, request: Request) -> Response:
+        """What the switch does with a call's CLI and P-Asserted-ID under the customer's saved rules."""
+        serializer = CliTestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        rules = CliRuleSet([rule.to_contract() for rule in CliRule.objects.filter(customer=data["customer"])
+                            .order_by("id")])
+        rng = random.Random(data["seed"]) if data["seed"] is not None else None
+        result = rules.evaluate(data["cli"], data["pai"], data["dialed"], snapshot.CliDirection(data["direction"]),
+                                rng=rng)
+        return Response({"allowed": result.allowed, "cli": result.cli, "pai": result.pai, "forced": result.forced,
+                         "rule": result.rule.id if result.rule else None,
+                         "code": None if result.allowed else REJECT_CODE,
+                         "reason": None if result.allowed else REJECT_REASON, "trace": str(result.trace)})

@@ -1,0 +1,157 @@
+"""The customer card's Auth tab: IP authentication and SIP users, their parameter rewrites and the Testing box."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+
+from trunkline.core.views import generic
+from trunkline.customers.models import Customer
+from trunkline.customers.views import CustomerCardView
+from trunkline.sipauth import services
+from trunkline.sipauth.api.serializers import RewritePreviewSerializer
+from trunkline.sipauth.forms import IpAuthForm, RewriteTestForm, SipUserForm, stored_rules
+from trunkline.sipauth.models import IpAuth, ParameterRewrite, SipUser
+from trunkline.switch.regex import PatternError
+from trunkline.switch.rewrite import preview
+
+
+def auth_tab_url(customer_id: int) -> str:
+    return reverse("sipauth:auth_tab", args=[customer_id])
+
+
+class AuthTabView(CustomerCardView):
+    tab = "Auth"
+    template_name = "sipauth/auth_tab.html"
+
+    def get_tab_context(self, request: HttpRequest, customer: Customer) -> dict[str, Any]:
+        return {
+            "ip_auths": customer.ip_auths.prefetch_related("parameter_rewrites").order_by("ip", "id"),
+            "sip_users": customer.sip_users.prefetch_related("parameter_rewrites").order_by("username"),
+        }
+
+
+def replace_rules(owner: IpAuth | SipUser, rules: list[tuple[str, str, str]]) -> None:
+    """Make the owner's rules these, in this order; untouched when unchanged, so saving an entry does not log a
+    delete and re-create of every rule."""
+    if stored_rules(owner) == rules:
+        return
+    for rule in owner.parameter_rewrites.all():
+        rule.delete()  # one by one: each deletion reaches the audit log
+    key = "ip_auth" if isinstance(owner, IpAuth) else "sip_user"
+    for number, (kind, match, replace) in enumerate(rules, start=1):
+        rule = ParameterRewrite(**{key: owner}, type=kind, match=match, replace=replace, order=number * 10)
+        try:
+            rule.full_clean()
+        except ValidationError as error:
+            # Every rule is in one box, so name the line.
+            raise ValidationError({"rewrites": [f"Line {number}: {message}" for message in error.messages]}) \
+                from error
+        rule.save()
+
+
+class _AuthEditView(generic.ObjectEditView):
+    """Add (from a card: ?customer=<pk>) or edit an Auth entry; after a save the operator is back on the Auth tab."""
+
+    saved: IpAuth | SipUser  # set by save_form, for the redirect
+
+    def get_object(self, pk: int | None) -> models.Model:
+        obj = super().get_object(pk)
+        customer = self.request.GET.get("customer", "")
+        if obj.pk is None and customer.isdigit():
+            obj.customer = get_object_or_404(Customer, pk=customer)
+        return obj
+
+    def get_crumbs(self, obj: Any) -> list[tuple[str, str]]:
+        crumbs = [("Customers", reverse("customers:customer_list"))]
+        return [*crumbs, (str(obj.customer), auth_tab_url(obj.customer_id))] if obj.customer_id else crumbs
+
+    def get_return_url(self, obj: Any) -> str:
+        return auth_tab_url(obj.customer_id) if obj.customer_id else reverse("customers:customer_list")
+
+    def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        response = super().post(request, pk)
+        if isinstance(response, HttpResponseRedirect):
+            # The generic view lands on the card's Main tab; the entry was added from the Auth tab.
+            return redirect(auth_tab_url(self.saved.customer_id))
+        return response
+
+
+class IpAuthEditView(_AuthEditView):
+    queryset = IpAuth.objects.select_related("customer")
+    form = IpAuthForm
+
+    def save_form(self, request: HttpRequest, form: IpAuthForm) -> IpAuth:
+        entry = form.save(commit=False)
+        if form.cleaned_data["password"]:
+            entry.password = form.cleaned_data["password"]
+        warnings = services.ip_auth_save(entry=entry)
+        replace_rules(entry, form.cleaned_data["rewrites"])
+        for warning in warnings:
+            messages.warning(request, warning)
+        self.saved = entry
+        return entry
+
+
+class SipUserEditView(_AuthEditView):
+    queryset = SipUser.objects.select_related("customer")
+    form = SipUserForm
+
+    def save_form(self, request: HttpRequest, form: SipUserForm) -> SipUser:
+        user = services.sip_user_save(user=form.save(commit=False), password=form.cleaned_data["password"])
+        replace_rules(user, form.cleaned_data["rewrites"])
+        self.saved = user
+        return user
+
+
+class _AuthDeleteView(generic.ObjectDeleteView):
+    consequence = ("Calls are no longer accepted with it, and its parameter rewrites are deleted too. The "
+                   "deletion is kept in the customer's audit log.")
+
+    def get_success_url(self, obj: Any) -> str:
+        return auth_tab_url(obj.customer_id)
+
+
+class IpAuthDeleteView(_AuthDeleteView):
+    queryset = IpAuth.objects.select_related("customer")
+
+
+class SipUserDeleteView(_AuthDeleteView):
+    queryset = SipUser.objects.select_related("customer")
+
+
+class _RewriteTestView(generic.ObjectView):
+    """The Testing box: what a destination and a CLI become through the entry's saved rules, rule by rule, run by
+    the switch's own rewrite code (the same path as POST /api/v1/parameter-rewrites/test/). Writes nothing, so
+    every role may use it."""
+
+    template_name = "sipauth/rewrite_test.html"
+    owner_field: str
+
+    def get_extra_context(self, request: HttpRequest, obj: Any) -> dict[str, Any]:
+        form = RewriteTestForm(request.GET or None)
+        context: dict[str, Any] = {"form": form, "rules": obj.parameter_rewrites.all(),
+                                   "crumbs": [("Customers", reverse("customers:customer_list")),
+                                              (str(obj.customer), auth_tab_url(obj.customer_id))]}
+        if form.is_valid():
+            serializer = RewritePreviewSerializer(data={self.owner_field: obj.pk, **form.cleaned_data})
+            serializer.is_valid(raise_exception=True)
+            try:
+                context["result"] = preview(serializer.contract_rules(), **form.cleaned_data)
+            except PatternError as error:
+                context["error"] = str(error)
+        return context
+
+
+class IpAuthRewriteTestView(_RewriteTestView):
+    queryset = IpAuth.objects.select_related("customer")
+    owner_field = "ip_auth"
+
+
+class SipUserRewriteTestView(_RewriteTestView):
+    queryset = SipUser.objects.select_related("customer")
+    owner_field = "sip_user"
