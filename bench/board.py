@@ -25,26 +25,22 @@ import math
 import os
 import random
 import re
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT, log, run_child
+
 TARGET_P95_MS = 150.0
 PER_PAGE = 50
 SEED = 20261128
 BENCH_DB = "trunkline_bench"
 # The maintenance database used to create and drop BENCH_DB; override for another server.
-PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 # ---------------------------------------------------------------------------------------------------------
 # Data: believable wholesale-VoIP customers, the same for a given seed and row count.
@@ -299,9 +295,6 @@ def percentile(samples: list[float], pct: float) -> float:
     return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
 
 def load(rows: int) -> float:
     from trunkline.customers.models import Customer
@@ -470,50 +463,9 @@ def matched(surface: str, response: Any, op: Operation) -> int:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _pg_url(database: str) -> str:
-    parts = urlsplit(PG_ADMIN_URL)
-    return urlunsplit(parts._replace(path=f"/{database}"))
-
-
-def _pg_admin(statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(statement)
-
-
 def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
-    var_dir = Path(tempfile.mkdtemp(prefix=f"trunkline-bench-{backend}-"))
-    json_out = var_dir / "results.json"
-    env = {**os.environ, "TRUNKLINE_VAR_DIR": str(var_dir), "DJANGO_SETTINGS_MODULE": "config.settings"}
-    env.pop("DATABASE_URL", None)
-    if backend == "postgres":
-        try:
-            _pg_admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-            _pg_admin(f"CREATE DATABASE {BENCH_DB}")
-        except Exception as error:
-            shutil.rmtree(var_dir, ignore_errors=True)
-            return {"backend": backend, "error": f"PostgreSQL unavailable at {PG_ADMIN_URL}: {error}"}
-        env["DATABASE_URL"] = _pg_url(BENCH_DB)
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", "--backend", backend, "--rows",
-               str(args.rows), "--repeat", str(args.repeat), "--warmup", str(args.warmup), "--json-out",
-               str(json_out)]
-    try:
-        completed = subprocess.run(command, env=env, cwd=ROOT, check=False)
-        if completed.returncode != 0 or not json_out.exists():
-            return {"backend": backend, "error": f"the benchmark process exited with {completed.returncode} "
-                                                 f"(its traceback is above)"}
-        return json.loads(json_out.read_text())
-    finally:
-        if args.keep:
-            log(f"{backend}: kept {var_dir}" + (f" and database {BENCH_DB}" if backend == "postgres" else ""))
-        else:
-            shutil.rmtree(var_dir, ignore_errors=True)
-            if backend == "postgres":
-                try:
-                    _pg_admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-                except Exception as error:
-                    log(f"postgres: could not drop {BENCH_DB}: {error}")
+    return run_child(script=__file__, backend=backend, database=BENCH_DB, keep=args.keep, child_args=[
+        "--rows", str(args.rows), "--repeat", str(args.repeat), "--warmup", str(args.warmup)])
 
 
 def _ms(value: float | None) -> str:

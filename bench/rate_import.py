@@ -23,28 +23,23 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT, log, run_child
+
 SEED = 20261128
 TARGET_SECONDS = 30.0
 BENCH_DB = "trunkline_rates_bench"
-PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 # Prefix lengths of a wholesale deck, as bench/prefix.py draws them.
 LENGTH_WEIGHTS = {3: 3, 4: 10, 5: 20, 6: 30, 7: 25, 8: 10, 9: 2}
 NAMES = ["Mobile", "Landline", "Premium", "Special Services", "Mobile Vodafone", "Mobile Orange", "Fixed Capital",
          "Fixed Regional", "Toll Free", "Satellite"]
 INCREMENTS = [(1, 1), (6, 6), (30, 6), (60, 60), (60, 6)]
 
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def generate_csv(rows: int, seed: int = SEED) -> str:
@@ -122,49 +117,10 @@ def child(args: argparse.Namespace) -> None:
     }))
 
 
-def _pg_url(database: str) -> str:
-    return urlunsplit(urlsplit(PG_ADMIN_URL)._replace(path=f"/{database}"))
-
-
-def _pg_admin(statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(statement)
-
-
 def run_backend(backend: str, csv_path: Path, args: argparse.Namespace) -> dict[str, Any]:
-    var_dir = Path(tempfile.mkdtemp(prefix=f"trunkline-rates-{backend}-"))
-    json_out = var_dir / "results.json"
-    env = {**os.environ, "TRUNKLINE_VAR_DIR": str(var_dir), "DJANGO_SETTINGS_MODULE": "config.settings"}
-    env.pop("DATABASE_URL", None)
-    if backend == "postgres":
-        try:
-            _pg_admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-            _pg_admin(f"CREATE DATABASE {BENCH_DB}")
-        except Exception as error:
-            shutil.rmtree(var_dir, ignore_errors=True)
-            return {"backend": backend, "error": f"PostgreSQL unavailable at {PG_ADMIN_URL}: {error}"}
-        env["DATABASE_URL"] = _pg_url(BENCH_DB)
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", "--backend", backend, "--rows",
-               str(args.rows), "--csv", str(csv_path), "--json-out", str(json_out)]
     log(f"{backend}: importing {args.rows:,} rows")
-    try:
-        completed = subprocess.run(command, env=env, cwd=ROOT, check=False)
-        if completed.returncode != 0 or not json_out.exists():
-            return {"backend": backend, "error": f"the benchmark process exited with {completed.returncode} "
-                                                 f"(its traceback is above)"}
-        return json.loads(json_out.read_text())
-    finally:
-        if args.keep:
-            log(f"{backend}: kept {var_dir}" + (f" and database {BENCH_DB}" if backend == "postgres" else ""))
-        else:
-            shutil.rmtree(var_dir, ignore_errors=True)
-            if backend == "postgres":
-                try:
-                    _pg_admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-                except Exception as error:
-                    log(f"postgres: could not drop {BENCH_DB}: {error}")
+    return run_child(script=__file__, backend=backend, database=BENCH_DB, keep=args.keep,
+                     child_args=["--rows", str(args.rows), "--csv", str(csv_path)])
 
 
 def report(runs: list[dict[str, Any]], rows: int) -> None:

@@ -115,15 +115,8 @@ class RateCardEditView(generic.ObjectEditView):
 
 class RateCardDeleteView(generic.ObjectDeleteView):
     queryset = RateCard.objects.all()
-    template_name = "routing/confirm_delete.html"
     consequence = ("Every revision and rate row of the card is deleted; customers routed by it stop passing "
                    "calls. The deletion is kept in the audit log.")
-
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        card = get_object_or_404(self.queryset, pk=pk)
-        return render(request, self.template_name, {
-            "object": card, "verbose_name": "rate card", "verb": "Delete", "consequence": self.consequence,
-            "cancel_url": card.get_absolute_url()})
 
     def delete_object(self, obj: RateCard) -> None:
         services.rate_card_delete(card=obj)
