@@ -2,6 +2,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from trunkline.routing import urls as routing_urls
+
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="core/login.html", redirect_authenticated_user=True),
          name="login"),
@@ -10,6 +12,7 @@ urlpatterns = [
     path("customers/", include("trunkline.customers.urls")),
     path("routing/", include("trunkline.routing.urls")),
     path("customers/", include("trunkline.sipauth.urls")),
+    path("customers/", include((routing_urls.card_urlpatterns, "customer_routing"))),
     path("audit-log/", include("trunkline.audit.urls")),
     path("setup/", include("trunkline.notifications.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),

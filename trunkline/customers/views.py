@@ -35,6 +35,7 @@ from trunkline.notifications.config import sms_config, smtp_config
 CARD_TABS: tuple[tuple[str, str], ...] = (
     ("Main", "customers:customer"),
     ("Auth", "sipauth:auth_tab"),
+    ("Routing", "customer_routing:routing_tab"),
     ("Audit Log", "customers:customer_audit"),
 )
 RECENT_DELIVERIES = 20

@@ -1,11 +1,13 @@
 from typing import Any
 
 from django import forms
+from django.utils.html import format_html
 
 from trunkline.core.forms import BulkEditForm, NoScientificNotationMixin
 from trunkline.core.validators import CURRENCY_CHOICES
-from trunkline.routing.choices import ProviderStatus, RateCardKind, Transport
-from trunkline.routing.models import DEFAULT_SIP_PORT, Provider, RateCard
+from trunkline.customers.models import Customer
+from trunkline.routing.choices import CliDirection, ProviderStatus, RateCardKind, Transport
+from trunkline.routing.models import DEFAULT_SIP_PORT, CliRule, IngressRoute, Provider, RateCard
 from trunkline.routing.ratefile import COLUMNS
 
 
@@ -119,3 +121,128 @@ class ProviderBulkEditForm(BulkEditForm):
         for name in ("status", "channels", "cps"):
             if self.cleaned_data.get(name) not in (None, ""):
                 setattr(obj, name, self.cleaned_data[name])
+
+
+#
+# The customer card's Routing tab
+#
+
+GENERATE_TECH_PREFIX = "_generate_tech_prefix"
+
+
+class TechPrefixInput(forms.TextInput):
+    """The tech prefix box with its Generate button: the button posts the form back, and the view fills the box
+    with a prefix from services.generate_tech_prefix() without saving anything."""
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> str:
+        box = super().render(name, value, attrs, renderer)
+        return format_html('<div class="input-with-button">{}<button type="submit" class="btn" name="{}" value="1" '
+                           'title="Fill in a random tech prefix that no route of this customer uses">Generate'
+                           '</button></div>', box, GENERATE_TECH_PREFIX)
+
+
+class _CustomerFixedForm(forms.ModelForm):
+    """The customer is fixed: added from the card (?customer=<pk>) or being edited."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.customer_id:
+            self.fields["customer"].disabled = True
+            self.fields["customer"].queryset = Customer.objects.filter(pk=self.instance.customer_id)
+            self.fields["customer"].empty_label = None
+
+
+class IngressRouteForm(NoScientificNotationMixin, _CustomerFixedForm):
+    fieldsets = (
+        ("Basic", (("", ("customer", "rate_card", "tech_prefix", "dial_string", "enabled")),)),
+        ("Capacity", (("", ("channels", "cps", "max_duration", "recording")),)),
+        ("Price", (
+            ("Caps", ("capped_rate", "provider_capped_rate")),
+            ("Checks", ("profit_assurance", "block_connect_cost")),
+            ("Providers", ("strategy", "lock", "exclude")),
+        )),
+        ("Notes", (("", ("public_notes", "private_notes")),)),
+    )
+
+    class Meta:
+        model = IngressRoute
+        fields = ("customer", "rate_card", "tech_prefix", "dial_string", "enabled", "channels", "cps", "max_duration",
+                  "recording", "capped_rate", "provider_capped_rate", "profit_assurance", "block_connect_cost",
+                  "lock", "exclude", "strategy", "public_notes", "private_notes")
+        labels = {"cps": "CPS", "max_duration": "Max duration (s)", "capped_rate": "Capped rate (per minute)",
+                  "provider_capped_rate": "Provider capped rate (per minute)"}
+        # One line each, so the two check boxes sit level.
+        help_texts = {"profit_assurance": "Drop providers that cost more than the sale.",
+                      "block_connect_cost": "Refuse calls whose rate has a connection fee."}
+        widgets = {"tech_prefix": TechPrefixInput(attrs={"class": "mono", "placeholder": "e.g. 1234#"}),
+                   "dial_string": forms.TextInput(attrs={"class": "mono", "placeholder": "e.g. ^44"}),
+                   "lock": forms.SelectMultiple(attrs={"size": 5}),
+                   "exclude": forms.SelectMultiple(attrs={"size": 5}),
+                   "public_notes": forms.Textarea(attrs={"rows": 3}),
+                   "private_notes": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        customer = self.instance.customer if self.instance.customer_id else None
+        cards = RateCard.objects.filter(kind=RateCardKind.CUSTOMER).order_by("name")
+        if customer is not None:
+            cards = cards.filter(currency=customer.currency)
+            self.fields["rate_card"].help_text = f"A customer card in {customer.currency}, the customer's currency."
+        self.fields["rate_card"].queryset = cards
+        # Lock and exclude narrow the card's egress provider cards: only those are offered.
+        card = self._chosen_card(cards)
+        if card is not None:
+            egress = card.egress_cards.order_by("name")
+            scope = f"the egress provider cards of {card}"
+        else:
+            egress = RateCard.objects.filter(kind=RateCardKind.PROVIDER, customer_cards__in=cards).distinct() \
+                .order_by("name")
+            scope = "the egress provider cards of the customer cards (pick the rate card first)"
+        for name, meaning in (("lock", "Only these carry the calls; none = any of them."),
+                              ("exclude", "These never carry the calls.")):
+            self.fields[name].queryset = egress
+            self.fields[name].help_text = f"{meaning} Offered: {scope}. Ctrl-click to pick several."
+
+    def _chosen_card(self, cards: Any) -> RateCard | None:
+        value = self.data.get("rate_card") if self.is_bound else self.initial.get("rate_card")
+        if value in (None, ""):
+            return self.instance.rate_card if self.instance.rate_card_id else None
+        if isinstance(value, RateCard):
+            return value
+        return cards.filter(pk=value).first() if str(value).isdigit() else None
+
+
+class CliRuleForm(_CustomerFixedForm):
+    fieldsets = (
+        ("CLI rule", (
+            ("Match", ("customer", "direction", "cli", "pai", "dialed_number_match")),
+            ("Manipulation", ("rewrite_cli", "rewrite_pai", "forced", "use_did")),
+            ("Notes", ("notes",)),
+        )),
+    )
+
+    class Meta:
+        model = CliRule
+        fields = ("customer", "direction", "cli", "pai", "dialed_number_match", "rewrite_cli", "rewrite_pai",
+                  "forced", "use_did", "notes")
+        labels = {"forced": "Force CLI"}
+        widgets = {name: forms.TextInput(attrs={"class": "mono", "placeholder": example}) for name, example in (
+            ("cli", "e.g. ^0([1-9]+)$ or 442079460000"), ("pai", "e.g. ^44"), ("dialed_number_match", "e.g. ^4821#"),
+            ("rewrite_cli", "e.g. 44\\1"), ("rewrite_pai", "e.g. $1"))} | {"notes": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("cli", "pai", "dialed_number_match", "rewrite_cli", "rewrite_pai"):
+            self.fields[name].strip = False  # patterns may hold spaces: keep what was typed, as the API does
+
+
+class CliTestForm(forms.Form):
+    """A call presented to the customer's saved CLI rules (the Testing box)."""
+
+    cli = forms.CharField(label="CLI", required=False, strip=False, widget=forms.TextInput(attrs={"class": "mono"}))
+    pai = forms.CharField(label="P-Asserted-ID", required=False, strip=False,
+                          widget=forms.TextInput(attrs={"class": "mono"}), help_text="Empty = the call has none.")
+    dialed = forms.CharField(label="Dialled number", required=False, strip=False,
+                             widget=forms.TextInput(attrs={"class": "mono"}),
+                             help_text="As received, tech prefix included.")
+    direction = forms.ChoiceField(choices=CliDirection.choices, initial=CliDirection.OUTBOUND)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import random
 from collections.abc import Iterator
 
-from trunkline.routing.models import Rate, RateRevision
+from trunkline.contracts import snapshot
+from trunkline.routing.models import CliRule, Rate, RateRevision
 from trunkline.routing.ratefile import COLUMNS, format_amount
+from trunkline.switch.cli import CliResult, CliRuleSet
 
 
 class _Line:
@@ -23,3 +26,12 @@ def rate_csv_lines(*, revision: RateRevision) -> Iterator[str]:
     rows = Rate.objects.filter(revision=revision).order_by("prefix").values_list(*COLUMNS)
     for prefix, name, rate, fee, mcd, pulse, grace, status in rows.iterator(chunk_size=5000):
         yield writer.writerow((prefix, name, format_amount(rate), format_amount(fee), mcd, pulse, grace, status))
+
+
+def cli_rules_evaluate(*, customer_id: int, cli: str, pai: str | None, dialed: str, direction: str,
+                       seed: int | None = None) -> CliResult:
+    """What the switch does with a call's CLI and P-Asserted-ID under the customer's saved rules: the Testing box
+    and POST /api/v1/cli-rules/test/ both answer with this. Writes nothing. A seed makes Forced picks repeatable."""
+    rules = CliRuleSet([rule.to_contract() for rule in CliRule.objects.filter(customer_id=customer_id).order_by("id")])
+    rng = random.Random(seed) if seed is not None else None
+    return rules.evaluate(cli, pai, dialed, snapshot.CliDirection(direction), rng=rng)

@@ -19,3 +19,15 @@ urlpatterns = [
     path("rate-cards/<int:pk>/rollback/", views.RateCardRollbackView.as_view(), name="ratecard_rollback"),
     path("revisions/<int:pk>/activate/", views.RevisionActivateView.as_view(), name="raterevision_activate"),
 ]
+
+# The customer card's Routing tab and its forms: under /customers/, beside the Auth tab, in their own namespace
+# (config/urls.py includes them as "customer_routing").
+card_urlpatterns = [
+    path("<int:pk>/routing/", views.RoutingTabView.as_view(), name="routing_tab"),
+    path("ingress-routes/add/", views.IngressRouteEditView.as_view(), name="ingressroute_add"),
+    path("ingress-routes/<int:pk>/edit/", views.IngressRouteEditView.as_view(), name="ingressroute_edit"),
+    path("ingress-routes/<int:pk>/delete/", views.IngressRouteDeleteView.as_view(), name="ingressroute_delete"),
+    path("cli-rules/add/", views.CliRuleEditView.as_view(), name="clirule_add"),
+    path("cli-rules/<int:pk>/edit/", views.CliRuleEditView.as_view(), name="clirule_edit"),
+    path("cli-rules/<int:pk>/delete/", views.CliRuleDeleteView.as_view(), name="clirule_delete"),
+]

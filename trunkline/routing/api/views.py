@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import random
 from collections import defaultdict
 from typing import Any
 
@@ -17,7 +16,6 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from trunkline.contracts import snapshot
 from trunkline.core.api.exceptions import BulkValidationError, as_api_error
 from trunkline.core.api.viewsets import BaseModelViewSet, CSVTextParser, bulk_error_detail
 from trunkline.core.bulk_import import decode_upload
@@ -46,7 +44,7 @@ from trunkline.routing.filtersets import (
 )
 from trunkline.routing.models import CliRule, IngressRoute, Provider, Rate, RateCard, RateRevision
 from trunkline.routing.ratefile import RateValues
-from trunkline.routing.selectors import rate_csv_lines
+from trunkline.routing.selectors import cli_rules_evaluate, rate_csv_lines
 from trunkline.routing.services import (
     generate_tech_prefix,
     rate_card_delete,
@@ -55,7 +53,7 @@ from trunkline.routing.services import (
     rate_card_rollback,
     rate_revision_activate,
 )
-from trunkline.switch.cli import REJECT_CODE, REJECT_REASON, CliRuleSet
+from trunkline.switch.cli import REJECT_CODE, REJECT_REASON
 
 
 class ProviderViewSet(BaseModelViewSet):
@@ -298,11 +296,8 @@ class CliRuleViewSet(BaseModelViewSet):
         serializer = CliTestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        rules = CliRuleSet([rule.to_contract() for rule in CliRule.objects.filter(customer=data["customer"])
-                            .order_by("id")])
-        rng = random.Random(data["seed"]) if data["seed"] is not None else None
-        result = rules.evaluate(data["cli"], data["pai"], data["dialed"], snapshot.CliDirection(data["direction"]),
-                                rng=rng)
+        result = cli_rules_evaluate(customer_id=data["customer"].pk, cli=data["cli"], pai=data["pai"],
+                                    dialed=data["dialed"], direction=data["direction"], seed=data["seed"])
         return Response({"allowed": result.allowed, "cli": result.cli, "pai": result.pai, "forced": result.forced,
                          "rule": result.rule.id if result.rule else None,
                          "code": None if result.allowed else REJECT_CODE,
