@@ -34,3 +34,4 @@ bench: install
 	$(BIN)/python bench/board.py
 	$(BIN)/python bench/rate_import.py
 	$(BIN)/python bench/prefix.py
+	$(BIN)/python bench/decide.py

@@ -17,14 +17,26 @@ from trunkline.contracts.codec import SnapshotFormatError, SnapshotVersionError
 from trunkline.contracts.snapshot import (
     SCHEMA_VERSION,
     AuthKind,
+    CardWeight,
     CliDirection,
     CliRule,
+    Customer,
+    CustomerStatus,
+    Gateway,
+    IngressRoute,
+    IpAuth,
+    IpDirection,
     ParameterRewrite,
+    Provider,
     RateCard,
     RateRow,
     RateStatus,
+    Recording,
     RewriteType,
     RoutingSnapshot,
+    SipUser,
+    Strategy,
+    Transport,
     UseDid,
 )
 from trunkline.core import money as core_money
@@ -40,7 +52,16 @@ SNAPSHOT = RoutingSnapshot(
             RateRow("441481", D("0.0512"), "Guernsey", D("0.015"), 30, 6, 2),
             RateRow("4420", D("0.02"), "London", status=RateStatus.BLOCKED),
         )),
-        RateCard(2, "Carrier A", "USD", ()),
+        RateCard(2, "Carrier A", "USD", (), provider_id=7),
+    ),
+    customers=(Customer(10, "Acme", CustomerStatus.PENALTY, D("-5.5"), D("20"), 30, 5, True, False, True),),
+    ip_auths=(IpAuth(5, 10, "192.0.2.0/24", IpDirection.SENDS, 10, 2, "123#", True),),
+    sip_users=(SipUser(6, 10, "alice", "0" * 32, 2, 1, ("198.51.100.7", "2001:db8::/32")),),
+    providers=(Provider(7, "Carrier A", (Gateway("gw1.example", 5080, Transport.TLS), Gateway("192.0.2.9"))),),
+    ingress_routes=(
+        IngressRoute(3, 10, 1, "123#", "^44", capped_rate=D("0.5"), lock=(2,), strategy=Strategy.WEIGHTED,
+                     weights=(CardWeight(2, 3),), recording=Recording.SAMPLE_5),
+        IngressRoute(4, 10, 1, enabled=False),
     ),
     cli_rules=(
         CliRule(1, 10, cli=".*", pai="^9(?<paid>.*)$", rewrite_pai="44$<paid>"),
@@ -76,7 +97,7 @@ def test_rewriting_a_snapshot_file_replaces_it(tmp_path: Path) -> None:
 
 def test_the_file_format() -> None:
     data = json.loads(codec.dumps(SNAPSHOT))
-    assert data["schema_version"] == SCHEMA_VERSION == 1
+    assert data["schema_version"] == SCHEMA_VERSION == 2
     assert data["generated_at"] == "2026-11-28T09:30:15.123456+00:00"
     rows = data["rate_cards"]["rows"][0][3]
     assert rows["fields"] == ["prefix", "rate", "name", "connection_fee", "mcd", "pulse", "grace", "status"]
@@ -105,7 +126,8 @@ def test_columns_may_come_in_any_order() -> None:
 def test_a_snapshot_of_another_schema_version_is_refused() -> None:
     data = encoded()
     data["schema_version"] = SCHEMA_VERSION + 1
-    with pytest.raises(SnapshotVersionError, match="snapshot schema version 2; this code reads version 1"):
+    expected = f"snapshot schema version {SCHEMA_VERSION + 1}; this code reads version {SCHEMA_VERSION}"
+    with pytest.raises(SnapshotVersionError, match=expected):
         codec.snapshot_from_dict(data)
     del data["schema_version"]
     with pytest.raises(SnapshotVersionError, match="version None"):
@@ -144,6 +166,14 @@ def corrupt_decimal(data: dict[str, Any]) -> None:
     rate_rows(data)["rows"][0][1] = "Infinity"
 
 
+def corrupt_whitelist(data: dict[str, Any]) -> None:
+    data["sip_users"]["rows"][0][6] = "198.51.100.7"  # a list of addresses, not one string
+
+
+def corrupt_capped_rate(data: dict[str, Any]) -> None:
+    data["ingress_routes"]["rows"][1][11] = 0.5  # a float: money must stay a decimal string or null
+
+
 def corrupt_top_level(data: dict[str, Any]) -> None:
     data["extra"] = 1
 
@@ -157,6 +187,8 @@ def corrupt_top_level(data: dict[str, Any]) -> None:
     (corrupt_pulse, "RateRow row 0: RateRow 44: pulse must be >= 1"),
     (corrupt_datetime, "RoutingSnapshot.generated_at: datetime without a UTC offset"),
     (corrupt_decimal, "RateRow row 0, rate: not a finite decimal: 'Infinity'"),
+    (corrupt_whitelist, "SipUser row 0, ip_whitelist: expected a list"),
+    (corrupt_capped_rate, "IngressRoute row 1, capped_rate: a decimal is written as a string, got 0.5"),
     (corrupt_top_level, r"RoutingSnapshot fields differ: missing \[\], unknown \['extra'\]"),
 ])
 def test_a_damaged_snapshot_is_refused_saying_where(corrupt: Any, message: str) -> None:

@@ -15,6 +15,7 @@ import dataclasses
 import json
 import os
 import tempfile
+import types
 import typing
 from collections.abc import Callable
 from datetime import datetime
@@ -146,11 +147,28 @@ def _codec(kind: Any) -> tuple[_Convert, _Convert]:
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         return _record_codec(kind)
     arguments = typing.get_args(kind)
+    if typing.get_origin(kind) in (types.UnionType, typing.Union) and len(arguments) == 2 and type(None) in arguments:
+        return _optional_codec(*_codec(next(item for item in arguments if item is not type(None))))
     if typing.get_origin(kind) is tuple and len(arguments) == 2 and arguments[1] is Ellipsis:
         item = arguments[0]
         if isinstance(item, type) and dataclasses.is_dataclass(item):
             return _table_codec(item)
+        return _list_codec(*_codec(item))
     raise TypeError(f"no JSON form defined for {kind!r}")
+
+
+def _optional_codec(encode: _Convert, decode: _Convert) -> tuple[_Convert, _Convert]:
+    return (lambda value: None if value is None else encode(value)), (
+        lambda value: None if value is None else decode(value))
+
+
+def _list_codec(encode: _Convert, decode: _Convert) -> tuple[_Convert, _Convert]:
+    def decode_list(value: Any) -> tuple[Any, ...]:
+        if type(value) is not list:
+            raise TypeError(f"expected a list, got {value!r}")
+        return tuple(decode(item) for item in value)
+
+    return (lambda value: [encode(item) for item in value]), decode_list
 
 
 def _field_codecs(record: type) -> list[tuple[str, _Convert, _Convert]]:

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 # Bumped whenever a field is added, removed or changes meaning: a switch refuses a snapshot of another version
 # instead of guessing (see codec.SnapshotVersionError).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: customers, auth entries, providers, ingress routes, card egress/provider links
 
 ZERO = Decimal(0)
 
@@ -43,6 +43,44 @@ class RewriteType(StrEnum):
 class AuthKind(StrEnum):
     IP = "ip"
     SIP_USER = "sip_user"
+
+
+class CustomerStatus(StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    PENDING_APPROVAL = "pending_approval"
+    PENALTY = "penalty"
+
+
+class IpDirection(StrEnum):
+    SENDS = "sends"  # the customer's switch sends us calls: an entry that identifies callers
+    RECEIVES = "receives"
+
+
+class ProviderStatus(StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+class Transport(StrEnum):
+    UDP = "udp"
+    TCP = "tcp"
+    TLS = "tls"
+
+
+class Strategy(StrEnum):
+    LCR = "lcr"
+    REVERSE_LCR = "reverse_lcr"
+    WEIGHTED = "weighted"
+
+
+class Recording(StrEnum):
+    DISABLED = "disabled"
+    SAMPLE_1 = "1"
+    SAMPLE_5 = "5"
+    SAMPLE_25 = "25"
+    SAMPLE_50 = "50"
+    ALWAYS = "always"
 
 
 def _require_decimal(owner: str, name: str, value: object) -> None:
@@ -78,10 +116,100 @@ class RateRow:
 
 @dataclass(frozen=True, slots=True)
 class RateCard:
+    """A customer card names its egress candidates (`egress_card_ids`); a provider card its `provider_id`."""
+
     id: int
     name: str
     currency: str
     rows: tuple[RateRow, ...]
+    provider_id: int | None = None
+    egress_card_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """The fields of a customer the call decision reads; `*_verified` say whether a contact has verified."""
+
+    id: int
+    name: str
+    status: CustomerStatus = CustomerStatus.ACTIVE
+    balance: Decimal = ZERO  # may be negative (postpaid within the debit limit)
+    debit_limit: Decimal = ZERO
+    channels: int = 0  # 0 = unlimited
+    cps: int = 0
+    email_verification: bool = False  # required?
+    mobile_verification: bool = False
+    email_verified: bool = False
+    mobile_verified: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IpAuth:
+    id: int
+    customer_id: int
+    ip: str  # an address or a CIDR network
+    direction: IpDirection = IpDirection.SENDS
+    channels: int = 0
+    cps: int = 0
+    tech_prefix: str = ""
+    cli_authentication: bool = False  # the CLI rules tell customers sharing this IP apart
+
+
+@dataclass(frozen=True, slots=True)
+class SipUser:
+    id: int
+    customer_id: int
+    username: str
+    ha1: str  # RFC 2617 MD5(username:realm:password), hex; the password is never stored
+    channels: int = 0
+    cps: int = 0
+    ip_whitelist: tuple[str, ...] = ()  # addresses or CIDRs; empty = any source
+
+
+@dataclass(frozen=True, slots=True)
+class Gateway:
+    host: str
+    port: int = 5060
+    transport: Transport = Transport.UDP
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    id: int
+    name: str
+    gateways: tuple[Gateway, ...]
+    status: ProviderStatus = ProviderStatus.ACTIVE
+    channels: int = 0
+    cps: int = 0
+    tech_prefix: str = ""  # put in front of the number sent to this provider
+
+
+@dataclass(frozen=True, slots=True)
+class CardWeight:
+    card_id: int
+    weight: int
+
+
+@dataclass(frozen=True, slots=True)
+class IngressRoute:
+    id: int
+    customer_id: int
+    rate_card_id: int
+    tech_prefix: str = ""
+    dial_string: str = ""  # regex the (stripped) number must match; empty = all
+    enabled: bool = True
+    channels: int = 0
+    cps: int = 0
+    max_duration: int = 0  # seconds; 0 = none
+    recording: Recording = Recording.DISABLED
+    profit_assurance: bool = False
+    capped_rate: Decimal | None = None
+    provider_capped_rate: Decimal | None = None
+    block_connect_cost: bool = False
+    lock: tuple[int, ...] = ()  # provider card ids; non-empty = only these
+    exclude: tuple[int, ...] = ()
+    strategy: Strategy = Strategy.LCR
+    weights: tuple[CardWeight, ...] = ()  # for `weighted`; a card not listed weighs 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +248,11 @@ class RoutingSnapshot:
     rate_cards: tuple[RateCard, ...] = ()
     cli_rules: tuple[CliRule, ...] = ()
     parameter_rewrites: tuple[ParameterRewrite, ...] = ()
+    customers: tuple[Customer, ...] = ()
+    ip_auths: tuple[IpAuth, ...] = ()
+    sip_users: tuple[SipUser, ...] = ()
+    providers: tuple[Provider, ...] = ()
+    ingress_routes: tuple[IngressRoute, ...] = ()
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:

@@ -4,12 +4,11 @@ The switch challenges with this realm and checks a response against the stored H
 password. The realm is part of every HA1: changing SIP_REALM invalidates every stored SIP password.
 """
 
-import hashlib
+from trunkline.switch.decide import ha1
 
 SIP_REALM = "trunkline"
 
 
 def digest_ha1(username: str, password: str, realm: str = SIP_REALM) -> str:
-    """HA1 = MD5(username:realm:password), lowercase hex, as SIP digest authentication defines it."""
-    # MD5 is what SIP digest uses (and what UACs send); it is the protocol's hash, not our choice of hash.
-    return hashlib.md5(f"{username}:{realm}:{password}".encode(), usedforsecurity=False).hexdigest()
+    """HA1 = MD5(username:realm:password), lowercase hex: the switch's own function, so both always agree."""
+    return ha1(username, realm, password)
