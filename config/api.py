@@ -10,6 +10,7 @@ from trunkline.customers.api.views import (
     NumberBlockViewSet,
 )
 from trunkline.notifications.api.views import SettingsTestEmailView, SettingsTestSmsView, SettingsView
+from trunkline.routing.api.simulate import SimulatedCallViewSet, SimulateView
 from trunkline.routing.api.views import (
     CliRuleViewSet,
     IngressRouteViewSet,
@@ -36,8 +37,10 @@ router.register("rates", RateViewSet)
 router.register("ingress-routes", IngressRouteViewSet)
 router.register("cli-rules", CliRuleViewSet)
 router.register("audit-log", ObjectChangeViewSet)
+router.register("simulations", SimulatedCallViewSet)
 
 urlpatterns = [
+    path("simulate/", SimulateView.as_view(), name="simulate"),
     path("settings/", SettingsView.as_view(), name="settings"),
     path("settings/test-email/", SettingsTestEmailView.as_view(), name="settings-test-email"),
     path("settings/test-sms/", SettingsTestSmsView.as_view(), name="settings-test-sms"),

@@ -7,6 +7,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
@@ -375,3 +376,27 @@ class CliRule(ChangeLoggedModel):
             CliRuleSet([*others, rule])
         except PatternError as error:
             raise ValidationError({"customer": f"The customer's CLI rules cannot be loaded: {error}"}) from error
+
+
+class SimulatedCall(models.Model):
+    """A Simulate Call run, kept so it is listed on the customer's Latest Calls with a `SIM` call id. Not
+    change-logged: a simulation changes nothing, it is a record of a question asked."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, null=True, blank=True,
+                                 related_name="simulated_calls", help_text="Empty when no customer was identified.")
+    inputs = models.JSONField(help_text="dst, cli, ip, user, pai as given.")
+    result = models.JSONField(help_text="The decision as POST /api/v1/simulate/ returns it.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created", "-id")
+
+    def __str__(self) -> str:
+        return self.call_id
+
+    @property
+    def call_id(self) -> str:
+        # "SIM" sets simulations apart from real calls' ids on Latest Calls.
+        return f"SIM{self.pk:010d}"

@@ -1,0 +1,173 @@
+"""Simulate Call and the routing snapshot: the same decisions through the API and the command."""
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from tests.factories import make_contact, make_customer
+from tests.routing.helpers import load_rates, make_card
+from tests.sipauth.factories import make_ip_auth, make_rewrite, make_sip_user
+from trunkline.contracts.codec import read_snapshot, write_snapshot
+from trunkline.core.context import change_context
+from trunkline.customers.models import Customer
+from trunkline.routing.models import IngressRoute, RateCard, SimulatedCall
+from trunkline.routing.services import ingress_route_save
+from trunkline.routing.snapshot import snapshot_build, snapshot_publish
+
+SIMULATE = reverse("api:simulate")
+SIMULATIONS = reverse("api:simulatedcall-list")
+IP = "203.0.113.10"
+UK_MOBILE = "447700900123"
+
+pytestmark = pytest.mark.django_db
+
+
+@dataclass
+class World:
+    customer: Customer
+    cheap: RateCard
+    dear: RateCard
+    route: IngressRoute
+
+
+@pytest.fixture
+def world() -> World:
+    # 1.00 of credit at 0.05/min sells 1,200 seconds; the provider card with 447 at 0.01 beats 44 at 0.02.
+    customer = make_customer(name="Acme Voice", debit_limit=Decimal("1.00"))
+    make_ip_auth(customer, ip=IP)
+    dear = make_card(kind="provider", name="Dear")
+    load_rates(dear, "44,UK,0.0200,0,1,1,0,active\n")
+    cheap = make_card(kind="provider", name="Cheap")
+    load_rates(cheap, "447,UK Mobile,0.0100,0,1,1,0,active\n")
+    sell = make_card(name="Retail", egress_cards=[dear, cheap])
+    load_rates(sell, "44,UK,0.0500,0,6,6,0,active\n")
+    with change_context(source="test"):
+        route = ingress_route_save(route=IngressRoute(customer=customer, rate_card=sell, recording="always"))
+    return World(customer, cheap, dear, route)
+
+
+def simulate(api, **inputs: str) -> dict:
+    response = api.post(SIMULATE, {"cli": "12025550143", **inputs}, format="json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_routed_call_lists_providers_by_lcr_with_costs_and_margins(api, world) -> None:
+    result = simulate(api, dst=UK_MOBILE, ip=IP)
+    assert (result["routed"], result["code"], result["reason"]) == (True, 200, "Routed")
+    assert result["customer"] == {"id": world.customer.pk, "name": "Acme Voice"}
+    assert result["auth"]["kind"] == "ip" and result["auth"]["ip"] == IP
+    assert result["ingress_route"]["id"] == world.route.pk
+    assert result["numbers"]["after"] == {"dst": UK_MOBILE, "cli": "12025550143", "pai": None}
+    assert result["rate"]["prefix"] == "44" and (result["rate"]["mcd"], result["rate"]["pulse"]) == (6, 6)
+    assert Decimal(result["rate"]["rate"]) == Decimal("0.05")
+    egress = [(item["provider"]["id"], item["prefix"], Decimal(item["cost"]), Decimal(item["margin"]))
+              for item in result["egress"]]
+    assert egress == [(world.cheap.provider_id, "447", Decimal("0.01"), Decimal("0.04")),
+                      (world.dear.provider_id, "44", Decimal("0.02"), Decimal("0.03"))]
+    assert result["egress"][0]["gateway"] == ["198.51.100.7:5060;transport=udp"]
+    assert result["max_duration"] == 1200
+    assert result["recording"] is True
+    assert [line.split(":")[0] for line in result["trace"]] == [
+        "identify", "gates", "rewrite", "cli", "route", "limits", "rate", "money", "egress"]
+
+
+def test_rewrites_show_the_numbers_before_and_after(api, world) -> None:
+    make_rewrite(world.customer.ip_auths.get(), type="destination", match="0", replace="44")
+    result = simulate(api, ip=IP, dst="07700900123")
+    assert result["numbers"]["before"]["dst"] == "07700900123"
+    assert result["numbers"]["after"]["dst"] == UK_MOBILE and result["routed"] is True
+
+
+def test_sip_user_is_simulated_as_authenticated(api, world) -> None:
+    make_sip_user(world.customer, username="acme100")
+    result = simulate(api, ip="192.0.2.50", dst=UK_MOBILE, user="acme100")
+    assert result["auth"] == {"kind": "sip_user", "id": world.customer.sip_users.get().pk, "username": "acme100"}
+    assert result["routed"] is True
+    assert simulate(api, ip=IP, dst=UK_MOBILE, user="nobody")["reason"] == "Unknown User"
+
+
+@pytest.mark.parametrize(("inputs", "code", "reason"), [
+    ({"ip": "203.0.113.99", "dst": UK_MOBILE}, 403, "IP Not Authorised"),
+    ({"ip": IP, "dst": "33612345678"}, 503, "No Routes Available (Pre)"),
+])
+def test_rejected_calls(api, world, inputs, code, reason) -> None:
+    result = simulate(api, **inputs)
+    assert (result["routed"], result["code"], result["reason"]) == (False, code, reason)
+    assert result["egress"] == []
+    assert result["trace"][-1].endswith(f"{code} {reason}")
+
+
+def test_customer_without_ingress_route_gets_580(api, world) -> None:
+    make_ip_auth(make_customer(name="Routeless"), ip="203.0.113.20")
+    result = simulate(api, ip="203.0.113.20", dst=UK_MOBILE)
+    assert (result["code"], result["reason"]) == (580, "No Route Available")
+    assert result["customer"]["name"] == "Routeless" and result["ingress_route"] is None
+
+
+def test_viewers_may_simulate(api_for, viewer_user, world) -> None:
+    assert simulate(api_for(viewer_user), ip=IP, dst=UK_MOBILE)["routed"] is True
+
+
+def test_command_prints_the_api_result_as_json_and_a_readable_trace(api, world) -> None:
+    out = StringIO()
+    call_command("simulate", "--ip", IP, "--dst", UK_MOBILE, "--cli", "12025550143", "--json", stdout=out)
+    from_command, from_api = json.loads(out.getvalue()), simulate(api, ip=IP, dst=UK_MOBILE)
+    # Each run is kept under its own call id; everything else is the same decision.
+    assert from_command.pop("call_id") != from_api.pop("call_id")
+    assert from_command == from_api
+    out = StringIO()
+    call_command("simulate", "--ip", "203.0.113.99", "--dst", UK_MOBILE, "--cli", "1", stdout=out)
+    simulation = SimulatedCall.objects.get(customer=None)
+    assert out.getvalue().startswith(f"{simulation.call_id} REJECTED 403 IP Not Authorised\n"
+                                     f"  identify: REJECT source 203.0.113.99")
+
+
+def test_simulations_are_kept_with_a_sim_call_id_and_listed_per_customer(api, world, operator_user) -> None:
+    routed = simulate(api, ip=IP, dst=UK_MOBILE)
+    simulate(api, ip="203.0.113.99", dst=UK_MOBILE)  # no customer identified: not on Acme's list
+    stored = SimulatedCall.objects.get(customer=world.customer)
+    assert routed["call_id"] == stored.call_id == f"SIM{stored.pk:010d}"
+    listed = api.get(SIMULATIONS, {"customer": world.customer.pk}).json()["results"]
+    assert [(item["call_id"], item["created_by"], item["inputs"]["dst"], item["result"]["reason"])
+            for item in listed] == [(routed["call_id"], operator_user.username, UK_MOBILE, "Routed")]
+
+
+def test_snapshot_takes_a_fixed_number_of_queries(world, django_assert_num_queries) -> None:
+    with django_assert_num_queries(13):
+        snapshot = snapshot_build()
+    cards = {card.name: card for card in snapshot.rate_cards}
+    assert cards["Retail"].egress_card_ids == tuple(sorted((world.cheap.pk, world.dear.pk)))
+    assert [row.prefix for row in cards["Cheap"].rows] == ["447"]
+
+
+def test_published_file_round_trips(world, tmp_path) -> None:
+    built = snapshot_build()
+    write_snapshot(built, tmp_path / "snapshot.json")
+    assert read_snapshot(tmp_path / "snapshot.json") == built
+    published = read_snapshot(snapshot_publish(tmp_path / "published.json"))
+    assert dataclasses.replace(published, revision=built.revision, generated_at=built.generated_at) == built
+
+
+def test_verification_gate_reads_the_contacts_flags(api, world) -> None:
+    with change_context(source="test"):
+        Customer.objects.filter(pk=world.customer.pk).update(email_verification=True)
+    make_contact(world.customer)
+    assert simulate(api, ip=IP, dst=UK_MOBILE)["reason"] == "Verification Required"
+    make_contact(world.customer, email_verified=True)
+    assert simulate(api, ip=IP, dst=UK_MOBILE)["routed"] is True
+
+
+def test_publish_command_writes_the_snapshot_under_var(world, settings, tmp_path) -> None:
+    settings.VAR_DIR = tmp_path
+    out = StringIO()
+    call_command("publish_snapshot", stdout=out)
+    assert out.getvalue() == f"Published {tmp_path / 'routing-snapshot.json'}.\n"
+    assert {card.name for card in read_snapshot(tmp_path / "routing-snapshot.json").rate_cards} == {
+        "Retail", "Cheap", "Dear"}

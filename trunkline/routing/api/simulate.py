@@ -1,0 +1,52 @@
+"""POST /api/v1/simulate/ (the Simulate Call dialog) and GET /api/v1/simulations/ (the runs it kept)."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from trunkline.routing.models import SimulatedCall
+from trunkline.routing.simulate import simulate_and_record
+
+
+class SimulateSerializer(serializers.Serializer):
+    dst = serializers.CharField(max_length=64)
+    cli = serializers.CharField(max_length=64, allow_blank=True)
+    ip = serializers.IPAddressField()
+    user = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    pai = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True)
+
+
+class SimulatedCallSerializer(serializers.ModelSerializer):
+    call_id = serializers.CharField(read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = SimulatedCall
+        fields = ("id", "call_id", "customer", "inputs", "result", "created_by", "created")
+
+
+class SimulateView(APIView):
+    """Decide a call as the switch would, against the current data. It changes no configuration (it only keeps
+    the run for Latest Calls), so viewers may simulate too."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = SimulateSerializer
+
+    @extend_schema(request=SimulateSerializer, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        serializer = SimulateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        return Response(simulate_and_record(created_by=request.user, dst=data["dst"], cli=data["cli"], ip=data["ip"],
+                                            user=data.get("user") or None, pai=data.get("pai") or None))
+
+
+class SimulatedCallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Simulations kept, newest first; `?customer=N` gives one customer's (its Latest Calls tab)."""
+
+    queryset = SimulatedCall.objects.select_related("created_by")
+    serializer_class = SimulatedCallSerializer
+    filterset_fields = ("customer",)
