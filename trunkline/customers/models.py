@@ -106,7 +106,22 @@ class Customer(ChangeLoggedModel):
         return [line for line in (self.address_line1, self.address_line2, locality, country) if line]
 
 
-class Contact(ChangeLoggedModel):
+class BelongsToCustomer:
+    """A record shown on its customer's card: it links there, and the audit log files its changes under the
+    customer too, so the card's Audit Log tab lists them."""
+
+    customer: Customer
+    customer_id: int
+
+    def get_absolute_url(self) -> str:
+        return reverse("customers:customer", args=[self.customer_id])
+
+    @property
+    def audit_parent(self) -> Customer:
+        return self.customer
+
+
+class Contact(BelongsToCustomer, ChangeLoggedModel):
     """A person at a customer. The email is their portal login; the password is stored as an Argon2 hash only."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
@@ -135,13 +150,6 @@ class Contact(ChangeLoggedModel):
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
 
-    def get_absolute_url(self) -> str:
-        return reverse("customers:customer", args=[self.customer_id])
-
-    @property
-    def audit_parent(self) -> Customer:
-        return self.customer
-
     def clean_fields(self, exclude: Any = None) -> None:
         # Normalised before the field validators run: "+44 7911 123456" is valid input, stored as +447911123456.
         self.email = (self.email or "").strip().lower()
@@ -157,7 +165,7 @@ class Contact(ChangeLoggedModel):
         return check_password(raw_password, self.password)
 
 
-class NumberBlock(ChangeLoggedModel):
+class NumberBlock(BelongsToCustomer, ChangeLoggedModel):
     """An internal number range held by a customer (SIP usernames and extensions are picked from it)."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="number_blocks")
@@ -171,13 +179,6 @@ class NumberBlock(ChangeLoggedModel):
 
     def __str__(self) -> str:
         return f"{self.start}–{self.end}"
-
-    def get_absolute_url(self) -> str:
-        return reverse("customers:customer", args=[self.customer_id])
-
-    @property
-    def audit_parent(self) -> Customer:
-        return self.customer
 
     @property
     def size(self) -> int:

@@ -17,7 +17,7 @@ from trunkline.contracts import snapshot
 from trunkline.core.models import ChangeLoggedModel
 from trunkline.core.money import MONEY_MAX_DIGITS, RATE_PLACES
 from trunkline.core.validators import validate_currency
-from trunkline.customers.models import Customer
+from trunkline.customers.models import BelongsToCustomer, Customer
 from trunkline.routing.choices import (
     CliDirection,
     ProviderStatus,
@@ -228,7 +228,7 @@ class Rate(models.Model):
         return f"{self.prefix} {self.name}".strip()
 
 
-class IngressRoute(ChangeLoggedModel):
+class IngressRoute(BelongsToCustomer, ChangeLoggedModel):
     """How a customer's calls are routed (domain.md §1.3): the card they are rated on, picked by tech prefix
     (longest first, stripped) and then the dial string (DESIGN.md, "The call decision", step 5)."""
 
@@ -272,10 +272,6 @@ class IngressRoute(ChangeLoggedModel):
     def __str__(self) -> str:
         return f"{self.customer} route {self.tech_prefix or '(no prefix)'}"
 
-    @property
-    def audit_parent(self) -> Customer:
-        return self.customer
-
     def clean(self) -> None:
         errors: dict[str, str] = {}
         if self.rate_card_id is not None and self.customer_id is not None:
@@ -315,7 +311,7 @@ class IngressRoute(ChangeLoggedModel):
 _CLI_RULE_FIELDS = ("cli", "pai", "dialed_number_match", "rewrite_cli", "rewrite_pai", "use_did", "forced")
 
 
-class CliRule(ChangeLoggedModel):
+class CliRule(BelongsToCustomer, ChangeLoggedModel):
     """One CLI rule of a customer (domain.md §3.1-3.3). No rule for a direction: every CLI passes; otherwise an
     allow list with Forced and rewrites, evaluated by trunkline.switch.cli.CliRuleSet in id order."""
 
@@ -343,10 +339,6 @@ class CliRule(ChangeLoggedModel):
 
     def __str__(self) -> str:
         return f"CLI rule #{self.pk} `{self.cli}`"
-
-    @property
-    def audit_parent(self) -> Customer:
-        return self.customer
 
     def to_contract(self) -> snapshot.CliRule:
         """The rule as the switch reads it from the routing snapshot (an unsaved rule has id 0)."""

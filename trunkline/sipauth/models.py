@@ -14,7 +14,7 @@ from django.urls import reverse
 from trunkline.contracts import snapshot
 from trunkline.core.models import ChangeLoggedModel
 from trunkline.core.validators import normalize_ip_list, normalize_tags, validate_ip_list
-from trunkline.customers.models import Customer
+from trunkline.customers.models import BelongsToCustomer, Customer
 from trunkline.sipauth.choices import Direction, NatPing, Protocol, RewriteType
 from trunkline.switch.regex import PatternError, compile_pattern
 from trunkline.switch.rewrite import RewriteChain
@@ -60,7 +60,7 @@ def validate_codecs(value: Any) -> None:
         raise ValidationError("Codecs must be a list of codec names, such as PCMA, PCMU, G729.", code="codecs")
 
 
-class IpAuth(ChangeLoggedModel):
+class IpAuth(BelongsToCustomer, ChangeLoggedModel):
     """An IP (or network) of a customer's switch: calls it sends are attributed to the customer; calls to it
     leave towards it. Fields marked legacy in domain.md §3.5 are kept for parity; Parameter Rewrite replaces them."""
 
@@ -106,13 +106,6 @@ class IpAuth(ChangeLoggedModel):
     def __str__(self) -> str:
         return f"{self.ip} ({self.get_direction_display().lower()})"
 
-    def get_absolute_url(self) -> str:
-        return reverse("customers:customer", args=[self.customer_id])
-
-    @property
-    def audit_parent(self) -> Customer:
-        return self.customer
-
     @property
     def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         return ipaddress.ip_network(self.ip, strict=False)
@@ -124,7 +117,7 @@ class IpAuth(ChangeLoggedModel):
         super().clean_fields(exclude=exclude)
 
 
-class SipUser(ChangeLoggedModel):
+class SipUser(BelongsToCustomer, ChangeLoggedModel):
     """A username/password a customer's UAC authenticates with (407 challenge, then digest).
 
     The password is never stored: only HA1 = MD5(username:realm:password) (see trunkline.sipauth.digest), which
@@ -155,13 +148,6 @@ class SipUser(ChangeLoggedModel):
 
     def __str__(self) -> str:
         return self.username
-
-    def get_absolute_url(self) -> str:
-        return reverse("customers:customer", args=[self.customer_id])
-
-    @property
-    def audit_parent(self) -> Customer:
-        return self.customer
 
     def clean_fields(self, exclude: Any = None) -> None:
         self.ip_whitelist = [normalize_network(item) for item in normalize_ip_list(self.ip_whitelist)]
