@@ -19,6 +19,8 @@ run: install
 	$(BIN)/trunkline migrate --noinput
 	$(BIN)/trunkline createadmin
 	$(BIN)/trunkline demo --if-empty
+	@# The switch's routing file, current before anything serves; the worker republishes it after each change.
+	$(BIN)/trunkline publish_snapshot
 	@# The worker (background jobs) runs beside the web server and stops with it.
 	$(BIN)/trunkline worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; $(BIN)/trunkline web
 

@@ -238,3 +238,36 @@ def test_csv_import_is_all_or_nothing(api, customer, cards) -> None:
     assert not IngressRoute.objects.exists()
     assert api.post(f"{ROUTES}import/", good, content_type="text/csv").status_code == 200
     assert IngressRoute.objects.get().recording == "50"
+
+
+def test_weights_name_egress_cards_with_whole_numbers(api, customer, cards) -> None:
+    base = {"customer": customer.pk, "rate_card": cards.retail.pk, "strategy": "weighted"}
+    _refused(api, {**base, "weights": {str(cards.outside.pk): 2}}, {"weights": [
+        "Outside buy is not an egress card of Retail USD; only its egress cards can be weighted."]})
+    _refused(api, {**base, "weights": {"999999": 2}}, {"weights": [
+        "Card #999999 is not an egress card of Retail USD; only its egress cards can be weighted."]})
+    _refused(api, {**base, "weights": {str(cards.alpha.pk): 1001}}, {"weights": [
+        f"The weight of card {cards.alpha.pk} must be a whole number from 0 to 1000; got 1001."]})
+    _refused(api, {**base, "weights": {str(cards.alpha.pk): 1.5}}, {"weights": [
+        f"The weight of card {cards.alpha.pk} must be a whole number from 0 to 1000; got 1.5."]})
+    _refused(api, {**base, "weights": {"alpha": 1}}, {"weights": ["'alpha' is not a rate card id."]})
+    _refused(api, {**base, "weights": [1, 2]}, {"weights": [
+        'Give an object of provider card id to weight, e.g. {"12": 3, "14": 1}.']})
+    weights = {str(cards.alpha.pk): 3, str(cards.bravo.pk): 0}
+    response = api.post(ROUTES, {**base, "weights": weights}, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["weights"] == weights
+    route = IngressRoute.objects.get(pk=response.json()["id"])
+    assert route.weights == weights
+    created = ObjectChange.objects.get(object_type__model="ingressroute", object_id=route.pk, action="create")
+    assert created.postchange_data["weights"] == weights
+
+
+def test_a_weighted_egress_card_stays_on_its_customer_card(api, customer, cards) -> None:
+    make_route(customer, cards.retail, tech_prefix="6#", weights={str(cards.bravo.pk): 4})
+    url = reverse("api:ratecard-detail", args=[cards.retail.pk])
+    response = api.patch(url, {"egress_cards": [cards.alpha.pk]}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"egress_cards": [
+        f"Card #{cards.bravo.pk} has a weight on Acme Telecom route 6#; take it off the route first."]}
+    assert list(cards.retail.egress_cards.order_by("name")) == [cards.alpha, cards.bravo]

@@ -171,3 +171,18 @@ def test_publish_command_writes_the_snapshot_under_var(world, settings, tmp_path
     assert out.getvalue() == f"Published {tmp_path / 'routing-snapshot.json'}.\n"
     assert {card.name for card in read_snapshot(tmp_path / "routing-snapshot.json").rate_cards} == {
         "Retail", "Cheap", "Dear"}
+
+
+def test_weighted_route_puts_the_heavy_card_first_whatever_the_price(api, world) -> None:
+    # Weight 0 never wins the first pick while another card has weight: Dear carries the calls, Cheap fails over.
+    world.route.strategy = "weighted"
+    world.route.weights = {str(world.dear.pk): 1000, str(world.cheap.pk): 0}
+    with change_context(source="test"):
+        ingress_route_save(route=world.route)
+    route = next(route for route in snapshot_build().ingress_routes if route.id == world.route.pk)
+    assert [(weight.card_id, weight.weight) for weight in route.weights] == sorted(
+        [(world.dear.pk, 1000), (world.cheap.pk, 0)])
+    for _ in range(3):
+        result = simulate(api, ip=IP, dst=UK_MOBILE)
+        assert [item["card_id"] for item in result["egress"]] == [world.dear.pk, world.cheap.pk]
+    assert result["trace"][-1].startswith("egress: weighted order:")

@@ -236,6 +236,24 @@ def test_raising_a_users_channels_past_capacity_is_refused(api):
     assert first.channels == 6
 
 
+def test_customer_channels_cannot_drop_below_what_its_sip_users_hold(api):
+    customer = make_customer(name="Acme Voice", channels=10)
+    make_sip_user(customer, channels=6)
+    make_sip_user(customer, channels=3)
+    before = counts()
+
+    response = api.patch(f"/api/v1/customers/{customer.pk}/", {"channels": 8}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"channels": [
+        "The SIP users of Acme Voice hold 9 channels between them; lower theirs first, or keep at least 9."]}
+    assert counts() == before
+    customer.refresh_from_db()
+    assert customer.channels == 10
+    assert api.patch(f"/api/v1/customers/{customer.pk}/", {"channels": 9}, format="json").status_code == 200
+    assert api.patch(f"/api/v1/customers/{customer.pk}/", {"channels": 0}, format="json").status_code == 200
+
+
 def test_bulk_edit_past_capacity_writes_nothing(api):
     customer = make_customer(channels=10)
     users = [make_sip_user(customer, channels=1) for _ in range(2)]

@@ -1,7 +1,8 @@
 """Writes the audit log from model signals: the one cross-cutting use of signals in Trunkline.
 
 Every ChangeLoggedModel write goes through here whatever the path (form, API, bulk, command),
-and a write without a change context raises instead of passing silently.
+and a write without a change context raises instead of passing silently. For the same reason this is where
+a change queues the debounced jobs its model names (`jobs_after_change`: the routing snapshot rebuild).
 """
 
 from typing import Any
@@ -11,6 +12,7 @@ from django.db.models.signals import post_save, pre_delete, pre_save
 
 from trunkline.audit.models import ObjectChange
 from trunkline.core.context import MissingChangeContext, current_context
+from trunkline.core.jobs import enqueue_after_commit
 from trunkline.core.models import ChangeLoggedModel
 
 
@@ -47,6 +49,7 @@ def _record(instance: ChangeLoggedModel, action: str, before: dict | None, after
         prechange_data=before,
         postchange_data=after,
     )
+    enqueue_after_commit(instance.jobs_after_change)
 
 
 def handle_pre_save(sender: type, instance: Any, raw: bool = False, update_fields: Any = None, **kwargs: Any) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -22,15 +23,25 @@ logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
+# A job kind named here because models below the routing app ask for it (ChangeLoggedModel.jobs_after_change);
+# the routing app registers its handler.
+PUBLISH_ROUTING_SNAPSHOT = "routing.publish_snapshot"
 Handler = Callable[[Job], None]
 _handlers: dict[str, Handler] = {}
+_debounce: dict[str, timedelta] = {}
 
 
-def job_handler(kind: str) -> Callable[[Handler], Handler]:
-    """Register the function that runs jobs of `kind` (an app registers its handlers when it is loaded)."""
+def job_handler(kind: str, *, debounce: timedelta | None = None) -> Callable[[Handler], Handler]:
+    """Register the function that runs jobs of `kind` (an app registers its handlers when it is loaded).
+
+    With `debounce`, the kind is queued through enqueue_debounced(): a burst of requests makes one job that
+    runs `debounce` after the first of them.
+    """
 
     def register(function: Handler) -> Handler:
         _handlers[kind] = function
+        if debounce is not None:
+            _debounce[kind] = debounce
         return function
 
     return register
@@ -40,6 +51,31 @@ def enqueue(kind: str, payload: dict[str, Any] | None = None, *, total: int = 0)
     if kind not in _handlers:
         raise ValueError(f"No job handler for {kind!r}.")
     return Job.objects.create(kind=kind, payload=payload or {}, run_after=timezone.now(), progress_total=total)
+
+
+def enqueue_debounced(kind: str) -> Job:
+    """The queued job of `kind`, created unless one is already waiting (a partial unique index makes that hold
+    under concurrent writers too). A job already running does not count: it may have read the data before the
+    change that asks again."""
+    if kind not in _debounce:
+        raise ValueError(f"No debounced job handler for {kind!r}.")
+    waiting = Job.objects.filter(kind=kind, debounced=True, status=Job.Status.QUEUED)
+    job = waiting.first()
+    if job is not None:
+        return job
+    try:
+        with transaction.atomic():
+            return Job.objects.create(kind=kind, debounced=True, run_after=timezone.now() + _debounce[kind])
+    except IntegrityError:  # another writer queued it between our look and our insert
+        return waiting.get()
+
+
+def enqueue_after_commit(kinds: tuple[str, ...]) -> None:
+    """Queue the debounced `kinds` once the current transaction commits: nothing for a change rolled back, and
+    the job's row is written outside the change's transaction, so concurrent writers never wait on each other
+    for it."""
+    for kind in kinds:
+        transaction.on_commit(partial(enqueue_debounced, kind))
 
 
 def _claim() -> Job | None:
@@ -73,7 +109,10 @@ def run_next_job() -> Job | None:
     except Exception as error:
         logger.exception("Job %s failed", job)
         job.last_error = f"{type(error).__name__}: {error}"
-        if job.attempts >= MAX_ATTEMPTS or handler is None:
+        superseded = job.debounced and Job.objects.filter(
+            kind=job.kind, debounced=True, status=Job.Status.QUEUED).exists()
+        # A debounced job with a newer one waiting is not retried: the newer one does the same work.
+        if job.attempts >= MAX_ATTEMPTS or handler is None or superseded:
             job.status = Job.Status.FAILED
             job.finished = timezone.now()
         else:

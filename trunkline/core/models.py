@@ -29,6 +29,9 @@ class ChangeLoggedModel(models.Model):
 
     audit_masked_fields: ClassVar[tuple[str, ...]] = ()
     audit_ignored_fields: ClassVar[tuple[str, ...]] = ("created", "updated")
+    # Debounced job kinds a committed change of this model calls for (the routing snapshot, for the records the
+    # call decision reads). The audit log's write path, which every change passes, queues them.
+    jobs_after_change: ClassVar[tuple[str, ...]] = ()
 
     class Meta:
         abstract = True
@@ -192,6 +195,8 @@ class Job(models.Model):
 
     kind = models.CharField(max_length=100)
     payload = models.JSONField(default=dict)
+    # At most one debounced job of a kind waits at a time (enqueue_debounced).
+    debounced = models.BooleanField(default=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
     run_after = models.DateTimeField(default=timezone.now)
@@ -205,6 +210,8 @@ class Job(models.Model):
     class Meta:
         ordering = ("id",)
         indexes = [models.Index(fields=["status", "run_after"])]
+        constraints = [models.UniqueConstraint(
+            fields=["kind"], condition=models.Q(status="queued", debounced=True), name="one_waiting_debounced_job")]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.status})"

@@ -8,6 +8,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
+from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT
 from trunkline.core.models import ChangeLoggedModel, Job
 from trunkline.core.money import MONEY_MAX_DIGITS, MONEY_PLACES
 from trunkline.core.validators import (
@@ -63,6 +64,8 @@ class Customer(ChangeLoggedModel):
     # Moves only through the ledger (billing); shown read-only everywhere else.
     balance = money_field("balance", default=ZERO, editable=False)
 
+    jobs_after_change = (PUBLISH_ROUTING_SNAPSHOT,)  # read by the call decision
+
     class Meta:
         ordering = ("name",)
         indexes = [
@@ -92,6 +95,13 @@ class Customer(ChangeLoggedModel):
         if self.pk and stored and self.currency != stored:
             raise ValidationError({"currency": f"The currency cannot be changed after the customer is created "
                                                f"(it is {stored})."})
+        if self.pk and self.channels:
+            # The SIP users' channels are a share of the customer's (sipauth checks each user against this limit);
+            # lowering the limit under their total would leave them more than the account has.
+            held = self.sip_users.aggregate(total=models.Sum("channels"))["total"] or 0
+            if held > self.channels:
+                raise ValidationError({"channels": f"The SIP users of {self} hold {held} channels between them; "
+                                                   f"lower theirs first, or keep at least {held}."})
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         super().save(*args, **kwargs)
@@ -143,6 +153,8 @@ class Contact(BelongsToCustomer, ChangeLoggedModel):
     password = models.CharField(max_length=128, editable=False)
 
     audit_masked_fields = ("password",)
+
+    jobs_after_change = (PUBLISH_ROUTING_SNAPSHOT,)  # read by the call decision
 
     class Meta:
         ordering = ("customer", "name")

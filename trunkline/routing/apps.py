@@ -7,5 +7,5 @@ class RoutingConfig(AppConfig):
     verbose_name = "Routing"
 
     def ready(self) -> None:
-        # Registers the scheduled-activation job handler with the worker.
-        from trunkline.routing import services  # noqa: F401
+        # Registers the job handlers (scheduled activation, snapshot publication) with the worker.
+        from trunkline.routing import services, snapshot  # noqa: F401

@@ -7,7 +7,7 @@ from trunkline.core.forms import BulkEditForm, NoScientificNotationMixin
 from trunkline.core.validators import CURRENCY_CHOICES
 from trunkline.customers.models import Customer
 from trunkline.routing.choices import CliDirection, ProviderStatus, RateCardKind, Transport
-from trunkline.routing.models import DEFAULT_SIP_PORT, CliRule, IngressRoute, Provider, RateCard
+from trunkline.routing.models import DEFAULT_SIP_PORT, MAX_WEIGHT, CliRule, IngressRoute, Provider, RateCard
 from trunkline.routing.ratefile import COLUMNS
 
 
@@ -35,6 +35,46 @@ class GatewaysField(forms.CharField):
             gateways.append({"host": host.strip(), "port": int(port) if port else DEFAULT_SIP_PORT,
                              "transport": (transport.strip() or Transport.UDP).lower()})
         return gateways
+
+
+class WeightsField(forms.CharField):
+    """A route's weights typed one per line as `card name: weight`, stored as {"<card id>": weight}. The form
+    sets `cards`: the provider cards a name may refer to (the route card's egress cards)."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "class": "mono", "placeholder": "Carrier A: 3\nCarrier B: 1"})
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cards: list[RateCard] = []
+
+    def prepare_value(self, value: Any) -> str:
+        if not isinstance(value, dict):
+            return value or ""
+        names = {str(card.pk): card.name for card in self.cards}
+        return "\n".join(f"{names.get(key, f'#{key}')}: {weight}" for key, weight in value.items())
+
+    def to_python(self, value: Any) -> dict[str, int]:
+        if isinstance(value, dict):
+            return value
+        by_name = {card.name.casefold(): card for card in self.cards}
+        weights: dict[str, int] = {}
+        for number, line in enumerate((value or "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            name, colon, weight = (part.strip() for part in line.rpartition(":"))
+            card = by_name.get(name.casefold())
+            if not colon:
+                raise forms.ValidationError(f"Line {number}: write the card's name, a colon and the weight, "
+                                            f"as in 'Carrier A: 3'.")
+            if card is None:
+                raise forms.ValidationError(f"Line {number}: '{name}' is not one of the offered provider cards.")
+            if not weight.isdigit() or int(weight) > MAX_WEIGHT:
+                raise forms.ValidationError(f"Line {number}: the weight '{weight}' is not a whole number from 0 "
+                                            f"to {MAX_WEIGHT}.")
+            if str(card.pk) in weights:
+                raise forms.ValidationError(f"Line {number}: {card} is weighted twice.")
+            weights[str(card.pk)] = int(weight)
+        return weights
 
 
 class ProviderForm(forms.ModelForm):
@@ -153,13 +193,16 @@ class _CustomerFixedForm(forms.ModelForm):
 
 
 class IngressRouteForm(NoScientificNotationMixin, _CustomerFixedForm):
+    weights = WeightsField(required=False, help_text=f"Weighted strategy only: one provider card per line as "
+                                                     f"name: weight (0-{MAX_WEIGHT}). Calls are shared in "
+                                                     f"proportion, then fail over; a card not listed weighs 1.")
     fieldsets = (
         ("Basic", (("", ("customer", "rate_card", "tech_prefix", "dial_string", "enabled")),)),
         ("Capacity", (("", ("channels", "cps", "max_duration", "recording")),)),
         ("Price", (
             ("Caps", ("capped_rate", "provider_capped_rate")),
             ("Checks", ("profit_assurance", "block_connect_cost")),
-            ("Providers", ("strategy", "lock", "exclude")),
+            ("Providers", ("strategy", "lock", "exclude", "weights")),
         )),
         ("Notes", (("", ("public_notes", "private_notes")),)),
     )
@@ -168,7 +211,7 @@ class IngressRouteForm(NoScientificNotationMixin, _CustomerFixedForm):
         model = IngressRoute
         fields = ("customer", "rate_card", "tech_prefix", "dial_string", "enabled", "channels", "cps", "max_duration",
                   "recording", "capped_rate", "provider_capped_rate", "profit_assurance", "block_connect_cost",
-                  "lock", "exclude", "strategy", "public_notes", "private_notes")
+                  "lock", "exclude", "strategy", "weights", "public_notes", "private_notes")
         labels = {"cps": "CPS", "max_duration": "Max duration (s)", "capped_rate": "Capped rate (per minute)",
                   "provider_capped_rate": "Provider capped rate (per minute)"}
         # One line each, so the two check boxes sit level.
@@ -202,6 +245,7 @@ class IngressRouteForm(NoScientificNotationMixin, _CustomerFixedForm):
                               ("exclude", "These never carry the calls.")):
             self.fields[name].queryset = egress
             self.fields[name].help_text = f"{meaning} Offered: {scope}. Ctrl-click to pick several."
+        self.fields["weights"].cards = list(egress)
 
     def _chosen_card(self, cards: Any) -> RateCard | None:
         value = self.data.get("rate_card") if self.is_bound else self.initial.get("rate_card")
@@ -246,3 +290,25 @@ class CliTestForm(forms.Form):
                              widget=forms.TextInput(attrs={"class": "mono"}),
                              help_text="As received, tech prefix included.")
     direction = forms.ChoiceField(choices=CliDirection.choices, initial=CliDirection.OUTBOUND)
+
+
+class SimulateForm(forms.Form):
+    """A call presented to Simulate Call, as the customer's switch would send it; lengths as the API's. Each error
+    names its field, so it reads on its own."""
+
+    dst = forms.CharField(label="Dialled number", max_length=64,
+                          error_messages={"required": "Enter the dialled number."},
+                          widget=forms.TextInput(attrs={"class": "mono", "placeholder": "e.g. 447700900123"}),
+                          help_text="As the customer sends it, tech prefix included.")
+    cli = forms.CharField(label="CLI", max_length=64, error_messages={"required": "Enter the CLI."},
+                          widget=forms.TextInput(attrs={"class": "mono", "placeholder": "e.g. 12025550143"}))
+    ip = forms.GenericIPAddressField(
+        label="Customer IP", widget=forms.TextInput(attrs={"class": "mono", "placeholder": "e.g. 203.0.113.10"}),
+        error_messages={"required": "Enter the customer IP.",
+                        "invalid": "The customer IP must be an IPv4 or IPv6 address, such as 203.0.113.10."},
+        help_text="The address the call comes from.")
+    user = forms.CharField(label="SIP user", max_length=64, required=False,
+                           widget=forms.TextInput(attrs={"class": "mono"}),
+                           help_text="Optional: the call authenticates as this SIP user.")
+    pai = forms.CharField(label="P-Asserted-ID", max_length=64, required=False,
+                          widget=forms.TextInput(attrs={"class": "mono"}), help_text="Optional: empty = none.")

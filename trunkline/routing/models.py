@@ -14,6 +14,7 @@ from django.db import models
 from django.urls import reverse
 
 from trunkline.contracts import snapshot
+from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT
 from trunkline.core.models import ChangeLoggedModel
 from trunkline.core.money import MONEY_MAX_DIGITS, RATE_PLACES
 from trunkline.core.validators import validate_currency
@@ -39,6 +40,21 @@ DEFAULT_SIP_PORT = 5060
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}"
                       r"[A-Za-z0-9])?)*\.?$")
 validate_digits = RegexValidator(r"^\d+$", "Digits only.", code="digits")
+
+
+MAX_WEIGHT = 1000
+
+
+def validate_weights(value: Any) -> None:
+    """{"<provider card id>": weight}: how the weighted strategy shares a route's calls among its cards."""
+    if not isinstance(value, dict):
+        raise ValidationError('Give an object of provider card id to weight, e.g. {"12": 3, "14": 1}.')
+    for key, weight in value.items():
+        if not str(key).isdigit():
+            raise ValidationError(f"{key!r} is not a rate card id.")
+        if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= MAX_WEIGHT:
+            raise ValidationError(f"The weight of card {key} must be a whole number from 0 to {MAX_WEIGHT}; "
+                                  f"got {weight!r}.")
 
 
 def normalize_gateways(value: Any) -> Any:
@@ -93,6 +109,8 @@ class Provider(ChangeLoggedModel):
                                    help_text="Added in front of the number on calls sent to this provider.")
     notes = models.TextField(blank=True)
 
+    jobs_after_change = (PUBLISH_ROUTING_SNAPSHOT,)  # read by the call decision
+
     class Meta:
         ordering = ("name",)
 
@@ -126,6 +144,8 @@ class RateCard(ChangeLoggedModel):
 
     # Set once: rows are priced in the currency and the egress links depend on the kind.
     immutable_fields = ("currency", "kind")
+
+    jobs_after_change = (PUBLISH_ROUTING_SNAPSHOT,)  # read by the call decision
 
     class Meta:
         ordering = ("name",)
@@ -260,8 +280,13 @@ class IngressRoute(BelongsToCustomer, ChangeLoggedModel):
     exclude = models.ManyToManyField(RateCard, blank=True, related_name="excluded_by_routes",
                                      help_text="These provider cards never carry the calls.")
     strategy = models.CharField(max_length=12, choices=RoutingStrategy.choices, default=RoutingStrategy.LCR)
+    weights = models.JSONField(default=dict, blank=True, validators=[validate_weights],
+                               help_text=f"Weighted strategy: provider card id to weight (0-{MAX_WEIGHT}); calls go "
+                                         "to the cards in proportion, then fail over. A card not listed weighs 1.")
     public_notes = models.TextField(blank=True, help_text="Shown on the Customer Portal.")
     private_notes = models.TextField(blank=True, help_text="Control panel only.")
+
+    jobs_after_change = (PUBLISH_ROUTING_SNAPSHOT,)  # read by the call decision
 
     class Meta:
         ordering = ("customer", "tech_prefix", "id")
@@ -292,6 +317,11 @@ class IngressRoute(BelongsToCustomer, ChangeLoggedModel):
     def validate_constraints(self, exclude: Any = None) -> None:
         # clean() reports a duplicate tech prefix on its field; the constraint only guards the database.
         super().validate_constraints(exclude={*(exclude or ()), "tech_prefix"})
+
+    def weighted_cards(self) -> list[tuple[RateCard, int]]:
+        """The weights by card, for display (the Routing tab prefetches the card's egress cards)."""
+        cards = {str(card.pk): card for card in self.rate_card.egress_cards.all()}
+        return [(cards[key], weight) for key, weight in self.weights.items() if key in cards]
 
     def serialize_for_audit(self) -> dict[str, Any]:
         # The lock and exclude lists are part of the route as an operator sees it; while ingress_route_save()
@@ -332,6 +362,8 @@ class CliRule(BelongsToCustomer, ChangeLoggedModel):
                                                      "(tech prefix included); empty = all.")
     use_did = models.CharField("use DID", max_length=10, choices=UseDid.choices, default=UseDid.DISABLED)
     notes = models.TextField(blank=True)
+
+    jobs_after_change = (PUBLISH_ROUTING_SNAPSHOT,)  # read by the call decision
 
     class Meta:
         ordering = ("customer", "id")  # the order the switch tries the rules in

@@ -8,7 +8,7 @@ brings them is the audited change.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,6 +49,8 @@ def _check_egress_cards(card: RateCard, egress_cards: Sequence[RateCard]) -> Non
         for route in card.ingress_routes.prefetch_related("lock", "exclude").select_related("customer"):
             named = [other for other in (*route.lock.all(), *route.exclude.all()) if other.pk not in kept]
             problems += [f"{other} is locked or excluded by {route}; take it off the route first." for other in named]
+            weighted = sorted(int(key) for key in route.weights if int(key) not in kept)
+            problems += [f"Card #{key} has a weight on {route}; take it off the route first." for key in weighted]
     if problems:
         raise ValidationError({"egress_cards": problems})
 
@@ -330,11 +332,17 @@ TECH_PREFIX_DIGITS = 4
 _TECH_PREFIX_TRIES = 200
 
 
-def check_route_cards(*, rate_card: RateCard, lock: Sequence[RateCard], exclude: Sequence[RateCard]) -> None:
-    """Lock and exclude narrow the candidate list of step 9 (DESIGN.md), which is the customer card's egress
-    cards: a card outside it would do nothing in a lock (or silently mean "no provider"), so it is refused."""
+def check_route_cards(*, rate_card: RateCard, lock: Sequence[RateCard], exclude: Sequence[RateCard],
+                      weights: Mapping[str, int] | None = None) -> None:
+    """Lock, exclude and weights speak of the candidate list of step 9 (DESIGN.md), which is the customer card's
+    egress cards: a card outside it would do nothing there (or silently mean "no provider"), so it is refused."""
     egress = set(rate_card.egress_cards.values_list("pk", flat=True))
     errors: dict[str, list[str]] = {}
+    strangers = sorted(int(key) for key in weights or {} if int(key) not in egress)
+    if strangers:
+        names = dict(RateCard.objects.filter(pk__in=strangers).values_list("pk", "name"))
+        errors["weights"] = [f"{names.get(key, f'Card #{key}')} is not an egress card of {rate_card}; only its egress "
+                             f"cards can be weighted." for key in strangers]
     for name, cards in (("lock", lock), ("exclude", exclude)):
         problems = [f"{card} is not an egress card of {rate_card}; only its egress cards can be "
                     f"{'locked' if name == 'lock' else 'excluded'}." for card in cards if card.pk not in egress]
@@ -355,7 +363,8 @@ def ingress_route_save(*, route: IngressRoute, lock: Sequence[RateCard] | None =
     stored = route.pk is not None
     check_route_cards(rate_card=route.rate_card,
                       lock=list(route.lock.all()) if lock is None and stored else lock or [],
-                      exclude=list(route.exclude.all()) if exclude is None and stored else exclude or [])
+                      exclude=list(route.exclude.all()) if exclude is None and stored else exclude or [],
+                      weights=route.weights)
     # The audit entry of this save shows the lists as they are about to be, so one write is one entry.
     route._pending_links = {name: cards for name, cards in (("lock", lock), ("exclude", exclude)) if cards is not None}
     try:

@@ -4,11 +4,16 @@
 IP-auth entries, SIP users, parameter rewrites, providers, rate cards, egress links, rate rows of the active
 revisions, ingress routes, their lock and exclude links, CLI rules). Rows are read with values_list(), and rate
 rows through iterator(), so 500,000 prefixes never become 500,000 model instances.
+
+A committed change to any record the decision reads queues one debounced publish job (the models name it in
+`jobs_after_change`): a burst of edits, an import or a bulk change is published once, PUBLISH_DEBOUNCE after
+the first of them, by `trunkline worker`.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -17,11 +22,14 @@ from django.utils import timezone
 
 from trunkline.contracts import snapshot as contract
 from trunkline.contracts.codec import write_snapshot
+from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT, job_handler
+from trunkline.core.models import Job
 from trunkline.customers.models import Contact, Customer
 from trunkline.routing.models import CliRule, IngressRoute, Provider, Rate, RateCard
 from trunkline.sipauth.models import IpAuth, ParameterRewrite, SipUser
 
 SNAPSHOT_FILE = "routing-snapshot.json"
+PUBLISH_DEBOUNCE = timedelta(seconds=2)
 _RATE_CHUNK = 10_000
 
 
@@ -64,6 +72,11 @@ def snapshot_publish(path: Path | None = None) -> Path:
     target = path or Path(settings.VAR_DIR) / SNAPSHOT_FILE
     write_snapshot(snapshot_build(), target)
     return target
+
+
+@job_handler(PUBLISH_ROUTING_SNAPSHOT, debounce=PUBLISH_DEBOUNCE)
+def publish_snapshot_job(job: Job) -> None:
+    snapshot_publish()
 
 
 def _customers() -> tuple[contract.Customer, ...]:
@@ -116,7 +129,7 @@ def _ingress_routes() -> tuple[contract.IngressRoute, ...]:
             links[name][route_id].append(card_id)
     fields = ("pk", "customer_id", "rate_card_id", "tech_prefix", "dial_string", "enabled", "channels", "cps",
               "max_duration", "recording", "profit_assurance", "capped_rate", "provider_capped_rate",
-              "block_connect_cost", "strategy")
+              "block_connect_cost", "strategy", "weights")
     return tuple(
         contract.IngressRoute(
             id=pk, customer_id=customer_id, rate_card_id=card_id, tech_prefix=tech_prefix, dial_string=dial_string,
@@ -124,7 +137,9 @@ def _ingress_routes() -> tuple[contract.IngressRoute, ...]:
             recording=contract.Recording(recording), profit_assurance=profit, capped_rate=capped,
             provider_capped_rate=provider_capped, block_connect_cost=block_fee,
             lock=tuple(links["lock"].get(pk, ())), exclude=tuple(links["exclude"].get(pk, ())),
-            strategy=contract.Strategy(strategy))
+            strategy=contract.Strategy(strategy),
+            weights=tuple(contract.CardWeight(card_id=int(key), weight=weight)
+                          for key, weight in sorted(weights.items(), key=lambda item: int(item[0]))))
         for (pk, customer_id, card_id, tech_prefix, dial_string, enabled, channels, cps, max_duration, recording,
-             profit, capped, provider_capped, block_fee, strategy) in IngressRoute.objects.order_by(
+             profit, capped, provider_capped, block_fee, strategy, weights) in IngressRoute.objects.order_by(
             "pk").values_list(*fields))

@@ -12,6 +12,7 @@ from django.db import models
 from django.urls import reverse
 
 from trunkline.contracts import snapshot
+from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT
 from trunkline.core.models import ChangeLoggedModel
 from trunkline.core.validators import normalize_ip_list, normalize_tags, validate_ip_list
 from trunkline.customers.models import BelongsToCustomer, Customer
@@ -98,6 +99,8 @@ class IpAuth(BelongsToCustomer, ChangeLoggedModel):
 
     audit_masked_fields = ("password",)
 
+    jobs_after_change = (PUBLISH_ROUTING_SNAPSHOT,)  # read by the call decision
+
     class Meta:
         ordering = ("customer", "ip", "id")
         verbose_name = "IP authentication"
@@ -142,6 +145,8 @@ class SipUser(BelongsToCustomer, ChangeLoggedModel):
 
     audit_masked_fields = ("ha1", "voicemail_pin")
 
+    jobs_after_change = (PUBLISH_ROUTING_SNAPSHOT,)  # read by the call decision
+
     class Meta:
         ordering = ("username",)
         verbose_name = "SIP user"
@@ -184,6 +189,8 @@ class ParameterRewrite(ChangeLoggedModel):
                              help_text="A prefix (digits, +, #, *) or a regular expression; empty = every value.")
     replace = models.CharField(max_length=200, blank=True, help_text="May use $1, \\1 and $<name>.")
     order = models.PositiveIntegerField(default=0, help_text="Rules apply in ascending order.")
+
+    jobs_after_change = (PUBLISH_ROUTING_SNAPSHOT,)  # read by the call decision
 
     class Meta:
         ordering = ("order", "id")

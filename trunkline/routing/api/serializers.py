@@ -247,8 +247,8 @@ class IngressRouteSerializer(BaseModelSerializer):
         model = IngressRoute
         fields = ("id", "url", "customer", "rate_card", "tech_prefix", "dial_string", "enabled", "channels", "cps",
                   "max_duration", "recording", "profit_assurance", "capped_rate", "provider_capped_rate",
-                  "block_connect_cost", "lock", "exclude", "strategy", "public_notes", "private_notes", "created",
-                  "updated")
+                  "block_connect_cost", "lock", "exclude", "strategy", "weights", "public_notes", "private_notes",
+                  "created", "updated")
         read_only_fields = ("created", "updated")
         # A regular expression may hold spaces; keep what was typed.
         extra_kwargs = {"dial_string": {"trim_whitespace": False}}
@@ -261,8 +261,9 @@ class IngressRouteSerializer(BaseModelSerializer):
         rate_card = attrs.get("rate_card", getattr(route, "rate_card", None))
         lock = attrs["lock"] if "lock" in attrs else list(route.lock.all()) if route else []
         exclude = attrs["exclude"] if "exclude" in attrs else list(route.exclude.all()) if route else []
+        weights = attrs.get("weights", route.weights if route else {})
         try:
-            check_route_cards(rate_card=rate_card, lock=lock, exclude=exclude)
+            check_route_cards(rate_card=rate_card, lock=lock, exclude=exclude, weights=weights)
         except DjangoValidationError as error:
             raise as_api_error(error) from error
         return attrs
