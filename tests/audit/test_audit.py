@@ -311,13 +311,17 @@ def test_demo_command():
 
     call_command("demo", stdout=out)
 
-    assert out.getvalue() == "Demo data: 50 customers created, 0 already there.\n"
+    # Customers billed in USD, GBP or EUR (46 of the 50) get a demo ingress route and IP-auth entry each.
+    assert out.getvalue() == ("Demo data: 50 customers created, 0 already there.\n"
+                              "Demo routing: 3 providers, 12 rate cards, 46 ingress routes, 46 IP-auth entries "
+                              "created.\n")
     entries = customer_changes()
     assert entries.count() == 50
     assert set(entries.values_list("source", "user_name", "action")) == {("command", "command", "create")}
     assert set(entries.values_list("user", flat=True)) == {None}
     assert set(entries.values_list("ip", flat=True)) == {None}
     assert entries.values("request_id").distinct().count() == 1  # one command run, one request id
+    assert ObjectChange.objects.values("request_id").distinct().count() == 1  # the demo routing's entries too
     assert Customer.objects.count() == 50
 
 
@@ -329,7 +333,9 @@ def test_demo_command_twice_writes_nothing_new():
 
     call_command("demo", stdout=out)
 
-    assert out.getvalue() == "Demo data: 0 customers created, 50 already there.\n"
+    assert out.getvalue() == ("Demo data: 0 customers created, 50 already there.\n"
+                              "Demo routing: 0 providers, 0 rate cards, 0 ingress routes, 0 IP-auth entries "
+                              "created.\n")
     assert counts() == before
 
 

@@ -8,6 +8,7 @@ from rest_framework.authtoken.models import Token
 
 from trunkline.audit.models import ObjectChange
 from trunkline.core.models import User
+from trunkline.customers.demo import demo_customers
 from trunkline.customers.models import Customer
 
 
@@ -59,12 +60,26 @@ def test_createadmin_generates_and_prints_the_password_once(db, monkeypatch) -> 
     assert run("createadmin") == ""
 
 
+def demo_routed() -> int:
+    """Demo customers billed in a currency with demo rate cards: each gets one ingress route and one IP."""
+    return sum(data["currency"] in ("USD", "GBP", "EUR") for data in demo_customers())
+
+
 def test_demo_is_idempotent_and_audited(db) -> None:
-    assert run("demo").strip() == "Demo data: 50 customers created, 0 already there."
+    routed = demo_routed()
+    assert routed == 46
+    # 3 providers; per currency, one buy card per provider and one customer card.
+    assert run("demo") == ("Demo data: 50 customers created, 0 already there.\n"
+                           f"Demo routing: 3 providers, 12 rate cards, {routed} ingress routes, {routed} IP-auth "
+                           "entries created.\n")
     assert Customer.objects.count() == 50
-    assert run("demo").strip() == "Demo data: 0 customers created, 50 already there."
+    assert run("demo") == ("Demo data: 0 customers created, 50 already there.\n"
+                           "Demo routing: 0 providers, 0 rate cards, 0 ingress routes, 0 IP-auth entries created.\n")
     assert Customer.objects.count() == 50
-    assert ObjectChange.objects.filter(action="create", source="command").count() == 50
+    creates = ObjectChange.objects.filter(action="create", source="command")
+    assert creates.filter(object_type__model="customer").count() == 50
+    # Each card's deck is one revision; the rows themselves are not change-logged.
+    assert creates.count() == 50 + 3 + 12 + 12 + routed + routed
     assert set(Customer.objects.values_list("status", flat=True)) == {"active", "inactive", "pending_approval",
                                                                       "penalty"}
     assert Customer.objects.values("currency").distinct().count() >= 4

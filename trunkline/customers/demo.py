@@ -4,6 +4,7 @@ import random
 from decimal import Decimal
 
 from trunkline.customers.choices import CustomerStatus
+from trunkline.customers.models import Customer
 
 PREFIXES = ["Acme", "Blue Ocean", "Northwind", "Skyline", "Atlas", "Vertex", "Pioneer", "Crescent", "Summit",
             "Harbor", "Lumen", "Orbit", "Falcon", "Meridian", "Quantum", "Redwood", "Silverline", "Tidal",
@@ -71,3 +72,18 @@ def demo_customers(count: int = 50) -> list[dict]:
             "vars": '[cli]\npersist = true\n' if rng.random() < 0.15 else "",
         })
     return customers
+
+
+def demo_customers_create() -> int:
+    """Create the demo customers missing by name (validated, so audited like any write); returns how many were
+    created. The caller provides the change context and the transaction."""
+    existing = set(Customer.objects.values_list("name", flat=True))
+    created = 0
+    for data in demo_customers():
+        if data["name"] in existing:
+            continue
+        customer = Customer(**data)
+        customer.full_clean()
+        customer.save()
+        created += 1
+    return created
