@@ -206,9 +206,12 @@ def test_the_card_has_its_tabs_on_the_left_main_first(web, acme: Customer) -> No
     assert tabs.strip() == (f'<a href="/customers/{acme.pk}/" class="active" aria-current="page">Main</a>'
                             f'<a href="/customers/{acme.pk}/auth/">Auth</a>'
                             f'<a href="/customers/{acme.pk}/routing/">Routing</a>'
+                            f'<a href="/customers/{acme.pk}/latest-calls/">Latest Calls</a>'
                             f'<a href="/customers/{acme.pk}/audit-log/">Audit Log</a>')
     assert views.CARD_TABS == (("Main", "customers:customer"), ("Auth", "sipauth:auth_tab"),
-                               ("Routing", "customer_routing:routing_tab"), ("Audit Log", "customers:customer_audit"))
+                               ("Routing", "customer_routing:routing_tab"),
+                               ("Latest Calls", "customer_routing:latest_calls_tab"),
+                               ("Audit Log", "customers:customer_audit"))
     audit = web.get(f"/customers/{acme.pk}/audit-log/").content.decode()
     assert f'<a href="/customers/{acme.pk}/audit-log/" class="active" aria-current="page">Audit Log</a>' in audit
     card = page(response)

@@ -55,15 +55,17 @@ def _rule(customer: Customer, **fields: Any) -> CliRule:
 
 
 def test_tab_order() -> None:
-    assert [label for label, _ in CARD_TABS] == ["Main", "Auth", "Routing", "Audit Log"]
+    assert [label for label, _ in CARD_TABS] == ["Main", "Auth", "Routing", "Latest Calls", "Audit Log"]
 
 
 def test_tab_lists_routes_disabled_in_red_and_rules(web: Client, acme, cards) -> None:
     _route(acme, cards["sell"], tech_prefix="11#", dial_string="^44")
     _route(acme, cards["sell"], tech_prefix="22#", enabled=False)
+    _route(acme, cards["sell"], tech_prefix="33#", strategy="weighted", weights={str(cards["two"].pk): 7})
     _route(make_customer(name="Other"), cards["sell"], tech_prefix="99#")
     _rule(acme, cli="^0([1-9]+)$", rewrite_cli=r"44\1")
     body = web.get(_tab(acme.pk)).content.decode()
+    assert '<div>Weights: <span class="tag">Carrier Two × 7</span></div>' in body
     assert 'aria-current="page">Routing</a>' in body
     assert "11#" in body and "22#" in body and "99#" not in body
     assert body.count('class="row-disabled"') == 1
@@ -233,3 +235,33 @@ def test_viewer_sees_no_write_controls_and_cannot_write(viewer_user, acme, cards
     assert client.post(reverse("customer_routing:clirule_delete", args=[rule.pk])).status_code == 403
     assert ObjectChange.objects.count() == before
     assert IngressRoute.objects.count() == 1 and CliRule.objects.count() == 1
+
+
+def test_weights_typed_by_card_name(web: Client, acme, cards) -> None:
+    add = reverse("customer_routing:ingressroute_add") + f"?customer={acme.pk}"
+    data = {**ROUTE_FORM, "rate_card": cards["sell"].pk, "strategy": "weighted",
+            "weights": "Carrier One: 3\ncarrier two : 1\n"}
+    response = web.post(add, data)
+    assert response.status_code == 302, response.context["form"].errors
+    route = IngressRoute.objects.get(customer=acme)
+    assert route.weights == {str(cards["one"].pk): 3, str(cards["two"].pk): 1}
+    # Shown again as typed, by name, on the edit form.
+    form = web.get(reverse("customer_routing:ingressroute_edit", args=[route.pk])).content.decode()
+    assert "Carrier One: 3\nCarrier Two: 1</textarea>" in form
+
+
+@pytest.mark.parametrize(("weights", "message"), [
+    ("Stray Carrier: 2", "Line 1: 'Stray Carrier' is not one of the offered provider cards."),
+    ("Carrier One: 2\nCarrier One: 5", "Line 2: Carrier One is weighted twice."),
+    ("Carrier One 2", "Line 1: write the card's name, a colon and the weight, as in 'Carrier A: 3'."),
+    ("\nCarrier Two: -1", "Line 2: the weight '-1' is not a whole number from 0 to 1000."),
+    ("Carrier Two: 1001", "Line 1: the weight '1001' is not a whole number from 0 to 1000."),
+])
+def test_weights_errors_name_the_line_and_write_nothing(web: Client, acme, cards, weights, message) -> None:
+    before = ObjectChange.objects.count()
+    response = web.post(reverse("customer_routing:ingressroute_add") + f"?customer={acme.pk}",
+                        {**ROUTE_FORM, "rate_card": cards["sell"].pk, "weights": weights})
+    assert response.status_code == 200
+    assert response.context["form"].errors["weights"] == [message]
+    assert not IngressRoute.objects.exists()
+    assert ObjectChange.objects.count() == before

@@ -186,3 +186,15 @@ def test_weighted_route_puts_the_heavy_card_first_whatever_the_price(api, world)
         result = simulate(api, ip=IP, dst=UK_MOBILE)
         assert [item["card_id"] for item in result["egress"]] == [world.dear.pk, world.cheap.pk]
     assert result["trace"][-1].startswith("egress: weighted order:")
+
+
+def test_an_unidentified_call_is_kept_under_the_customer_it_was_asked_for(api, world) -> None:
+    asked = simulate(api, ip="203.0.113.99", dst=UK_MOBILE, customer=world.customer.pk)
+    unasked = simulate(api, ip="203.0.113.99", dst=UK_MOBILE)
+    assert (asked["code"], asked["customer"]) == (403, None)  # the decision itself identified nobody
+    kept = {simulation.call_id: simulation.customer for simulation in SimulatedCall.objects.all()}
+    assert kept == {asked["call_id"]: world.customer, unasked["call_id"]: None}
+    # An identified customer wins over the one asked for.
+    other = make_customer(name="Other Co")
+    routed = simulate(api, ip=IP, dst=UK_MOBILE, customer=other.pk)
+    assert SimulatedCall.objects.get(pk=int(routed["call_id"][3:])).customer == world.customer

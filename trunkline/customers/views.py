@@ -36,6 +36,7 @@ CARD_TABS: tuple[tuple[str, str], ...] = (
     ("Main", "customers:customer"),
     ("Auth", "sipauth:auth_tab"),
     ("Routing", "customer_routing:routing_tab"),
+    ("Latest Calls", "customer_routing:latest_calls_tab"),
     ("Audit Log", "customers:customer_audit"),
 )
 RECENT_DELIVERIES = 20

@@ -407,7 +407,9 @@ class SimulatedCall(models.Model):
     change-logged: a simulation changes nothing, it is a record of a question asked."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, null=True, blank=True,
-                                 related_name="simulated_calls", help_text="Empty when no customer was identified.")
+                                 related_name="simulated_calls",
+                                 help_text="The customer the decision identified, else the one whose card the "
+                                           "simulation was run from; empty when neither.")
     inputs = models.JSONField(help_text="dst, cli, ip, user, pai as given.")
     result = models.JSONField(help_text="The decision as POST /api/v1/simulate/ returns it.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
@@ -424,3 +426,8 @@ class SimulatedCall(models.Model):
     def call_id(self) -> str:
         # "SIM" sets simulations apart from real calls' ids on Latest Calls.
         return f"SIM{self.pk:010d}"
+
+    @property
+    def answer(self) -> dict[str, Any]:
+        """The decision with its call id: what POST /api/v1/simulate/ answers and `trunkline simulate` prints."""
+        return {"call_id": self.call_id, **self.result}

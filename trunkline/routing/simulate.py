@@ -10,6 +10,7 @@ from typing import Any
 
 from trunkline.contracts.snapshot import IpAuth
 from trunkline.core.models import User
+from trunkline.customers.models import Customer
 from trunkline.routing.models import SimulatedCall
 from trunkline.routing.snapshot import snapshot_build
 from trunkline.switch.decide import Call, Decision, Digest, MemoryCounters, SnapshotIndex, decide, digest_response
@@ -28,13 +29,15 @@ def simulate_call(*, dst: str, cli: str, ip: str, user: str | None = None, pai: 
 
 
 def simulate_and_record(*, created_by: User | None, dst: str, cli: str, ip: str, user: str | None = None,
-                        pai: str | None = None) -> dict[str, Any]:
-    """simulate_call() kept as a SimulatedCall, so it is listed on Latest Calls; the result gains its call id."""
+                        pai: str | None = None, asked_for: Customer | None = None) -> SimulatedCall:
+    """simulate_call() kept as a SimulatedCall, listed on the Latest Calls of the customer the decision identified;
+    when it identified none (an unknown IP, say), on `asked_for`'s, the card it was run from, so the operator
+    finds the rejection where they asked."""
     result = simulate_call(dst=dst, cli=cli, ip=ip, user=user, pai=pai)
-    customer = result["customer"]
-    stored = SimulatedCall.objects.create(customer_id=customer["id"] if customer else None, inputs=result["input"],
-                                          result=result, created_by=created_by)
-    return {"call_id": stored.call_id, **result}
+    identified = result["customer"]
+    return SimulatedCall.objects.create(
+        customer_id=identified["id"] if identified else asked_for.pk if asked_for else None, inputs=result["input"],
+        result=result, created_by=created_by)
 
 
 def _result(call: Call, decision: Decision) -> dict[str, Any]:

@@ -18,12 +18,15 @@ urlpatterns = [
     path("rate-cards/<int:pk>/export/", views.RateCardExportView.as_view(), name="ratecard_export"),
     path("rate-cards/<int:pk>/rollback/", views.RateCardRollbackView.as_view(), name="ratecard_rollback"),
     path("revisions/<int:pk>/activate/", views.RevisionActivateView.as_view(), name="raterevision_activate"),
+    path("simulate/", views.SimulateView.as_view(), name="simulate"),
+    path("simulations/<int:pk>/", views.SimulationView.as_view(), name="simulation"),
 ]
 
-# The customer card's Routing tab and its forms: under /customers/, beside the Auth tab, in their own namespace
-# (config/urls.py includes them as "customer_routing").
+# The customer card's Routing and Latest Calls tabs and the Routing tab's forms: under /customers/, beside the Auth
+# tab, in their own namespace (config/urls.py includes them as "customer_routing").
 card_urlpatterns = [
     path("<int:pk>/routing/", views.RoutingTabView.as_view(), name="routing_tab"),
+    path("<int:pk>/latest-calls/", views.LatestCallsTabView.as_view(), name="latest_calls_tab"),
     path("ingress-routes/add/", views.IngressRouteEditView.as_view(), name="ingressroute_add"),
     path("ingress-routes/<int:pk>/edit/", views.IngressRouteEditView.as_view(), name="ingressroute_edit"),
     path("ingress-routes/<int:pk>/delete/", views.IngressRouteDeleteView.as_view(), name="ingressroute_delete"),

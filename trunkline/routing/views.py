@@ -1,14 +1,18 @@
-"""Routing > Providers and Routing > Rate cards: boards, edit forms, a card's revisions and rows, CSV import; and the
-customer card's Routing tab (ingress routes, CLI rules, the CLI Testing box)."""
+"""Routing > Providers and Routing > Rate cards: boards, edit forms, a card's revisions and rows, CSV import; the
+customer card's Routing tab (ingress routes, CLI rules, the CLI Testing box); and Simulate Call (the card's Latest
+Calls tab, the global Simulate page, a simulation's result page)."""
 
+import ipaddress
 from datetime import UTC
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views import View
@@ -19,6 +23,7 @@ from trunkline.core.views.mixins import RoleRequiredMixin
 from trunkline.customers.models import Customer
 from trunkline.customers.views import CustomerCardView
 from trunkline.routing import services
+from trunkline.routing.choices import RoutingStrategy
 from trunkline.routing.filtersets import ProviderFilterSet, RateCardFilterSet
 from trunkline.routing.forms import (
     GENERATE_TECH_PREFIX,
@@ -30,11 +35,14 @@ from trunkline.routing.forms import (
     RateCardForm,
     RateImportForm,
     RevisionScheduleForm,
+    SimulateForm,
 )
-from trunkline.routing.models import CliRule, IngressRoute, Provider, RateCard, RateRevision
+from trunkline.routing.models import CliRule, IngressRoute, Provider, RateCard, RateRevision, SimulatedCall
 from trunkline.routing.ratefile import MappingError
 from trunkline.routing.selectors import cli_rules_evaluate, rate_csv_lines
+from trunkline.routing.simulate import simulate_and_record
 from trunkline.routing.tables import ProviderTable, RateCardTable
+from trunkline.sipauth.choices import Direction
 from trunkline.switch.cli import REJECT_CODE, REJECT_REASON
 
 RATES_PER_PAGE = 100
@@ -262,7 +270,8 @@ class RoutingTabView(CustomerCardView):
     def get_tab_context(self, request: HttpRequest, customer: Customer) -> dict[str, Any]:
         form = CliTestForm(request.GET if "test_cli" in request.GET else None)
         context: dict[str, Any] = {
-            "routes": customer.ingress_routes.select_related("rate_card").prefetch_related("lock", "exclude")
+            "routes": customer.ingress_routes.select_related("rate_card").prefetch_related(
+                "lock", "exclude", "rate_card__egress_cards")
             .order_by("tech_prefix", "id"),
             "cli_rules": customer.cli_rules.order_by("id"),
             "cli_form": form,
@@ -373,3 +382,119 @@ class CliRuleDeleteView(_RoutingTabDeleteView):
     queryset = CliRule.objects.select_related("customer")
     consequence = ("The switch stops applying it; if it was the customer's last rule in its direction, every CLI "
                    "passes. The deletion is kept in the customer's audit log.")
+
+
+#
+# Simulate Call: the customer card's Latest Calls tab, the global Simulate page, a simulation's result page
+#
+
+CALLS_PER_PAGE = 50
+
+
+def customer_ip(customer: Customer) -> str:
+    """The Customer IP the Simulate dialog starts with: of the customer's "sends" IP-auth entries, in the Auth tab's
+    order, the first exact address, else the first host of the first network (a call comes from one address)."""
+    networks = [ipaddress.ip_network(ip, strict=False) for ip in
+                customer.ip_auths.filter(direction=Direction.SENDS).order_by("ip", "id").values_list("ip", flat=True)]
+    exact = next((network for network in networks if network.num_addresses == 1), None)
+    if exact is not None:
+        return str(exact.network_address)
+    return str(next(networks[0].hosts(), networks[0].network_address)) if networks else ""
+
+
+def _initial(query: QueryDict) -> dict[str, str]:
+    """Inputs given in the query string (a result page's Simulate again) fill the form in."""
+    return {name: query[name] for name in SimulateForm.base_fields if query.get(name)}
+
+
+def _run(request: HttpRequest, form: SimulateForm, customer: Customer | None = None) -> HttpResponse:
+    """Simulate and keep the call (under `customer` when it was run from that card and identifies nobody), then
+    show its result page."""
+    data = form.cleaned_data
+    simulation = simulate_and_record(created_by=request.user, dst=data["dst"], cli=data["cli"], ip=data["ip"],
+                                     user=data["user"] or None, pai=data["pai"] or None, asked_for=customer)
+    return redirect("routing:simulation", simulation.pk)
+
+
+def _calls_page(request: HttpRequest, calls: QuerySet[SimulatedCall]) -> dict[str, Any]:
+    page = Paginator(calls.select_related("customer", "created_by"), CALLS_PER_PAGE).get_page(request.GET.get("page"))
+    return {"page": page, "calls": page.object_list}
+
+
+class LatestCallsTabView(CustomerCardView):
+    """The customer's calls, newest first: today the simulations kept for it (live calls come with the switch). A
+    POST runs a simulation from the Simulate dialog; with errors, the tab comes back with the dialog open."""
+
+    tab = "Latest Calls"
+    template_name = "routing/latest_calls_tab.html"
+    form: SimulateForm | None = None  # the POSTed form with its errors
+
+    def get_tab_context(self, request: HttpRequest, customer: Customer) -> dict[str, Any]:
+        form = self.form or SimulateForm(initial={"ip": customer_ip(customer), **_initial(request.GET)})
+        # ?simulate opens the dialog without JavaScript (the Simulate button's link).
+        return {**_calls_page(request, customer.simulated_calls.all()), "form": form,
+                "dialog_open": self.form is not None or "simulate" in request.GET}
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        customer = get_object_or_404(Customer, pk=pk)
+        form = SimulateForm(request.POST)
+        if form.is_valid():
+            return _run(request, form, customer)
+        self.form = form
+        return self.get(request, pk)
+
+
+class SimulateView(RoleRequiredMixin, View):
+    """Routing > Simulate: the form with no customer preset, and the latest simulations of every customer. Open
+    to viewers too, as the API is: a simulation changes no configuration, it only keeps the run."""
+
+    template_name = "routing/simulate.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.render_page(request, SimulateForm(initial=_initial(request.GET)))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = SimulateForm(request.POST)
+        if form.is_valid():
+            return _run(request, form)
+        return self.render_page(request, form)
+
+    def render_page(self, request: HttpRequest, form: SimulateForm) -> HttpResponse:
+        return render(request, self.template_name,
+                      {"form": form, **_calls_page(request, SimulatedCall.objects.all())})
+
+
+class SimulationView(generic.ObjectView):
+    """One simulation as it was decided: the result JSON laid out, with names and links for the ids it holds."""
+
+    queryset = SimulatedCall.objects.select_related("customer", "created_by")
+    template_name = "routing/simulation.html"
+
+    def get_extra_context(self, request: HttpRequest, obj: SimulatedCall) -> dict[str, Any]:
+        result = obj.result
+        route = result["ingress_route"]
+        card_ids = {item["card_id"] for item in result["egress"]} | ({route["rate_card_id"]} if route else set())
+        cards = RateCard.objects.in_bulk(card_ids)  # a card deleted since shows as its id
+        egress = [{**item, "card": cards.get(item["card_id"]), "loss": item["margin"].startswith("-")}
+                  for item in result["egress"]]
+        trace: list[dict[str, Any]] = []
+        for line in result["trace"]:
+            step, _, message = line.partition(": ")
+            trace.append({"step": step, "message": message, "reject": message.startswith("REJECT ")})
+        # In the form's order: a jsonb column does not keep the keys' order.
+        inputs = urlencode({name: obj.inputs[name] for name in SimulateForm.base_fields if obj.inputs.get(name)})
+        if obj.customer_id:
+            tab = reverse("customer_routing:latest_calls_tab", args=[obj.customer_id])
+            crumbs = [("Customers", reverse("customers:customer_list")),
+                      (str(obj.customer), obj.customer.get_absolute_url()), ("Latest Calls", tab)]
+            again = f"{tab}?simulate=1&{inputs}"
+        else:
+            crumbs = [("Simulate", reverse("routing:simulate"))]
+            again = f"{reverse('routing:simulate')}?{inputs}"
+        # The snapshot's strategy values are RoutingStrategy's.
+        strategy = RoutingStrategy(route["strategy"]).label if route else None
+        minutes, seconds = divmod(result["max_duration"] or 0, 60)
+        return {"result": result, "egress": egress, "trace": trace, "crumbs": crumbs, "again_url": again,
+                "rejected_at": next((line for line in trace if line["reject"]), None),
+                "route_card": cards.get(route["rate_card_id"]) if route else None, "strategy": strategy,
+                "max_duration_text": f"{minutes} min {seconds} s" if seconds else f"{minutes} min"}

@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from trunkline.customers.models import Customer
 from trunkline.routing.models import SimulatedCall
 from trunkline.routing.simulate import simulate_and_record
 
@@ -17,6 +18,10 @@ class SimulateSerializer(serializers.Serializer):
     ip = serializers.IPAddressField()
     user = serializers.CharField(max_length=64, required=False, allow_blank=True)
     pai = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True)
+    customer = serializers.PrimaryKeyRelatedField(
+        queryset=Customer.objects.all(), required=False, allow_null=True,
+        help_text="The customer the simulation is asked for: the run is listed on its Latest Calls when the decision "
+                  "identifies no customer (an unknown IP, say).")
 
 
 class SimulatedCallSerializer(serializers.ModelSerializer):
@@ -41,7 +46,8 @@ class SimulateView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         return Response(simulate_and_record(created_by=request.user, dst=data["dst"], cli=data["cli"], ip=data["ip"],
-                                            user=data.get("user") or None, pai=data.get("pai") or None))
+                                            user=data.get("user") or None, pai=data.get("pai") or None,
+                                            asked_for=data.get("customer")).answer)
 
 
 class SimulatedCallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -19,7 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         result = simulate_and_record(created_by=None, dst=options["dst"], cli=options["cli"], ip=options["ip"],
-                                     user=options["user"], pai=options["pai"])
+                                     user=options["user"], pai=options["pai"]).answer
         if options["json"]:
             self.stdout.write(json.dumps(result, indent=2))
             return
