@@ -1,6 +1,7 @@
 """Shared fixtures: operators of each role, signed-in web and API clients, and a change context for setup."""
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.hashers import Argon2PasswordHasher
@@ -27,6 +28,13 @@ class QuickArgon2PasswordHasher(Argon2PasswordHasher):
 @pytest.fixture(autouse=True)
 def quick_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["tests.conftest.QuickArgon2PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def own_var_dir(settings, tmp_path: Path) -> None:
+    """Files the code writes under var/ (the routing snapshot a due publish job writes) go to the test's own
+    directory, never into the checkout's var/."""
+    settings.VAR_DIR = tmp_path
 
 
 @pytest.fixture
