@@ -1,46 +1,82 @@
-"""Call decision benchmark: decide() in process on DESIGN.md's anchor data set, one core.
+"""Call decision benchmark: decide() in process on DESIGN.md's anchor data set, one core, against the peers' SQL way.
 
     .venv/bin/python bench/decide.py [--customers N] [--prefixes N] [--calls N] [--rounds R] [--seed S]
+                                     [--backend sqlite|postgres|both] [--sql-calls N] [--sql-seconds S] [--keep]
 
 Builds a RoutingSnapshot of 10,000 customers with 2 IP-auth entries each (20,000; every tenth a /29 network,
 the rest single addresses), one ingress route each, CLI rules on 10% of them, a customer card and 5 provider
 cards of 100,000 prefixes each (bench/prefix.py's generator), indexes it once and times decisions for random
 (source, 12-digit number) calls: throughput is the best of R rounds over the same calls (the first, untimed for
-the verdict, fills the index's memo caches and is reported as the cold figure), p50/p99 come from a pass
-timing each call.
-No database here: the peers' SQL way (one longest-prefix query per call) is measured once the Django
-snapshot publisher lands, in the same run as this. A benchmark is not a test: the exit code is 0.
+the verdict, is reported as the cold figure: every number is new to the index then), p50/p99 come from a pass
+timing each call. The snapshot is frozen out of the collector's reach (gc.freeze) before the first pass, as a
+switch process would after loading it; the collector stays on for that pass and is off for the timed rounds.
+
+Then, in the same run, the same data set goes into a database as plain tables with their own DDL: a temporary
+SQLite file by default; PostgreSQL in a dedicated `trunkline_decide_bench` database created and dropped through
+the server's `postgres` database (BENCH_POSTGRES_URL, bench/harness.py's helpers; no child process, since no
+Django settings are read). The first --sql-calls of the same calls (time-boxed by --sql-seconds) are decided
+the way ASTPP / MagnusBilling / A2Billing do it (peers.md §5), with raw DB-API cursors and bound parameters
+(psycopg prepares repeated statements), no ORM:
+
+  (a) identify: ASTPP's CIDR math in SQL, each IP-auth entry stored as an integer range (INET_ATON of the
+      network and broadcast address), `WHERE ip_start <= ip AND ip_end >= ip`, most specific first, joined to
+      the account row for status, balance and debit limit and to its route for the rate card (ASTPP's
+      pricelist_id) and profit assurance;
+  (b) sell rate: one query on the customer card with every prefix of the number, `prefix IN (...) ORDER BY
+      LENGTH(prefix) DESC LIMIT 1` (MagnusBilling's searchTariff, A2Billing's dialprefix IN);
+  (c) buy rates: one query over the card's provider cards with the same IN list, `ORDER BY LENGTH(prefix) DESC,
+      rate` (ASTPP's termination LCR), keeping the longest row per card in Python, then the same filters
+      (blocked, profit assurance) and LCR order as decide().
+
+The SQL way must pick the same customer, sell prefix and provider order as decide() for every sampled call;
+the agreement count is printed. Target: decide() >= 100x the SQL way's rate. A benchmark is not a test: the exit
+code is 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import ipaddress
 import random
+import shutil
+import sqlite3
 import statistics
+import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
+from typing import Any, NamedTuple
 
-from prefix import build_cards, percentile, timer_overhead_ns  # bench/prefix.py: the script's directory is on the path
+from harness import PG_ADMIN_URL, log, pg_admin, pg_url  # bench/ is the script's directory, so on the path
+from prefix import build_cards, percentile, timer_overhead_ns
 
 from trunkline.contracts.snapshot import (
     CliRule,
     Customer,
+    CustomerStatus,
     Gateway,
     IngressRoute,
     IpAuth,
     Provider,
     RateCard,
+    RateRow,
+    RateStatus,
     RoutingSnapshot,
 )
-from trunkline.switch.decide import Call, MemoryCounters, SnapshotIndex, decide
+from trunkline.switch.decide import PROFIT_CHECK_SECONDS, Call, Decision, MemoryCounters, SnapshotIndex, decide
+from trunkline.switch.rating import first_increment_charge, max_duration, rate_call
 
 SEED = 20261128
 TARGET_PER_SECOND = 50_000
 TARGET_P99_US = 100.0
 CUSTOMER_CARD = 1
+TARGET_SQL_RATIO = 100.0
+BENCH_DB = "trunkline_decide_bench"
 
 
 def build_snapshot(generator: random.Random, customers: int, prefixes: int) -> RoutingSnapshot:
@@ -77,6 +113,221 @@ def make_calls(generator: random.Random, snapshot: RoutingSnapshot, count: int) 
                  str(generator.randrange(10**9, 10**10))) for _ in range(count)]
 
 
+class Answer(NamedTuple):
+    """What both ways must agree on for a call."""
+
+    customer: int | None
+    sell: str | None  # the customer card's prefix, when it is a row that can route
+    providers: tuple[int, ...]  # provider card ids in the order they are tried
+
+
+def decision_answer(decision: Decision) -> Answer:
+    return Answer(decision.customer.id if decision.customer is not None else None,
+                  decision.rate.prefix if decision.rate is not None else None,
+                  tuple(item.card_id for item in decision.routes))
+
+
+# Plain tables in the shape of the peers' (ASTPP's accounts/ip_map/routes/outbound routes, MagnusBilling's
+# pkg_prefix+pkg_rate folded into one rates table), with the indexes those queries need.
+SCHEMA = (
+    "CREATE TABLE accounts (id INTEGER PRIMARY KEY, status VARCHAR(30) NOT NULL, balance NUMERIC(20, 6) NOT NULL, "
+    "debit_limit NUMERIC(20, 6) NOT NULL)",
+    "CREATE TABLE ip_map (id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, ip_start BIGINT NOT NULL, "
+    "ip_end BIGINT NOT NULL)",
+    # In the identify query's order, so the most specific block holding an address is the first index entry read.
+    "CREATE INDEX ip_map_range ON ip_map (ip_start, ip_end DESC)",
+    "CREATE TABLE routes (id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, card_id INTEGER NOT NULL, "
+    "profit_assurance BOOLEAN NOT NULL, max_duration INTEGER NOT NULL)",
+    "CREATE INDEX routes_account ON routes (account_id)",
+    "CREATE TABLE providers (id INTEGER PRIMARY KEY, name VARCHAR(100) NOT NULL, status VARCHAR(30) NOT NULL)",
+    "CREATE TABLE cards (id INTEGER PRIMARY KEY, provider_id INTEGER)",
+    "CREATE TABLE card_egress (card_id INTEGER NOT NULL, egress_card_id INTEGER NOT NULL, "
+    "position INTEGER NOT NULL, PRIMARY KEY (card_id, egress_card_id))",
+    "CREATE TABLE rates (card_id INTEGER NOT NULL, prefix VARCHAR(20) NOT NULL, rate NUMERIC(12, 6) NOT NULL, "
+    "connection_fee NUMERIC(12, 6) NOT NULL, mcd INTEGER NOT NULL, pulse INTEGER NOT NULL, grace INTEGER NOT NULL, "
+    "status VARCHAR(10) NOT NULL, PRIMARY KEY (card_id, prefix))",
+)
+RATE_COLUMNS = "card_id, prefix, rate, connection_fee, mcd, pulse, grace, status"
+
+
+def table_rows(snapshot: RoutingSnapshot) -> dict[str, list[tuple[object, ...]]]:
+    """The snapshot as rows of SCHEMA's tables, money as text (exact in NUMERIC; SQLite keeps 6 places in REAL)."""
+    ranges = []
+    for entry in snapshot.ip_auths:
+        network = ipaddress.ip_network(entry.ip, strict=False)
+        ranges.append((entry.id, entry.customer_id, int(network.network_address), int(network.broadcast_address)))
+    return {
+        "accounts": [(customer.id, str(customer.status), str(customer.balance), str(customer.debit_limit))
+                     for customer in snapshot.customers],
+        "ip_map": ranges,
+        "routes": [(route.id, route.customer_id, route.rate_card_id, route.profit_assurance, route.max_duration or 0)
+                   for route in snapshot.ingress_routes],
+        "providers": [(provider.id, provider.name, str(provider.status)) for provider in snapshot.providers],
+        "cards": [(card.id, card.provider_id) for card in snapshot.rate_cards],
+        "card_egress": [(card.id, egress, position) for card in snapshot.rate_cards
+                        for position, egress in enumerate(card.egress_card_ids)],
+        "rates": [(card.id, row.prefix, str(row.rate), str(row.connection_fee), row.mcd, row.pulse, row.grace,
+                   str(row.status)) for card in snapshot.rate_cards for row in card.rows],
+    }
+
+
+def load(connection: Any, backend: str, snapshot: RoutingSnapshot) -> None:
+    placeholder = "?" if backend == "sqlite" else "%s"
+    cursor = connection.cursor()
+    for statement in SCHEMA:
+        cursor.execute(statement)
+    for table, rows in table_rows(snapshot).items():
+        if backend == "postgres" and table == "rates":
+            with cursor.copy(f"COPY rates ({RATE_COLUMNS}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join([placeholder] * len(rows[0]))
+            cursor.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+    connection.commit()
+    cursor.execute("ANALYZE")
+    connection.commit()
+
+
+IDENTIFY_SQL = (
+    "SELECT a.id, a.status, a.balance, a.debit_limit, r.card_id, r.profit_assurance, r.max_duration "
+    "FROM ip_map m JOIN accounts a ON a.id = m.account_id JOIN routes r ON r.account_id = a.id "
+    # CIDR blocks nest or are disjoint: scanning back from the address, the first block holding it is the most
+    # specific one. (The bench's addresses are not shared, so the tech-prefix tie-break never comes up.)
+    "WHERE m.ip_start <= {p} AND m.ip_end >= {p} ORDER BY m.ip_start DESC, m.ip_end LIMIT 1")
+SELL_SQL = ("SELECT prefix, rate, connection_fee, mcd, pulse, grace, status FROM rates "
+            "WHERE card_id = {p} AND prefix IN ({prefixes}) ORDER BY LENGTH(prefix) DESC LIMIT 1")
+BUY_SQL = (
+    "SELECT r.card_id, r.prefix, r.rate, r.connection_fee, r.mcd, r.pulse, r.grace, r.status, p.name, p.status, "
+    "e.position FROM card_egress e JOIN rates r ON r.card_id = e.egress_card_id JOIN cards c ON c.id = r.card_id "
+    "JOIN providers p ON p.id = c.provider_id "
+    "WHERE e.card_id = {p} AND r.prefix IN ({prefixes}) ORDER BY LENGTH(r.prefix) DESC, r.rate, e.position")
+
+
+def sql_decider(connection: Any, backend: str, digits: int) -> Callable[[Call], Answer]:
+    """The peers' decision for one call: three queries, then the same money, filters and LCR order in Python."""
+    placeholder = "?" if backend == "sqlite" else "%s"
+    prefixes = ", ".join([placeholder] * digits)  # every prefix of the number, 1..digits long
+    identify = IDENTIFY_SQL.format(p=placeholder)
+    sell_sql = SELL_SQL.format(p=placeholder, prefixes=prefixes)
+    buy_sql = BUY_SQL.format(p=placeholder, prefixes=prefixes)
+    money: Callable[[Any], Decimal] = Decimal if backend == "postgres" else lambda value: Decimal(str(value))
+    cursor = connection.cursor()
+    active, blocked = str(CustomerStatus.ACTIVE), str(RateStatus.BLOCKED)
+
+    def row_of(prefix: str, rate: Any, fee: Any, mcd: int, pulse: int, grace: int, status: str) -> RateRow:
+        return RateRow(prefix, money(rate), connection_fee=money(fee), mcd=mcd, pulse=pulse, grace=grace,
+                       status=RateStatus(status))
+
+    def decide_sql(call: Call) -> Answer:
+        address = int(ipaddress.ip_address(call.source_ip))
+        cursor.execute(identify, (address, address))
+        found = cursor.fetchone()
+        if found is None:
+            return Answer(None, None, ())
+        customer, status, balance, debit_limit, card, profit_assurance, route_max = found
+        if status != active:
+            return Answer(customer, None, ())
+        number = call.destination
+        candidates = [number[:length] for length in range(len(number), 0, -1)]
+        cursor.execute(sell_sql, (card, *candidates))
+        found = cursor.fetchone()
+        if found is None or found[6] == blocked:
+            return Answer(customer, None, ())
+        sell = row_of(*found)
+        available = money(balance) + money(debit_limit)
+        if available < first_increment_charge(sell):
+            return Answer(customer, sell.prefix, ())
+        seconds = max_duration(sell, available)
+        if route_max and (seconds is None or seconds > route_max):
+            seconds = route_max
+        cursor.execute(buy_sql, (card, *candidates))
+        longest: dict[int, tuple[Any, ...]] = {}
+        for row in cursor.fetchall():
+            longest.setdefault(row[0], row)  # longest prefix first, so the first row per card is its match
+        kept = []
+        for egress_card, *terms, provider, provider_status, position in longest.values():
+            if terms[-1] == blocked or provider_status != "active":
+                continue
+            buy = row_of(*terms)
+            if profit_assurance and not all(rate_call(sell, length) >= rate_call(buy, length)
+                                            for length in PROFIT_CHECK_SECONDS):
+                continue
+            kept.append((buy.rate, buy.connection_fee, provider, position, egress_card))
+        kept.sort()
+        return Answer(customer, sell.prefix, tuple(item[-1] for item in kept))
+
+    return decide_sql
+
+
+@contextmanager
+def scratch_database(backend: str, keep: bool) -> Iterator[Any]:
+    """A DB-API connection to an empty database of `backend`, removed afterwards unless `keep`."""
+    if backend == "sqlite":
+        directory = Path(tempfile.mkdtemp(prefix="trunkline-decide-bench-"))
+        connection = sqlite3.connect(directory / "bench.sqlite3")
+        try:
+            yield connection
+        finally:
+            connection.close()
+            if keep:
+                log(f"sqlite: kept {directory}")
+            else:
+                shutil.rmtree(directory, ignore_errors=True)
+        return
+    import psycopg
+
+    pg_admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+    pg_admin(f"CREATE DATABASE {BENCH_DB}")
+    connection = psycopg.connect(pg_url(BENCH_DB), connect_timeout=5)
+    try:
+        yield connection
+    finally:
+        connection.close()
+        if keep:
+            log(f"postgres: kept database {BENCH_DB}")
+        else:
+            pg_admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+
+
+class SqlRun(NamedTuple):
+    backend: str
+    calls: int
+    per_second: float
+    p50: float  # µs
+    p99: float
+    agreeing: int
+    mismatches: list[tuple[Call, Answer, Answer]]
+    load_seconds: float
+
+
+def run_sql(backend: str, snapshot: RoutingSnapshot, calls: Sequence[Call], expected: Sequence[Answer],
+            seconds: float, keep: bool) -> SqlRun:
+    with scratch_database(backend, keep) as connection:
+        started = time.perf_counter()
+        load(connection, backend, snapshot)
+        loaded = time.perf_counter() - started
+        digits = {len(call.destination) for call in calls}
+        assert len(digits) == 1, "one statement shape: every number has the same length"
+        decide_sql = sql_decider(connection, backend, digits.pop())
+        for call in calls[:20]:  # warm-up: statement caches, prepared statements (psycopg prepares on reuse)
+            decide_sql(call)
+        clock = time.perf_counter_ns
+        latencies: list[int] = []
+        answers: list[Answer] = []
+        deadline = clock() + int(seconds * 1e9)
+        for call in calls:
+            began = clock()
+            answers.append(decide_sql(call))
+            ended = clock()
+            latencies.append(ended - began)
+            if ended > deadline:
+                break
+    mismatches = [(call, want, got) for call, want, got in zip(calls, expected, answers, strict=False) if want != got]
+    return SqlRun(backend, len(answers), len(answers) / (sum(latencies) / 1e9), percentile(latencies, 0.5),
+                  percentile(latencies, 0.99), len(answers) - len(mismatches), mismatches, loaded)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=10_000)
@@ -84,6 +335,11 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both", "none"), default="sqlite",
+                        help="database(s) for the SQL baseline (default sqlite; none skips it)")
+    parser.add_argument("--sql-calls", type=int, default=3_000, help="calls decided the SQL way, per backend")
+    parser.add_argument("--sql-seconds", type=float, default=30.0, help="time box of the SQL way, per backend")
+    parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     options = parser.parse_args()
 
     generator = random.Random(options.seed)
@@ -97,16 +353,21 @@ def main() -> None:
     calls = make_calls(generator, snapshot, options.calls)
     counters = MemoryCounters()
     rng = random.Random(options.seed)
-    # The first pass also fills the index's memo of egress lists and first increments: timed apart as "cold".
+
+    gc.collect()
+    gc.freeze()  # the snapshot is permanent, as in the switch; keep the collector from walking it on every pass
+    # The first pass sees every number for the first time: what the index's memos do not hold yet is worked out
+    # here, so it is timed apart as "cold", with the collector still on.
     began = time.perf_counter()
-    decisions = [decide(index, counters, call, rng) for call in calls]
+    for call in calls:
+        decide(index, counters, call, rng)
     cold = len(calls) / (time.perf_counter() - began)
-    outcomes = Counter(f"{decision.code} {decision.reason}" for decision in decisions)
-    del decisions
+    # Counted on a pass of its own: holding 100,000 decisions during the timed pass would time the collector.
+    outcomes = Counter(f"{decision.code} {decision.reason}" for call in calls
+                       for decision in (decide(index, counters, call, rng),))
     print("  outcomes: " + ", ".join(f"{reason} x{count:,}" for reason, count in outcomes.most_common()))
 
     gc.collect()
-    gc.freeze()  # the snapshot is permanent; keep the collector from walking it mid-measurement
     gc.disable()
     rates = []
     for _ in range(options.rounds):
@@ -126,12 +387,37 @@ def main() -> None:
     best, p50, p99 = max(rates), percentile(latencies, 0.5), percentile(latencies, 0.99)
     print()
     print(f"decisions/s (best of {options.rounds}, median {statistics.median(rates):,.0f}): {best:,.0f}; "
-          f"first pass with cold memo caches: {cold:,.0f}")
+          f"first pass (every number new to the index): {cold:,.0f}")
     print(f"latency p50 {p50:.1f} µs, p99 {p99:.1f} µs (clock overhead {overhead / 1000:.2f} µs included)")
     verdict = "PASS" if best >= TARGET_PER_SECOND and p99 <= TARGET_P99_US else "FAIL"
     print(f"{verdict}: target >= {TARGET_PER_SECOND:,}/s and p99 <= {TARGET_P99_US:.0f} µs")
-    print("SQL baseline (peers' one-query-per-call way, >= 100x target): comes with the Django snapshot slice; "
-          "not measured in this run")
+
+    backends = {"both": ["sqlite", "postgres"], "none": []}.get(options.backend, [options.backend])
+    if not backends:
+        print("SQL baseline: skipped (--backend none)")
+        return
+    sample = calls[:options.sql_calls]
+    expected = [decision_answer(decide(index, counters, call, rng)) for call in sample]
+    print()
+    print(f"SQL baseline, the peers' way (identify by IP range, 1 sell + 1 buy query listing all "
+          f"{len(sample[0].destination)} prefixes of the number, longest first), first {len(sample):,} calls of the "
+          f"same set, time box {options.sql_seconds:.0f} s per backend:")
+    for backend in backends:
+        log(f"{backend}: loading {sum(len(card.rows) for card in snapshot.rate_cards):,} rate rows")
+        try:
+            run = run_sql(backend, snapshot, sample, expected, options.sql_seconds, options.keep)
+        except Exception as error:  # e.g. no PostgreSQL server: the in-process figures above still stand
+            where = f" at {PG_ADMIN_URL}" if backend == "postgres" else ""
+            print(f"  {backend:<9} unavailable{where}: {error}")
+            continue
+        ratio = best / run.per_second
+        print(f"  {backend:<9} {run.per_second:>9,.0f} decisions/s, p50 {run.p50:,.0f} µs, p99 {run.p99:,.0f} µs "
+              f"over {run.calls:,} calls (data loaded in {run.load_seconds:.1f} s); same customer, sell prefix and "
+              f"provider order as decide(): {run.agreeing:,}/{run.calls:,}")
+        for call, want, got in run.mismatches[:5]:
+            print(f"    MISMATCH {call.source_ip} {call.destination}: decide() {want}, SQL {got}")
+        verdict = "PASS" if ratio >= TARGET_SQL_RATIO else "FAIL"
+        print(f"  {backend:<9} ratio decide()/SQL: {ratio:,.0f}x  {verdict}: target >= {TARGET_SQL_RATIO:.0f}x")
 
 
 if __name__ == "__main__":

@@ -187,7 +187,10 @@ def test_a_disabled_route_is_skipped() -> None:
 
 
 def test_dial_string_does_not_allow_the_number() -> None:
-    rejected(run(snapshot(route=IngressRoute(1, 1, CUSTOMER_CARD, dial_string="^1"))), 503, "Blocked by Dial plan")
+    decision = run(snapshot(route=IngressRoute(1, 1, CUSTOMER_CARD, dial_string="^1")))
+    rejected(decision, 503, "Blocked by Dial plan")
+    assert str(decision.trace[-1]) == (f"route: REJECT no dial string of the routes with no tech prefix allows "
+                                       f"{NUMBER}: 503 Blocked by Dial plan")
     assert run(snapshot(route=IngressRoute(1, 1, CUSTOMER_CARD, dial_string="^44"))).accepted
 
 
@@ -338,8 +341,10 @@ def test_longest_tech_prefix_wins_and_is_stripped() -> None:
               IngressRoute(3, 1, CUSTOMER_CARD))
     decision = run(snapshot(ingress_routes=routes), Call(IP, "12#" + NUMBER, "1"))
     assert decision.route is not None and decision.route.id == 2 and decision.destination == NUMBER
+    assert str(decision.trace[4]) == f"route: ingress route #2 (tech prefix 12#): 12#{NUMBER} -> {NUMBER}"
     decision = run(snapshot(ingress_routes=routes), Call(IP, NUMBER, "1"))
     assert decision.route is not None and decision.route.id == 3 and decision.destination == NUMBER
+    assert str(decision.trace[4]) == f"route: ingress route #3 (no tech prefix): {NUMBER} -> {NUMBER}"
 
 
 def test_routes_sharing_a_tech_prefix_are_told_apart_by_dial_string() -> None:

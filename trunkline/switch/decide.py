@@ -5,13 +5,16 @@ tech prefix, one merged prefix index per customer card); `decide()` then only pr
 arithmetic of the one call. It is pure: live counters are read, never written (the SIP server takes the
 reservation the decision names), and randomness (weighted order, recording samples) comes from `rng`.
 
-The index memoises two things on first use, both keyed by objects that live as long as it does: a rate row's
-first-increment charge, and the filtered, LCR-ordered provider list per (route egress policy, prebuilt merged
-rate tuple) with profit assurance already applied. A repeated destination then costs dict probes only.
+Per prebuilt merged rate tuple whose customer row can route, the index memoises on first use a plan that no
+route setting changes: the sell row's first-increment charge and the routable providers in LCR order, with and
+without those profit assurance drops. What does depend on the route is memoised too, per route egress policy:
+the filtered list of a route with a lock, exclude, provider cap or reverse order. A repeated destination then
+costs dict probes only.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
 import ipaddress
@@ -20,8 +23,10 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from functools import partial
+from operator import attrgetter
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
+from trunkline.contracts.money import MONEY_QUANTUM
 from trunkline.contracts.snapshot import (
     AuthKind,
     CliRule,
@@ -35,6 +40,7 @@ from trunkline.contracts.snapshot import (
     Provider,
     ProviderStatus,
     RateRow,
+    RateStatus,
     Recording,
     RoutingSnapshot,
     SipUser,
@@ -42,13 +48,16 @@ from trunkline.contracts.snapshot import (
 )
 from trunkline.switch.cli import CliRuleSet
 from trunkline.switch.prefix import MergedPrefixIndex, PrefixIndex
-from trunkline.switch.rating import first_increment_charge, max_duration, rate_call
+from trunkline.switch.rating import billed_seconds, first_increment_charge, max_duration, rate_call
 from trunkline.switch.regex import compile_pattern
 from trunkline.switch.rewrite import RewriteChain
 from trunkline.switch.trace import Step, TraceLine
 
 # DESIGN.md, "Profit assurance": the call lengths on which the customer must pay at least the provider's cost.
 PROFIT_CHECK_SECONDS = (6, 30, 60, 180, 600)
+# Checked longest first: a sell rate below the buy rate shows on the longest call, so all() stops after one pair.
+_PROFIT_CHECK_LONGEST_FIRST = tuple(sorted(PROFIT_CHECK_SECONDS, reverse=True))
+_TWO_QUANTA_PER_MINUTE = 2 * 60 * MONEY_QUANTUM  # charges are rounded to MONEY_QUANTUM (rate_call's precision)
 
 IP_NOT_AUTHORISED = "IP Not Authorised"
 UNKNOWN_USER = "Unknown User"
@@ -81,6 +90,7 @@ _ZERO = Decimal(0)
 _RANDOM = random.Random()
 # Enum members looked up once: attribute access on an Enum class is slow in Python 3.11 (as in cli.py).
 _ACTIVE = CustomerStatus.ACTIVE
+_BLOCKED = RateStatus.BLOCKED
 _ALWAYS = Recording.ALWAYS
 _WEIGHTED = Strategy.WEIGHTED
 _REVERSE_LCR = Strategy.REVERSE_LCR
@@ -164,6 +174,10 @@ class Egress(NamedTuple):
     rate: RateRow
     cost: Decimal  # per minute
     margin: Decimal  # customer rate - provider rate, per minute
+
+
+# As _new_line: the index build makes one per routable provider rate of every merged key.
+_new_egress: Callable[[tuple[object, ...]], Egress] = partial(tuple.__new__, Egress)
 
 
 class _Order(tuple[Egress, ...]):
@@ -266,20 +280,71 @@ class _Routes:
         return "", ()
 
 
+class _Plan(NamedTuple):
+    """What a prebuilt rate tuple whose customer row can route needs no route setting for."""
+
+    candidates: _Order  # active, unblocked provider rates in LCR order (card order on ties)
+    profitable: _Order  # the candidates profit assurance keeps, same order
+    unprofitable: int  # how many candidates profit assurance drops
+    first: Decimal  # the sell row's first-increment charge
+
+
+# As _new_line: the build makes one per merged key.
+_new_plan: Callable[[tuple[_Order, _Order, int, Decimal]], _Plan] = partial(tuple.__new__, _Plan)
+# In C rather than a Python key function: the build sorts one list per merged key.
+_lcr_key = attrgetter("rate.rate", "rate.connection_fee", "provider.name")
+
+
 class _Card:
     """A customer card compiled with its egress cards: one prefix walk answers all of them."""
 
-    __slots__ = ("egress", "merged")
+    __slots__ = ("_firsts", "egress", "merged", "plans")
 
     def __init__(self, merged: MergedPrefixIndex, egress: tuple[tuple[int, Provider | None], ...]) -> None:
         self.merged = merged
         self.egress = egress  # (card id, provider), in the merged index's order after the customer card
+        # Per prebuilt rate tuple (by id; the tuples live as long as the merged index) whose customer row can
+        # route, its plan, worked out on the first call through it: memory grows with the destinations traffic
+        # reaches, not with the product of the cards' sizes.
+        self.plans: dict[int, _Plan] = {}
+        self._firsts: dict[int, Decimal] = {}  # by sell row: many keys inherit the same one
+
+    def plan(self, rates: tuple[RateRow | None, ...], sell: RateRow) -> _Plan:
+        """The plan of a rate tuple whose customer row `sell` (rates[0]) routes: active and not blocked."""
+        plan = self.plans.get(id(rates))
+        if plan is not None:
+            return plan
+        first = self._firsts.get(id(sell))
+        if first is None:
+            first = self._firsts[id(sell)] = first_increment_charge(sell)
+        found = [_new_egress((provider, provider.gateways, card_id, buy, buy.rate, sell.rate - buy.rate))
+                 for (card_id, provider), buy in zip(self.egress, rates[1:], strict=True)
+                 if buy is not None and provider is not None and buy.status != _BLOCKED]
+        if len(found) > 1:
+            found.sort(key=_lcr_key)
+        candidates = _Order(found)
+        kept = [item for item in found if _profitable(sell, item.rate)]
+        # Sharing the tuple when nothing is dropped keeps the memo smaller.
+        plan = self.plans[id(rates)] = _new_plan((
+            candidates, candidates if len(kept) == len(found) else _Order(kept), len(found) - len(kept), first))
+        return plan
 
 
 class SnapshotIndex:
     """Everything decide() looks up, built once per snapshot."""
 
     def __init__(self, snapshot: RoutingSnapshot) -> None:
+        # The build makes about a million long-lived objects and no garbage cycles; with the cyclic collector on,
+        # its full passes over the growing heap would take longer than the build itself.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._build(snapshot)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _build(self, snapshot: RoutingSnapshot) -> None:
         self.snapshot = snapshot
         self.customers = {customer.id: customer for customer in snapshot.customers}
         sending = [entry for entry in snapshot.ip_auths if entry.direction == IpDirection.SENDS]
@@ -317,22 +382,16 @@ class SnapshotIndex:
             self.cards[card_id] = _Card(merged, tuple(
                 (egress_id, provider if provider is not None and provider.status == ProviderStatus.ACTIVE else None)
                 for egress_id in egress for provider in (providers.get(cards[egress_id].provider_id or 0),)))
-        # Per route, a memo from the id of the merged index's prebuilt rate tuple to (providers in order,
-        # how many profit assurance dropped). Routes with the same egress settings share one memo; both the
-        # settings and the tuples are fixed for this index's life, so an entry never goes stale.
+        # Per route with a lock, exclude, provider cap or reverse order, a memo from the id of the merged
+        # index's prebuilt rate tuple to (providers in order, how many profit assurance dropped); other routes
+        # read their card's prebuilt plans directly. Routes with the same egress settings share one memo; both
+        # the settings and the tuples are fixed for this index's life, so an entry never goes stale.
         plans: dict[tuple[object, ...], dict[int, tuple[_Order, int]]] = {}
         self.plans = {route.id: plans.setdefault((
             route.rate_card_id, frozenset(route.lock), frozenset(route.exclude), route.provider_capped_rate,
-            route.profit_assurance, route.strategy, route.weights), {}) for route in snapshot.ingress_routes}
-        # Memoised by row identity on first use: the rows live as long as this index, and a second call to
-        # the same prefix then costs a dict probe instead of Decimal arithmetic.
-        self._first_increment: dict[int, Decimal] = {}
-
-    def first_increment(self, row: RateRow) -> Decimal:
-        found = self._first_increment.get(id(row))
-        if found is None:
-            found = self._first_increment[id(row)] = first_increment_charge(row)
-        return found
+            route.profit_assurance, route.strategy, route.weights), {}) for route in snapshot.ingress_routes
+            if route.lock or route.exclude or route.provider_capped_rate is not None
+            or route.strategy == _REVERSE_LCR}
 
     def cli_rule_set(self, customer_id: int) -> CliRuleSet:
         return self.cli_rules.get(customer_id, self._no_cli_rules)
@@ -440,10 +499,10 @@ def decide(index: SnapshotIndex, counters: Counters, call: Call, rng: random.Ran
     number = destination[len(prefix):]
     route = next((route for route, dial in candidates if dial is None or dial.search(number)), None)
     if route is None:
-        return _reject(trace, _ROUTE, 503, BLOCKED_BY_DIAL_PLAN, "no dial string of tech prefix `{}` allows {}",
-                       (prefix, number), _NOTHING_FOUND._replace(customer=customer, auth=auth))
-    trace.append(_new_line((_ROUTE, True, "ingress route #{} (tech prefix `{}`): {} -> {}",
-                           (route.id, prefix, destination, number))))
+        return _reject(trace, _ROUTE, 503, BLOCKED_BY_DIAL_PLAN, "no dial string of the routes with {} allows {}",
+                       (_prefix_words(prefix), number), _NOTHING_FOUND._replace(customer=customer, auth=auth))
+    trace.append(_new_line((_ROUTE, True, "ingress route #{} ({}): {} -> {}",
+                           (route.id, _prefix_words(prefix), destination, number))))
     found = Decision(False, 0, "", (), customer, auth, route, None, number, cli, pai)
 
     # 6. Limits: customer, auth entry, route (0 = unlimited).
@@ -460,7 +519,7 @@ def decide(index: SnapshotIndex, counters: Counters, call: Call, rng: random.Ran
     card = index.cards[route.rate_card_id]
     rates = card.merged.lookup(number)
     sell = rates[0]
-    if sell is None or sell.blocked:
+    if sell is None or sell.status == _BLOCKED:
         return _reject(trace, _RATE, 503, NO_ROUTES_PRE, "card #{} has {} for {}", (
             route.rate_card_id, "no rate" if sell is None else f"blocked prefix {sell.prefix}", number), found)
     if route.capped_rate is not None and sell.rate > route.capped_rate:
@@ -474,7 +533,8 @@ def decide(index: SnapshotIndex, counters: Counters, call: Call, rng: random.Ran
 
     # 8. Money.
     available = customer.balance - counters.reserved(customer.id) + customer.debit_limit
-    first = index.first_increment(sell)
+    plan = card.plan(rates, sell)
+    first = plan.first
     if available < first:
         return _reject(trace, _MONEY, 402, INSUFFICIENT_BALANCE, "available {} < first increment {}", (
             available, first), found._replace(rate=sell))
@@ -485,11 +545,15 @@ def decide(index: SnapshotIndex, counters: Counters, call: Call, rng: random.Ran
         available, first, "unlimited" if seconds is None else seconds))))
 
     # 9. Egress.
-    plans = index.plans[route.id]
-    planned = plans.get(id(rates))
-    if planned is None:
-        planned = plans[id(rates)] = _egress(card, rates, route, sell)
-    egress, dropped_by_profit = planned
+    plans = index.plans.get(route.id)
+    if plans is None:  # no lock, exclude, cap or reverse order: the prebuilt lists are the answer
+        egress, dropped_by_profit = (plan.profitable, plan.unprofitable) if route.profit_assurance else (
+            plan.candidates, 0)
+    else:
+        planned = plans.get(id(rates))
+        if planned is None:
+            planned = plans[id(rates)] = _egress(plan, route, sell)
+        egress, dropped_by_profit = planned
     if route.strategy == _WEIGHTED and len(egress) > 1:
         weights = index.weights.get(route.id, {})
         egress = _Order(_weighted(egress, lambda item: weights.get(item.card_id, 1), rng))
@@ -504,6 +568,10 @@ def decide(index: SnapshotIndex, counters: Counters, call: Call, rng: random.Ran
     recording = route.recording == _ALWAYS or (sample is not None and rng.random() * 100 < sample)
     return _new_decision((True, 200, "Routed", tuple(trace), customer, auth, route, sell, number, cli, pai, egress,
                           seconds, first, recording))
+
+
+def _prefix_words(prefix: str) -> str:
+    return f"tech prefix {prefix}" if prefix else "no tech prefix"
 
 
 def _tell_apart(index: SnapshotIndex, entries: tuple[IpAuth, ...], call: Call) -> IpAuth | None:
@@ -527,29 +595,43 @@ def _tell_apart(index: SnapshotIndex, entries: tuple[IpAuth, ...], call: Call) -
 
 def _profitable(sell: RateRow, buy: RateRow) -> bool:
     """The customer pays at least the provider's cost at every checked length, each side with its own terms."""
-    return all(rate_call(sell, seconds) >= rate_call(buy, seconds) for seconds in PROFIT_CHECK_SECONDS)
+    if sell.grace == buy.grace and sell.mcd == buy.mcd and sell.pulse == buy.pulse and (
+            sell.rate >= buy.rate and sell.connection_fee >= buy.connection_fee):
+        # Same billed seconds at every length and neither term smaller: every step of charge() is monotone,
+        # so no sell charge can fall below the buy charge.
+        return True
+    # 60 x (buy charge - sell charge) before rounding, on the longest call. Two quanta or more apart, the charges
+    # differ after rounding too (rates and fees are >= 0, and half-up rounding of amounts >= 0 moves with them
+    # quantum by quantum), so the sell charge is the smaller one: no Decimal division or rounding needed.
+    longest = _PROFIT_CHECK_LONGEST_FIRST[0]
+    gap = (60 * (buy.connection_fee - sell.connection_fee)
+           + buy.rate * billed_seconds(longest, buy.grace, buy.mcd, buy.pulse)
+           - sell.rate * billed_seconds(longest, sell.grace, sell.mcd, sell.pulse))
+    if gap >= _TWO_QUANTA_PER_MINUTE:
+        return False
+    return all(rate_call(sell, seconds) >= rate_call(buy, seconds) for seconds in _PROFIT_CHECK_LONGEST_FIRST)
 
 
-def _lcr_key(item: Egress) -> tuple[Decimal, Decimal, str]:
-    return item.rate.rate, item.rate.connection_fee, item.provider.name
-
-
-def _egress(card: _Card, rates: tuple[RateRow | None, ...], route: IngressRoute,
-            sell: RateRow) -> tuple[_Order, int]:
+def _egress(plan: _Plan, route: IngressRoute, sell: RateRow) -> tuple[_Order, int]:
     """The providers left, in LCR order (reversed for reverse LCR), and how many profit assurance alone dropped."""
-    lock, exclude, cap = route.lock, route.exclude, route.provider_capped_rate
-    kept: list[Egress] = []
+    lock, exclude, cap, check = route.lock, route.exclude, route.provider_capped_rate, route.profit_assurance
+    kept: Sequence[Egress] = plan.candidates
     unprofitable = 0
-    for (card_id, provider), buy in zip(card.egress, rates[1:], strict=True):
-        if (buy is None or buy.blocked or provider is None
-                or (lock and card_id not in lock) or card_id in exclude or (cap is not None and buy.rate > cap)):
-            continue
-        if route.profit_assurance and not _profitable(sell, buy):
-            unprofitable += 1
-            continue
-        kept.append(Egress(provider, provider.gateways, card_id, buy, buy.rate, sell.rate - buy.rate))
-    kept.sort(key=_lcr_key, reverse=route.strategy == _REVERSE_LCR)
-    return _Order(kept), unprofitable
+    if lock or exclude or cap is not None:
+        kept = []
+        for item in plan.candidates:
+            if (lock and item.card_id not in lock) or item.card_id in exclude or (cap is not None and item.cost > cap):
+                continue
+            if check and not _profitable(sell, item.rate):
+                unprofitable += 1
+                continue
+            kept.append(item)
+    elif check:
+        kept, unprofitable = plan.profitable, plan.unprofitable
+    if route.strategy == _REVERSE_LCR:
+        # A stable sort of the LCR order keeps card order on ties, as sorting the card order itself would.
+        kept = sorted(kept, key=_lcr_key, reverse=True)
+    return kept if type(kept) is _Order else _Order(kept), unprofitable
 
 
 def _weighted(items: Sequence[Egress], weight: Callable[[Egress], int], rng: random.Random) -> list[Egress]:
