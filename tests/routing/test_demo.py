@@ -47,6 +47,7 @@ def test_a_demo_customer_call_routes_in_lcr_order(dst: str, prefix: str, rate: s
     result = simulate_call(dst=dst, cli=CLI, ip=ip)
 
     assert (result["routed"], result["code"]) == (True, 200), result["trace"]
+    assert result["max_duration"] == 4 * 3600  # the route's cap: the debit limit alone would buy days
     assert result["customer"]["name"] == customer.name
     assert (result["rate"]["prefix"], result["rate"]["rate"]) == (prefix, rate)
     assert [item["provider"]["name"] for item in result["egress"]] == providers

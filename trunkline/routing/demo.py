@@ -80,6 +80,8 @@ DECK: tuple[tuple[str, str, str, str, str, str, str], ...] = (
 BUY_INCREMENTS = {("Charlie Networks", "2348"): "60/60"}
 # Sold only: a range known for fraud, refused before any provider is tried.
 BLOCKED = (("4470", "United Kingdom Personal Numbering", "1/1", "0.2500"),)
+# A postpaid customer's limit buys days of talk; routes cap a call at a few hours (CGRateS's default is 3 h).
+MAX_CALL_SECONDS = 4 * 3600
 # Thin-margin wholesale traffic: those customers' routes refuse providers that would cost more than they pay.
 PROFIT_ASSURANCE_TAG = "wholesale"
 
@@ -171,6 +173,7 @@ def demo_routing() -> DemoRoutingResult:
     for number, customer in enumerate(routed, start=1):
         if customer.pk not in with_route:
             ingress_route_save(route=IngressRoute(customer=customer, rate_card=customer_cards[customer.currency],
+                                                  max_duration=MAX_CALL_SECONDS,
                                                   profit_assurance=PROFIT_ASSURANCE_TAG in customer.tags))
             routes_created += 1
         ip = CUSTOMER_IP.format(number)
