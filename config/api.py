@@ -10,7 +10,7 @@ from trunkline.customers.api.views import (
     NumberBlockViewSet,
 )
 from trunkline.notifications.api.views import SettingsTestEmailView, SettingsTestSmsView, SettingsView
-from trunkline.routing.api.simulate import SimulatedCallViewSet, SimulateView
+from trunkline.routing.api.simulate import RoutingSnapshotView, SimulatedCallViewSet, SimulateView
 from trunkline.routing.api.views import (
     CliRuleViewSet,
     IngressRouteViewSet,
@@ -41,6 +41,7 @@ router.register("simulations", SimulatedCallViewSet)
 
 urlpatterns = [
     path("simulate/", SimulateView.as_view(), name="simulate"),
+    path("routing-snapshot/", RoutingSnapshotView.as_view(), name="routing-snapshot"),
     path("settings/", SettingsView.as_view(), name="settings"),
     path("settings/test-email/", SettingsTestEmailView.as_view(), name="settings-test-email"),
     path("settings/test-sms/", SettingsTestSmsView.as_view(), name="settings-test-sms"),

@@ -2,22 +2,26 @@
 Simulate page, and a simulation's result page; viewers may simulate too, as through the API."""
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 
 from tests.factories import make_customer
 from tests.routing.helpers import load_rates, make_card
 from tests.sipauth.factories import make_ip_auth
 from trunkline.core.context import change_context
-from trunkline.core.models import User
+from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT, enqueue_debounced
+from trunkline.core.models import Job, User
 from trunkline.customers.models import Customer
 from trunkline.routing.models import IngressRoute, SimulatedCall
 from trunkline.routing.services import ingress_route_save
 from trunkline.routing.simulate import simulate_and_record
+from trunkline.routing.snapshot import snapshot_publish
 from trunkline.routing.views import customer_ip
 
 IP = "203.0.113.10"
@@ -213,3 +217,19 @@ def test_tab_paginates(web: Client, world, operator_user) -> None:
     second = web.get(f"{tab(world.customer)}?page=2").content.decode()
     oldest = SimulatedCall.objects.order_by("id").first()
     assert second.count("200 Routed") == 1 and oldest.call_id in second
+
+
+def test_global_page_says_when_the_switch_file_was_published(web: Client, world, settings, tmp_path) -> None:
+    settings.VAR_DIR = tmp_path
+    note = web.get(SIMULATE).content.decode().split('data-testid="publication">')[1].split("</p>")[0]
+    assert "has not been published yet" in note and "queued" not in note
+    published = snapshot_publish()
+    enqueue_debounced(PUBLISH_ROUTING_SNAPSHOT)  # a change made since
+    stamp = datetime.fromtimestamp(published.stat().st_mtime, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    note = web.get(SIMULATE).content.decode().split('data-testid="publication">')[1].split("</p>")[0]
+    assert f"The switch's routing file was published {stamp} UTC" in note
+    assert "Changes made since are queued" in note and "failed" not in note
+    Job.objects.filter(kind=PUBLISH_ROUTING_SNAPSHOT).update(status=Job.Status.FAILED, last_error="OSError: disk full",
+                                                             finished=timezone.now())
+    note = web.get(SIMULATE).content.decode().split('data-testid="publication">')[1].split("</p>")[0]
+    assert "<strong>The last publication failed: OSError: disk full</strong>" in note

@@ -1,7 +1,7 @@
 """The routing snapshot is rebuilt after every committed change the call decision reads, debounced: a burst of
 changes queues one publish job, a change rolled back queues none, and the worker's run writes the file."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -24,7 +24,7 @@ from trunkline.core.jobs import (
 from trunkline.core.models import Job, SystemSettings
 from trunkline.customers.models import Customer
 from trunkline.customers.services import number_block_assign
-from trunkline.routing.snapshot import PUBLISH_DEBOUNCE, SNAPSHOT_FILE
+from trunkline.routing.snapshot import PUBLISH_DEBOUNCE, SNAPSHOT_FILE, snapshot_publish
 
 pytestmark = pytest.mark.django_db
 
@@ -154,3 +154,15 @@ def test_enqueue_debounced_refuses_a_kind_without_debounce() -> None:
     with pytest.raises(ValueError, match=r"^No debounced job handler for 'routing\.activate_due_revisions'\.$"):
         enqueue_debounced("routing.activate_due_revisions")
     assert not Job.objects.exists()
+
+
+def test_the_api_says_when_the_switch_file_was_published(api, api_for, viewer_user, settings, tmp_path) -> None:
+    settings.VAR_DIR = tmp_path
+    url = reverse("api:routing-snapshot")
+    assert api.get(url).json() == {"published_at": None, "pending": False, "failed": ""}
+    published = snapshot_publish()
+    enqueue_debounced(PUBLISH_ROUTING_SNAPSHOT)
+    stamp = datetime.fromtimestamp(published.stat().st_mtime, tz=UTC)
+    answer = api_for(viewer_user).get(url).json()
+    assert (datetime.fromisoformat(answer["published_at"].replace("Z", "+00:00")), answer["pending"],
+            answer["failed"]) == (stamp, True, "")

@@ -13,7 +13,8 @@ the first of them, by `trunkline worker`.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -72,6 +73,24 @@ def snapshot_publish(path: Path | None = None) -> Path:
     target = path or Path(settings.VAR_DIR) / SNAPSHOT_FILE
     write_snapshot(snapshot_build(), target)
     return target
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What the switch nodes have: when the file was last written, and whether changes since wait for the worker."""
+
+    published_at: datetime | None  # None: never published
+    pending: bool  # a publish job is queued
+    failed: str  # the error of the last publish job, when it failed and none has succeeded since
+
+
+def snapshot_publication() -> Publication:
+    target = Path(settings.VAR_DIR) / SNAPSHOT_FILE
+    published_at = datetime.fromtimestamp(target.stat().st_mtime, tz=UTC) if target.exists() else None
+    jobs = Job.objects.filter(kind=PUBLISH_ROUTING_SNAPSHOT)
+    last = jobs.filter(status__in=(Job.Status.DONE, Job.Status.FAILED)).order_by("-finished", "-id").first()
+    return Publication(published_at=published_at, pending=jobs.filter(status=Job.Status.QUEUED).exists(),
+                       failed=last.last_error if last is not None and last.status == Job.Status.FAILED else "")
 
 
 @job_handler(PUBLISH_ROUTING_SNAPSHOT, debounce=PUBLISH_DEBOUNCE)

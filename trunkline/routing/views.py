@@ -41,6 +41,7 @@ from trunkline.routing.models import CliRule, IngressRoute, Provider, RateCard, 
 from trunkline.routing.ratefile import MappingError
 from trunkline.routing.selectors import cli_rules_evaluate, rate_csv_lines
 from trunkline.routing.simulate import simulate_and_record
+from trunkline.routing.snapshot import snapshot_publication
 from trunkline.routing.tables import ProviderTable, RateCardTable
 from trunkline.sipauth.choices import Direction
 from trunkline.switch.cli import REJECT_CODE, REJECT_REASON
@@ -460,8 +461,8 @@ class SimulateView(RoleRequiredMixin, View):
         return self.render_page(request, form)
 
     def render_page(self, request: HttpRequest, form: SimulateForm) -> HttpResponse:
-        return render(request, self.template_name,
-                      {"form": form, **_calls_page(request, SimulatedCall.objects.all())})
+        return render(request, self.template_name, {"form": form, "publication": snapshot_publication(),
+                                                    **_calls_page(request, SimulatedCall.objects.all())})
 
 
 class SimulationView(generic.ObjectView):

@@ -1,4 +1,5 @@
-"""POST /api/v1/simulate/ (the Simulate Call dialog) and GET /api/v1/simulations/ (the runs it kept)."""
+"""POST /api/v1/simulate/ (the Simulate Call dialog), GET /api/v1/simulations/ (the runs it kept) and
+GET /api/v1/routing-snapshot/ (when the switch's routing file was published)."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
@@ -10,6 +11,7 @@ from rest_framework.views import APIView
 from trunkline.customers.models import Customer
 from trunkline.routing.models import SimulatedCall
 from trunkline.routing.simulate import simulate_and_record
+from trunkline.routing.snapshot import snapshot_publication
 
 
 class SimulateSerializer(serializers.Serializer):
@@ -56,3 +58,20 @@ class SimulatedCallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
     queryset = SimulatedCall.objects.select_related("created_by")
     serializer_class = SimulatedCallSerializer
     filterset_fields = ("customer",)
+
+
+class PublicationSerializer(serializers.Serializer):
+    published_at = serializers.DateTimeField(allow_null=True, help_text="When the file was last written; null = never.")
+    pending = serializers.BooleanField(help_text="Changes made since are queued for the worker's next publication.")
+    failed = serializers.CharField(help_text="The error of the last publish job when it failed; empty otherwise.")
+
+
+class RoutingSnapshotView(APIView):
+    """What the switch nodes load: for monitoring that configuration changes reach them."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = PublicationSerializer
+
+    @extend_schema(responses={200: PublicationSerializer})
+    def get(self, request: Request) -> Response:
+        return Response(PublicationSerializer(snapshot_publication()).data)
