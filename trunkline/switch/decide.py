@@ -503,7 +503,7 @@ def decide(index: SnapshotIndex, counters: Counters, call: Call, rng: random.Ran
                        (_prefix_words(prefix), number), _NOTHING_FOUND._replace(customer=customer, auth=auth))
     trace.append(_new_line((_ROUTE, True, "ingress route #{} ({}): {} -> {}",
                            (route.id, _prefix_words(prefix), destination, number))))
-    found = Decision(False, 0, "", (), customer, auth, route, None, number, cli, pai)
+    found = _new_decision((False, 0, "", (), customer, auth, route, None, number, cli, pai, (), None, _ZERO, False))
 
     # 6. Limits: customer, auth entry, route (0 = unlimited).
     for limit_scope, limited in ((CUSTOMER, customer), (scope, auth), (ROUTE, route)):
@@ -533,7 +533,7 @@ def decide(index: SnapshotIndex, counters: Counters, call: Call, rng: random.Ran
 
     # 8. Money.
     available = customer.balance - counters.reserved(customer.id) + customer.debit_limit
-    plan = card.plan(rates, sell)
+    plan = card.plans.get(id(rates)) or card.plan(rates, sell)
     first = plan.first
     if available < first:
         return _reject(trace, _MONEY, 402, INSUFFICIENT_BALANCE, "available {} < first increment {}", (
