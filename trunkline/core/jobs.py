@@ -75,7 +75,9 @@ def enqueue_after_commit(kinds: tuple[str, ...]) -> None:
     the job's row is written outside the change's transaction, so concurrent writers never wait on each other
     for it."""
     for kind in kinds:
-        transaction.on_commit(partial(enqueue_debounced, kind))
+        # robust: the change has committed by then; failing to queue its follow-up is logged, not turned into an
+        # error for a request whose change did happen (the next change queues the job again).
+        transaction.on_commit(partial(enqueue_debounced, kind), robust=True)
 
 
 def _claim() -> Job | None:
