@@ -209,7 +209,7 @@ def test_a_long_error_list_is_capped_but_counted(api, card) -> None:
     text = HEADER + "".join(f"{n},x,bad,0,1,1,0,active\n" for n in range(1, MAX_LISTED_ERRORS + 6))
     body = post_csv(api, card, text).json()
     assert len(body["errors"]) == MAX_LISTED_ERRORS
-    assert body["detail"] == (f"{MAX_LISTED_ERRORS + 5} rows with errors (the first {MAX_LISTED_ERRORS} are "
+    assert body["detail"] == (f"{MAX_LISTED_ERRORS + 5:,} rows with errors (the first {MAX_LISTED_ERRORS:,} are "
                               f"listed); nothing was imported.")
     assert "row 2" in body["errors"] and f"row {MAX_LISTED_ERRORS + 1}" in body["errors"]
     assert f"row {MAX_LISTED_ERRORS + 2}" not in body["errors"]

@@ -224,6 +224,36 @@ def rate_field(verbose_name: str, **kwargs: Any) -> models.DecimalField:
                                validators=[MinValueValidator(ZERO)], **kwargs)
 
 
+class RateImport(models.Model):
+    """A deck imported from the control panel by the worker, so a large file shows its progress. Not
+    change-logged: it is the request; the revision it writes is the change, logged under the operator."""
+
+    card = models.ForeignKey(RateCard, on_delete=models.CASCADE, related_name="imports")
+    text = models.TextField(help_text="The CSV as uploaded; emptied once imported (the revision holds the rows).")
+    start_row = models.PositiveIntegerField(default=2)
+    columns = models.CharField(max_length=500, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+    date_live = models.DateTimeField(null=True, blank=True)
+    rows = models.PositiveIntegerField(help_text="Rows from the start row on, as counted when queued.")
+    job = models.ForeignKey("core.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    revision = models.ForeignKey("RateRevision", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    summary = models.TextField(blank=True)
+    errors = models.JSONField(default=list, blank=True, help_text="[row, field, message] of each listed error.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-id",)
+
+    def __str__(self) -> str:
+        return f"Import #{self.pk} into {self.card}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("routing:rate_import", args=[self.pk])
+
+
 class Rate(models.Model):
     """One prefix of one revision. Not change-logged: rows are data loaded by the hundred thousand; the
     revision that brings them is the audited change (one log entry per import or edit, not one per row)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
@@ -30,6 +31,8 @@ STATUSES = ("active", "blocked")
 # Errors beyond this many rows are counted, not listed: a wrong mapping on a 500k-row file would otherwise
 # answer with a 100 MB error document.
 MAX_LISTED_ERRORS = 1000
+# How often a long import reports how far it has got (rows).
+PROGRESS_EVERY = 10_000
 
 _INTEGER_DIGITS = MONEY_MAX_DIGITS - RATE_PLACES
 _AMOUNT = re.compile(rf"^(\d{{1,{_INTEGER_DIGITS}}}(\.\d{{0,{RATE_PLACES}}})?|\.\d{{1,{RATE_PLACES}}})$")
@@ -121,7 +124,8 @@ def _seconds(result: ParseResult, number: int, name: str, cell: str, minimum: in
     return None
 
 
-def parse_rates(text: str, *, start_row: int = 2, columns: tuple[str, ...] = COLUMNS) -> ParseResult:
+def parse_rates(text: str, *, start_row: int = 2, columns: tuple[str, ...] = COLUMNS,
+                progress: Callable[[int], None] | None = None) -> ParseResult:
     """Every row from `start_row` on, validated; `result.rows` is complete only when `result.errors` is empty."""
     result = ParseResult()
     slots = {name: position for position, name in enumerate(columns) if name not in SKIP_MARKERS}
@@ -145,6 +149,8 @@ def parse_rates(text: str, *, start_row: int = 2, columns: tuple[str, ...] = COL
         number += 1
         if number < start_row:
             continue
+        if progress is not None and (number - start_row + 1) % PROGRESS_EVERY == 0:
+            progress(number - start_row + 1)
         if not any(cell.strip() for cell in cells):
             result.add_error(number, "row", "The row is empty; remove it.")
             continue

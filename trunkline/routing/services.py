@@ -8,7 +8,7 @@ brings them is the audited change.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,14 +17,23 @@ from django.db import connection, transaction
 from django.db.models import Max, ProtectedError, Q
 from django.utils import timezone
 
-from trunkline.core.jobs import enqueue, job_handler
-from trunkline.core.models import Job
+from trunkline.core.context import change_context
+from trunkline.core.jobs import enqueue, job_handler, set_progress
+from trunkline.core.models import Job, User
 from trunkline.customers.models import Customer
 from trunkline.routing.choices import RateCardKind, RevisionSource
-from trunkline.routing.models import IngressRoute, Rate, RateCard, RateRevision
-from trunkline.routing.ratefile import COLUMNS, ParseResult, RateValues, parse_columns, parse_rates
+from trunkline.routing.models import IngressRoute, Rate, RateCard, RateImport, RateRevision
+from trunkline.routing.ratefile import (
+    COLUMNS,
+    PROGRESS_EVERY,
+    ParseResult,
+    RateValues,
+    parse_columns,
+    parse_rates,
+)
 
 ACTIVATE_DUE_JOB = "routing.activate_due_revisions"
+IMPORT_RATES_JOB = "routing.import_rates"
 _RATE_COLUMNS = ", ".join(COLUMNS)
 
 #
@@ -149,6 +158,15 @@ def _write_rates(revision: RateRevision, rows: Iterable[RateValues]) -> None:
                            f"VALUES ({', '.join(['%s'] * (len(COLUMNS) + 1))})", ((pk, *row) for row in rows))
 
 
+def _reporting(rows: Sequence[RateValues], progress: Callable[[int], None]) -> Iterator[RateValues]:
+    """The rows as they are written, telling `progress` every PROGRESS_EVERY rows (after the reading half)."""
+    read = len(rows)
+    for number, row in enumerate(rows, start=1):
+        if number % PROGRESS_EVERY == 0:
+            progress(read + number)
+        yield row
+
+
 def _go_live(card: RateCard, revision: RateRevision, *, activate: bool, now: datetime) -> bool:
     """Activate now, or leave a scheduled revision to its date_live; True when it went live now."""
     if revision.date_live is not None and revision.date_live > now:
@@ -176,29 +194,31 @@ class RateImportResult:
         count = self.parsed.error_rows
         if count:
             listed = len(self.errors)
-            more = f" (the first {listed} are listed)" if listed < count else ""
-            return f"{count} row{'s' if count != 1 else ''} with errors{more}; nothing was imported."
+            more = f" (the first {listed:,} are listed)" if listed < count else ""
+            return f"{count:,} row{'s' if count != 1 else ''} with errors{more}; nothing was imported."
         rows = len(self.parsed.rows)
         if self.revision is None:
-            return f"Ready to import {rows} rows."
+            return f"Ready to import {rows:,} rows."
         state = ("active" if self.activated else
                  f"scheduled for {self.revision.date_live:%Y-%m-%d %H:%M} UTC" if self.revision.date_live else
                  "not active")
-        return f"Imported {rows} rows as revision {self.revision.number} ({state})."
+        return f"Imported {rows:,} rows as revision {self.revision.number} ({state})."
 
 
 def rate_card_import(*, card: RateCard, text: str, start_row: int = 2, columns: str | Sequence[str] | None = None,
                      activate: bool = True, date_live: datetime | None = None, dry_run: bool = False,
-                     note: str = "", now: datetime | None = None) -> RateImportResult:
+                     note: str = "", now: datetime | None = None,
+                     progress: Callable[[int], None] | None = None) -> RateImportResult:
     """A CSV deck as a new revision of `card`: all rows valid or nothing written, nothing activated.
 
     `columns` maps CSV columns to fields by position (see ratefile.parse_columns; raises ratefile.MappingError);
     `start_row` is the first row read, counted as the file counts rows (2 skips one header line). A future
-    `date_live` schedules the activation instead.
+    `date_live` schedules the activation instead. `progress` hears how many steps are done: rows read, then rows
+    read plus rows written (twice the row count in all).
     """
     if start_row < 1:
         raise ValidationError({"start_row": ["The start row is 1 or more (rows count from 1)."]})
-    parsed = parse_rates(text, start_row=start_row, columns=parse_columns(columns))
+    parsed = parse_rates(text, start_row=start_row, columns=parse_columns(columns), progress=progress)
     result = RateImportResult(parsed=parsed, dry_run=dry_run)
     if parsed.error_rows or dry_run:
         return result
@@ -208,7 +228,7 @@ def rate_card_import(*, card: RateCard, text: str, start_row: int = 2, columns: 
         revision = _new_revision(card, source=RevisionSource.IMPORT, note=note, date_live=date_live)
         revision.row_count = len(parsed.rows)
         revision.save()
-        _write_rates(revision, parsed.rows)
+        _write_rates(revision, parsed.rows if progress is None else _reporting(parsed.rows, progress))
         result.activated = _go_live(card, revision, activate=activate, now=now)
     result.revision = revision
     return result
@@ -275,6 +295,43 @@ def rate_revisions_activate_due(*, now: datetime | None = None) -> list[RateRevi
 @job_handler(ACTIVATE_DUE_JOB)
 def activate_due_revisions_job(job: Job) -> None:
     rate_revisions_activate_due()
+
+
+def rate_import_start(*, card: RateCard, text: str, start_row: int = 2, columns: str = "",
+                      date_live: datetime | None = None, note: str = "", created_by: User | None = None) -> RateImport:
+    """Queue rate_card_import() for the worker, which reports its progress on the RateImport; a bad start row or
+    column mapping is refused at once (MappingError), as the synchronous import refuses it."""
+    if start_row < 1:
+        raise ValidationError({"start_row": ["The start row is 1 or more (rows count from 1)."]})
+    parse_columns(columns or None)
+    lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    rows = max(lines - start_row + 1, 0)
+    with transaction.atomic():
+        imported = RateImport.objects.create(card=card, text=text, start_row=start_row, columns=columns,
+                                             date_live=date_live, note=note, rows=rows, created_by=created_by)
+        imported.job = enqueue(IMPORT_RATES_JOB, {"import": imported.pk}, total=2 * rows)
+        imported.save(update_fields=["job"])
+    return imported
+
+
+@job_handler(IMPORT_RATES_JOB)
+def rate_import_job(job: Job) -> None:
+    imported = RateImport.objects.select_related("card", "created_by").get(pk=job.payload["import"])
+    if imported.finished is not None:
+        return  # a retry after the import had finished
+    # Logged under the operator who uploaded the deck: the worker only carries the import out.
+    with change_context(source="job", user=imported.created_by):
+        result = rate_card_import(card=imported.card, text=imported.text, start_row=imported.start_row,
+                                  columns=imported.columns or None, date_live=imported.date_live,
+                                  note=imported.note, progress=lambda done: set_progress(job, done))
+    set_progress(job, job.progress_total)
+    imported.summary = result.summary
+    imported.errors = [[row, field, " ".join(problems)] for row, fields in result.errors.items()
+                       for field, problems in fields.items()]
+    imported.revision = result.revision
+    imported.text = ""
+    imported.finished = timezone.now()
+    imported.save()
 
 
 #

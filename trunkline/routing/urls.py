@@ -15,6 +15,7 @@ urlpatterns = [
     path("rate-cards/<int:pk>/edit/", views.RateCardEditView.as_view(), name="ratecard_edit"),
     path("rate-cards/<int:pk>/delete/", views.RateCardDeleteView.as_view(), name="ratecard_delete"),
     path("rate-cards/<int:pk>/import/", views.RateImportView.as_view(), name="ratecard_import"),
+    path("imports/<int:pk>/", views.RateImportStatusView.as_view(), name="rate_import"),
     path("rate-cards/<int:pk>/export/", views.RateCardExportView.as_view(), name="ratecard_export"),
     path("rate-cards/<int:pk>/rollback/", views.RateCardRollbackView.as_view(), name="ratecard_rollback"),
     path("revisions/<int:pk>/activate/", views.RevisionActivateView.as_view(), name="raterevision_activate"),

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views import View
 
 from trunkline.core.bulk_import import decode_upload
+from trunkline.core.models import Job
 from trunkline.core.views import generic
 from trunkline.core.views.mixins import RoleRequiredMixin
 from trunkline.customers.models import Customer
@@ -37,7 +38,15 @@ from trunkline.routing.forms import (
     RevisionScheduleForm,
     SimulateForm,
 )
-from trunkline.routing.models import CliRule, IngressRoute, Provider, RateCard, RateRevision, SimulatedCall
+from trunkline.routing.models import (
+    CliRule,
+    IngressRoute,
+    Provider,
+    RateCard,
+    RateImport,
+    RateRevision,
+    SimulatedCall,
+)
 from trunkline.routing.ratefile import MappingError
 from trunkline.routing.selectors import cli_rules_evaluate, rate_csv_lines
 from trunkline.routing.simulate import simulate_and_record
@@ -47,6 +56,9 @@ from trunkline.sipauth.choices import Direction
 from trunkline.switch.cli import REJECT_CODE, REJECT_REASON
 
 RATES_PER_PAGE = 100
+# From this many lines a deck is imported by the worker, with a progress page: smaller ones take well under a
+# second, and the operator is better served by the result at once.
+BACKGROUND_IMPORT_ROWS = 20_000
 PREVIEW_ROWS = 20
 
 
@@ -119,7 +131,8 @@ class RateCardView(generic.ObjectView):
         page = Paginator(rates, RATES_PER_PAGE).get_page(request.GET.get("page"))
         return {"revisions": obj.revisions.order_by("-number"), "page": page, "rates": page.object_list,
                 "prefix": prefix, "schedule_form": RevisionScheduleForm(),
-                "customer_cards": obj.customer_cards.order_by("name")}
+                "customer_cards": obj.customer_cards.order_by("name"),
+                "running_imports": obj.imports.filter(finished__isnull=True).only("pk", "rows", "created")}
 
 
 class RateCardEditView(generic.ObjectEditView):
@@ -196,7 +209,8 @@ class RateCardExportView(RoleRequiredMixin, View):
 
 class RateImportView(RoleRequiredMixin, View):
     """Upload or paste a deck: Preview checks every row and writes nothing; Import writes a new revision only when
-    the whole file is valid, and activates it (or schedules it)."""
+    the whole file is valid, and activates it (or schedules it). A deck of BACKGROUND_IMPORT_ROWS lines or more is
+    imported by the worker instead, on a page that shows its progress."""
 
     write = True
     template_name = "routing/rate_import.html"
@@ -225,6 +239,18 @@ class RateImportView(RoleRequiredMixin, View):
             return self.render_page(request, card, form)
         dry_run = "_import" not in request.POST
         date_live = data["date_live"].astimezone(UTC) if data["date_live"] else None
+        if not dry_run and text.count("\n") >= BACKGROUND_IMPORT_ROWS:
+            try:
+                imported = services.rate_import_start(card=card, text=text, start_row=data["start_row"],
+                                                      columns=data["columns"], date_live=date_live,
+                                                      note=data["note"], created_by=request.user)
+            except MappingError as error:
+                form.add_error("columns", str(error))
+                return self.render_page(request, card, form)
+            except ValidationError as error:
+                generic.add_errors(form, error)
+                return self.render_page(request, card, form)
+            return redirect(imported.get_absolute_url())
         try:
             result = services.rate_card_import(card=card, text=text, start_row=data["start_row"],
                                                columns=data["columns"], date_live=date_live, dry_run=dry_run,
@@ -244,6 +270,25 @@ class RateImportView(RoleRequiredMixin, View):
         form = RateImportForm(initial={**data, "csv": text, "file": None})
         return self.render_page(request, card, form, result=result, errors=errors,
                                 preview=result.parsed.rows[:PREVIEW_ROWS], dry_run=dry_run)
+
+
+class RateImportStatusView(generic.ObjectView):
+    """A deck the worker imports: progress while it runs (the page refreshes itself), then the outcome."""
+
+    queryset = RateImport.objects.select_related("card", "job", "revision", "created_by")
+    template_name = "routing/rate_import_status.html"
+
+    def get_extra_context(self, request: HttpRequest, obj: RateImport) -> dict[str, Any]:
+        job = obj.job
+        total = job.progress_total if job else 0
+        done = total if obj.finished else (job.progress_done if job else 0)
+        failed = obj.finished is None and job is not None and job.status == Job.Status.FAILED
+        # Progress counts rows read, then rows written: both halves are shown in rows.
+        return {"done": done, "total": total, "percent": round(100 * done / total) if total else 100,
+                "read": min(done, obj.rows), "written": max(done - obj.rows, 0), "failed": failed,
+                "waiting": job is not None and job.status == Job.Status.QUEUED and not done,
+                "crumbs": [("Rate cards", reverse("routing:ratecard_list")),
+                           (str(obj.card), obj.card.get_absolute_url())]}
 
 
 #
