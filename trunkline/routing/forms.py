@@ -41,7 +41,8 @@ class WeightsField(forms.CharField):
     """A route's weights typed one per line as `card name: weight`, stored as {"<card id>": weight}. The form
     sets `cards`: the provider cards a name may refer to (the route card's egress cards)."""
 
-    widget = forms.Textarea(attrs={"rows": 3, "class": "mono", "placeholder": "Carrier A: 3\nCarrier B: 1"})
+    # "narrow": a few short lines, so the box sits in the grid beside Lock and Exclude rather than on a row of its own.
+    widget = forms.Textarea(attrs={"rows": 4, "class": "mono narrow", "placeholder": "Carrier A: 3\nCarrier B: 1"})
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
