@@ -1,14 +1,20 @@
 """Builders for routing test data; every write runs in a change context, as real writers do."""
 
+from dataclasses import dataclass
+from decimal import Decimal
 from itertools import count
 from typing import Any
 
+from tests.factories import make_customer
+from tests.sipauth.factories import make_ip_auth
 from trunkline.core.context import change_context
-from trunkline.routing.models import Provider, RateCard, RateRevision
-from trunkline.routing.services import rate_card_import, rate_card_save
+from trunkline.customers.models import Customer
+from trunkline.routing.models import IngressRoute, Provider, RateCard, RateRevision
+from trunkline.routing.services import ingress_route_save, rate_card_import, rate_card_save
 
 _sequence = count(1)
 HEADER = "prefix,name,rate,connection_fee,mcd,pulse,grace,status\n"
+SIMULATE_IP = "203.0.113.10"
 
 
 def make_provider(**fields: Any) -> Provider:
@@ -37,3 +43,28 @@ def load_rates(card: RateCard, lines: str, **options: Any) -> RateRevision:
         result = rate_card_import(card=card, text=HEADER + lines, **options)
     assert not result.errors, result.errors
     return result.revision
+
+
+@dataclass
+class SimulateWorld:
+    customer: Customer
+    cheap: RateCard
+    dear: RateCard
+    route: IngressRoute
+
+
+def simulate_world() -> SimulateWorld:
+    """Acme Voice calling from SIMULATE_IP with 1.00 of credit, sold 44 at 0.05/min (6/6) on Retail, which 1.00
+    buys for 1,200 seconds. Provider card Cheap has 447 at 0.01 and Dear 44 at 0.02, so a UK mobile goes to
+    Cheap, then Dear."""
+    customer = make_customer(name="Acme Voice", debit_limit=Decimal("1.00"))
+    make_ip_auth(customer, ip=SIMULATE_IP)
+    dear = make_card(kind="provider", name="Dear")
+    load_rates(dear, "44,UK,0.0200,0,1,1,0,active\n")
+    cheap = make_card(kind="provider", name="Cheap")
+    load_rates(cheap, "447,UK Mobile,0.0100,0,1,1,0,active\n")
+    sell = make_card(name="Retail", egress_cards=[dear, cheap])
+    load_rates(sell, "44,UK,0.0500,0,6,6,0,active\n")
+    with change_context(source="test"):
+        route = ingress_route_save(route=IngressRoute(customer=customer, rate_card=sell, recording="always"))
+    return SimulateWorld(customer, cheap, dear, route)

@@ -2,7 +2,6 @@
 
 import dataclasses
 import json
-from dataclasses import dataclass
 from decimal import Decimal
 from io import StringIO
 
@@ -11,45 +10,26 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from tests.factories import make_contact, make_customer
-from tests.routing.helpers import load_rates, make_card
+from tests.routing.helpers import SIMULATE_IP, SimulateWorld, simulate_world
 from tests.sipauth.factories import make_ip_auth, make_rewrite, make_sip_user
 from trunkline.contracts.codec import read_snapshot, write_snapshot
 from trunkline.core.context import change_context
 from trunkline.customers.models import Customer
-from trunkline.routing.models import IngressRoute, RateCard, SimulatedCall
+from trunkline.routing.models import SimulatedCall
 from trunkline.routing.services import ingress_route_save
 from trunkline.routing.snapshot import snapshot_build, snapshot_publish
 
 SIMULATE = reverse("api:simulate")
 SIMULATIONS = reverse("api:simulatedcall-list")
-IP = "203.0.113.10"
+IP = SIMULATE_IP
 UK_MOBILE = "447700900123"
 
 pytestmark = pytest.mark.django_db
 
 
-@dataclass
-class World:
-    customer: Customer
-    cheap: RateCard
-    dear: RateCard
-    route: IngressRoute
-
-
 @pytest.fixture
-def world() -> World:
-    # 1.00 of credit at 0.05/min sells 1,200 seconds; the provider card with 447 at 0.01 beats 44 at 0.02.
-    customer = make_customer(name="Acme Voice", debit_limit=Decimal("1.00"))
-    make_ip_auth(customer, ip=IP)
-    dear = make_card(kind="provider", name="Dear")
-    load_rates(dear, "44,UK,0.0200,0,1,1,0,active\n")
-    cheap = make_card(kind="provider", name="Cheap")
-    load_rates(cheap, "447,UK Mobile,0.0100,0,1,1,0,active\n")
-    sell = make_card(name="Retail", egress_cards=[dear, cheap])
-    load_rates(sell, "44,UK,0.0500,0,6,6,0,active\n")
-    with change_context(source="test"):
-        route = ingress_route_save(route=IngressRoute(customer=customer, rate_card=sell, recording="always"))
-    return World(customer, cheap, dear, route)
+def world() -> SimulateWorld:
+    return simulate_world()
 
 
 def simulate(api, **inputs: str) -> dict:

@@ -1,9 +1,7 @@
 """Simulate Call in the control panel: the customer card's Latest Calls tab and its Simulate dialog, the global
 Simulate page, and a simulation's result page; viewers may simulate too, as through the API."""
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -12,19 +10,17 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from tests.factories import make_customer
-from tests.routing.helpers import load_rates, make_card
+from tests.routing.helpers import SIMULATE_IP, SimulateWorld, simulate_world
 from tests.sipauth.factories import make_ip_auth
-from trunkline.core.context import change_context
 from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT, enqueue_debounced
 from trunkline.core.models import Job, User
 from trunkline.customers.models import Customer
-from trunkline.routing.models import IngressRoute, SimulatedCall
-from trunkline.routing.services import ingress_route_save
+from trunkline.routing.models import SimulatedCall
 from trunkline.routing.simulate import simulate_and_record
 from trunkline.routing.snapshot import snapshot_publish
 from trunkline.routing.views import customer_ip
 
-IP = "203.0.113.10"
+IP = SIMULATE_IP
 UNKNOWN_IP = "203.0.113.99"
 UK_MOBILE = "447700900123"
 CLI = "12025550143"
@@ -33,27 +29,9 @@ SIMULATE = reverse("routing:simulate")
 pytestmark = pytest.mark.django_db
 
 
-@dataclass
-class World:
-    customer: Customer
-    cheap_provider: str
-    dear_provider: str
-
-
 @pytest.fixture
-def world() -> World:
-    # As tests/routing/test_simulate.py: Acme sells 44 at 0.05; provider 447 at 0.01 beats 44 at 0.02.
-    customer = make_customer(name="Acme Voice", debit_limit=Decimal("1.00"))
-    make_ip_auth(customer, ip=IP)
-    dear = make_card(kind="provider", name="Dear")
-    load_rates(dear, "44,UK,0.0200,0,1,1,0,active\n")
-    cheap = make_card(kind="provider", name="Cheap")
-    load_rates(cheap, "447,UK Mobile,0.0100,0,1,1,0,active\n")
-    sell = make_card(name="Retail", egress_cards=[dear, cheap])
-    load_rates(sell, "44,UK,0.0500,0,6,6,0,active\n")
-    with change_context(source="test"):
-        ingress_route_save(route=IngressRoute(customer=customer, rate_card=sell, recording="always"))
-    return World(customer, cheap.provider.name, dear.provider.name)
+def world() -> SimulateWorld:
+    return simulate_world()
 
 
 def tab(customer: Customer) -> str:
@@ -116,7 +94,7 @@ def test_result_page_of_a_routed_call(web: Client, world) -> None:
     assert '<dt>Strategy</dt><dd>LCR</dd>' in body
     assert '<dt>Increments</dt><dd><span class="mono">6/6</span>' in body
     egress = body.split('data-testid="sim-egress"')[1].split("</table>")[0]
-    assert egress.index(world.cheap_provider) < egress.index(world.dear_provider)
+    assert egress.index(world.cheap.provider.name) < egress.index(world.dear.provider.name)
     assert "198.51.100.7:5060;transport=udp" in egress
     assert '<td class="num mono">0.010000</td>' in egress and '<td class="num mono">0.040000</td>' in egress
     assert '<dd data-testid="sim-max-duration">1200 s <span class="muted">(20 min)</span></dd>' in body

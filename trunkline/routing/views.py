@@ -239,22 +239,13 @@ class RateImportView(RoleRequiredMixin, View):
             return self.render_page(request, card, form)
         dry_run = "_import" not in request.POST
         date_live = data["date_live"].astimezone(UTC) if data["date_live"] else None
-        if not dry_run and text.count("\n") >= BACKGROUND_IMPORT_ROWS:
-            try:
-                imported = services.rate_import_start(card=card, text=text, start_row=data["start_row"],
-                                                      columns=data["columns"], date_live=date_live,
-                                                      note=data["note"], created_by=request.user)
-            except MappingError as error:
-                form.add_error("columns", str(error))
-                return self.render_page(request, card, form)
-            except ValidationError as error:
-                generic.add_errors(form, error)
-                return self.render_page(request, card, form)
-            return redirect(imported.get_absolute_url())
+        options = {"card": card, "text": text, "start_row": data["start_row"], "columns": data["columns"],
+                   "date_live": date_live, "note": data["note"]}
         try:
-            result = services.rate_card_import(card=card, text=text, start_row=data["start_row"],
-                                               columns=data["columns"], date_live=date_live, dry_run=dry_run,
-                                               note=data["note"])
+            if not dry_run and text.count("\n") >= BACKGROUND_IMPORT_ROWS:
+                imported = services.rate_import_start(**options, created_by=request.user)
+                return redirect(imported.get_absolute_url())
+            result = services.rate_card_import(**options, dry_run=dry_run)
         except MappingError as error:
             form.add_error("columns", str(error))
             return self.render_page(request, card, form)
