@@ -12,6 +12,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from trunkline.core.validators import reject_control_characters
+
 MASKED = "********"
 
 
@@ -142,22 +144,25 @@ class SystemSettings(ChangeLoggedModel):
         STARTTLS = "starttls", "STARTTLS"
         TLS = "tls", "TLS (implicit)"
 
-    company_name = models.CharField(max_length=200, blank=True)
+    # Single-line values that end up in email headers (the sender's name) and subjects ({{ company }}).
+    company_name = models.CharField(max_length=200, blank=True, validators=[reject_control_characters])
     company_address = models.TextField(blank=True)
     email_from = models.EmailField("email from", blank=True,
                                    help_text="The sender of every email to customers and contacts.")
-    smtp_host = models.CharField("SMTP server", max_length=200, blank=True)
+    smtp_host = models.CharField("SMTP server", max_length=200, blank=True, validators=[reject_control_characters])
     smtp_port = models.PositiveIntegerField("SMTP port", default=587)
     smtp_security = models.CharField("SMTP security", max_length=10, choices=SmtpSecurity.choices,
                                      default=SmtpSecurity.STARTTLS)
-    smtp_username = models.CharField("SMTP username", max_length=200, blank=True)
+    smtp_username = models.CharField("SMTP username", max_length=200, blank=True,
+                                     validators=[reject_control_characters])
     smtp_password = models.CharField("SMTP password", max_length=200, blank=True)
     sms_api_url = models.URLField("SMS API URL", blank=True, default="https://api.twilio.com",
                                   help_text="A Twilio-compatible REST API; messages are posted to "
                                             "{url}/2010-04-01/Accounts/{SID}/Messages.json.")
-    sms_account_sid = models.CharField("SMS account SID", max_length=100, blank=True)
+    sms_account_sid = models.CharField("SMS account SID", max_length=100, blank=True,
+                                       validators=[reject_control_characters])
     sms_auth_token = models.CharField("SMS auth token", max_length=200, blank=True)
-    sms_from = models.CharField("SMS from", max_length=32, blank=True,
+    sms_from = models.CharField("SMS from", max_length=32, blank=True, validators=[reject_control_characters],
                                 help_text="The sender number (E.164) or alphanumeric sender ID.")
     number_range_start = models.PositiveIntegerField("internal number range start", null=True, blank=True)
     number_block_size = models.PositiveIntegerField("block size", null=True, blank=True)

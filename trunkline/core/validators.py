@@ -1,6 +1,7 @@
 """Field validators shared by every app."""
 
 import ipaddress
+import re
 import tomllib
 
 import phonenumbers
@@ -11,6 +12,19 @@ CURRENCY_CHOICES = sorted((c.alpha_3, f"{c.alpha_3} — {c.name}") for c in pyco
 COUNTRY_CHOICES = sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda choice: choice[1])
 CURRENCY_CODES = frozenset(code for code, _ in CURRENCY_CHOICES)
 COUNTRY_CODES = frozenset(code for code, _ in COUNTRY_CHOICES)
+
+
+# C0 controls (CR and LF among them), DEL, C1 controls and the Unicode line and paragraph separators: in a
+# name or a subject they break email headers (the send job failed on a subject holding CR LF), SIP headers and
+# CSV lines, and a single-line field has no use for any of them.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+CONTROL_CHARACTERS_MESSAGE = "Control characters (such as line breaks) are not allowed here."
+
+
+def reject_control_characters(value: str) -> None:
+    """For single-line text (names, subjects, header values); multi-line fields (bodies, notes) do not use it."""
+    if value and _CONTROL_CHARACTERS.search(value):
+        raise ValidationError(CONTROL_CHARACTERS_MESSAGE, code="control_characters")
 
 
 def validate_currency(value: str) -> None:

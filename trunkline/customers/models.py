@@ -16,6 +16,7 @@ from trunkline.core.validators import (
     normalize_e164,
     normalize_ip_list,
     normalize_tags,
+    reject_control_characters,
     validate_country,
     validate_currency,
     validate_e164,
@@ -36,7 +37,7 @@ def money_field(verbose_name: str, **kwargs: Any) -> models.DecimalField:
 class Customer(ChangeLoggedModel):
     """A carrier's customer: the account that sends traffic, holds a balance in one currency and gets billed."""
 
-    name = models.CharField("customer name", max_length=100, unique=True)
+    name = models.CharField("customer name", max_length=100, unique=True, validators=[reject_control_characters])
     paypal_email = models.EmailField("PayPal email", blank=True)
     website = models.URLField(blank=True)
     status = models.CharField(max_length=20, choices=CustomerStatus.choices, default=CustomerStatus.ACTIVE,
@@ -47,11 +48,13 @@ class Customer(ChangeLoggedModel):
                                    validators=[validate_percentage])
     currency = models.CharField(max_length=3, validators=[validate_currency], db_index=True)
     portal_access = models.BooleanField(default=True)
-    address_line1 = models.CharField("address line 1", max_length=200, blank=True)
-    address_line2 = models.CharField("address line 2", max_length=200, blank=True)
-    city = models.CharField(max_length=100, blank=True)
-    region = models.CharField(max_length=100, blank=True)
-    postcode = models.CharField(max_length=20, blank=True)
+    address_line1 = models.CharField("address line 1", max_length=200, blank=True,
+                                     validators=[reject_control_characters])
+    address_line2 = models.CharField("address line 2", max_length=200, blank=True,
+                                     validators=[reject_control_characters])
+    city = models.CharField(max_length=100, blank=True, validators=[reject_control_characters])
+    region = models.CharField(max_length=100, blank=True, validators=[reject_control_characters])
+    postcode = models.CharField(max_length=20, blank=True, validators=[reject_control_characters])
     country = models.CharField(max_length=2, blank=True, validators=[validate_country], db_index=True)
     channels = models.PositiveIntegerField(default=0, help_text="Concurrent calls; 0 = unlimited.")
     cps = models.PositiveIntegerField("flow speed (CPS)", default=0, help_text="Calls per second; 0 = unlimited.")
@@ -135,7 +138,7 @@ class Contact(BelongsToCustomer, ChangeLoggedModel):
     """A person at a customer. The email is their portal login; the password is stored as an Argon2 hash only."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[reject_control_characters])
     email = models.EmailField(unique=True, help_text="Also the portal login; unique across all contacts.")
     phone = models.CharField(max_length=20, blank=True, validators=[validate_e164],
                              help_text="E.164, e.g. +442071838750")
@@ -201,7 +204,7 @@ class Message(ChangeLoggedModel):
     """An email or SMS sent to the contacts of some customers ("Send" on the board). Each recipient is a delivery."""
 
     channel = models.CharField(max_length=10, choices=MessageChannel.choices)
-    subject = models.CharField(max_length=200, blank=True)
+    subject = models.CharField(max_length=200, blank=True, validators=[reject_control_characters])
     body = models.TextField()
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="+")

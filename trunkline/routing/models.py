@@ -17,7 +17,7 @@ from trunkline.contracts import snapshot
 from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT
 from trunkline.core.models import ChangeLoggedModel
 from trunkline.core.money import MONEY_MAX_DIGITS, RATE_PLACES
-from trunkline.core.validators import validate_currency
+from trunkline.core.validators import reject_control_characters, validate_currency
 from trunkline.customers.models import BelongsToCustomer, Customer
 from trunkline.routing.choices import (
     CliDirection,
@@ -98,7 +98,7 @@ def validate_gateways(value: Any) -> None:
 class Provider(ChangeLoggedModel):
     """A carrier that terminates calls: its gateways receive the calls its provider cards win."""
 
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=[reject_control_characters])
     status = models.CharField(max_length=10, choices=ProviderStatus.choices, default=ProviderStatus.ACTIVE)
     gateways = models.JSONField(default=list, blank=True, validators=[validate_gateways],
                                 help_text='[{"host": "198.51.100.7", "port": 5060, "transport": "udp"}]; port '
@@ -129,7 +129,7 @@ class RateCard(ChangeLoggedModel):
     """A customer card (sell rates; names its egress provider cards) or a provider card (buy rates of one
     provider). Its rows live in revisions; exactly one revision is active once the card has any."""
 
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=[reject_control_characters])
     kind = models.CharField(max_length=10, choices=RateCardKind.choices)
     currency = models.CharField(max_length=3, validators=[validate_currency])
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, null=True, blank=True,
@@ -192,7 +192,7 @@ class RateRevision(ChangeLoggedModel):
     card = models.ForeignKey(RateCard, on_delete=models.CASCADE, related_name="revisions")
     number = models.PositiveIntegerField(help_text="1, 2, 3... per card.")
     source = models.CharField(max_length=10, choices=RevisionSource.choices)
-    note = models.CharField(max_length=200, blank=True)
+    note = models.CharField(max_length=200, blank=True, validators=[reject_control_characters])
     row_count = models.PositiveIntegerField(default=0)
     date_live = models.DateTimeField(null=True, blank=True,
                                      help_text="Scheduled activation (UTC); the revision goes live when due.")
@@ -380,9 +380,10 @@ class CliRule(BelongsToCustomer, ChangeLoggedModel):
                            help_text="A plain number (must equal the CLI) or a regular expression; empty = any.")
     pai = models.CharField("P-Asserted-ID", max_length=200, blank=True,
                            help_text="A regular expression the P-Asserted-ID must match; empty = no condition.")
-    rewrite_cli = models.CharField("rewrite CLI", max_length=200, blank=True,
+    rewrite_cli = models.CharField("rewrite CLI", max_length=200, blank=True, validators=[reject_control_characters],
                                    help_text="Replacement; may use $1, \\1, $<name>; empty = keep.")
     rewrite_pai = models.CharField("rewrite P-Asserted-ID", max_length=200, blank=True,
+                                   validators=[reject_control_characters],
                                    help_text="Replacement; numbered groups from the CLI, named ones from either.")
     forced = models.BooleanField(default=False,
                                  help_text="A CLI matching no rule is replaced by this rule's CLI (a plain number).")

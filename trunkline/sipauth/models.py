@@ -14,7 +14,12 @@ from django.urls import reverse
 from trunkline.contracts import snapshot
 from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT
 from trunkline.core.models import ChangeLoggedModel
-from trunkline.core.validators import normalize_ip_list, normalize_tags, validate_ip_list
+from trunkline.core.validators import (
+    normalize_ip_list,
+    normalize_tags,
+    reject_control_characters,
+    validate_ip_list,
+)
 from trunkline.customers.models import BelongsToCustomer, Customer
 from trunkline.sipauth.choices import Direction, NatPing, Protocol, RewriteType
 from trunkline.switch.regex import PatternError, compile_pattern
@@ -73,8 +78,10 @@ class IpAuth(BelongsToCustomer, ChangeLoggedModel):
     cps = models.PositiveIntegerField("flow speed (CPS)", default=0, help_text="Calls per second; 0 = unlimited.")
     codecs = models.JSONField(default=list, blank=True, validators=[validate_codecs],
                               help_text="Allowed codecs; empty = all.")
-    manufacturer = models.CharField(max_length=100, blank=True, help_text="For reference only.")
-    version = models.CharField(max_length=100, blank=True, help_text="For reference only.")
+    manufacturer = models.CharField(max_length=100, blank=True, validators=[reject_control_characters],
+                                    help_text="For reference only.")
+    version = models.CharField(max_length=100, blank=True, validators=[reject_control_characters],
+                               help_text="For reference only.")
     protocol = models.CharField(max_length=5, choices=Protocol.choices, default=Protocol.UDP)
     port = models.PositiveIntegerField(default=5060, validators=[MinValueValidator(1), MaxValueValidator(65535)])
     dial_pattern = models.CharField(max_length=200, blank=True, validators=[validate_regex],
@@ -84,8 +91,8 @@ class IpAuth(BelongsToCustomer, ChangeLoggedModel):
                                    help_text="Tells customers sharing an IP apart.")
     strip_digits = models.PositiveSmallIntegerField(default=0)
     bandwidth = models.PositiveIntegerField(default=0, help_text="kbit/s; 0 = unlimited.")
-    force_from = models.CharField(max_length=200, blank=True)
-    username = models.CharField(max_length=100, blank=True,
+    force_from = models.CharField(max_length=200, blank=True, validators=[reject_control_characters])
+    username = models.CharField(max_length=100, blank=True, validators=[reject_control_characters],
                                 help_text="Used when Trunkline registers to the customer's switch.")
     # The credential Trunkline itself presents when it REGISTERS to (authenticates as a UAC towards) the
     # customer's switch: it must be sent as-is in the digest exchange, so it cannot be hashed like a login
@@ -187,7 +194,8 @@ class ParameterRewrite(ChangeLoggedModel):
     type = models.CharField(max_length=12, choices=RewriteType.choices, default=RewriteType.DESTINATION)
     match = models.CharField(max_length=200, blank=True,
                              help_text="A prefix (digits, +, #, *) or a regular expression; empty = every value.")
-    replace = models.CharField(max_length=200, blank=True, help_text="May use $1, \\1 and $<name>.")
+    replace = models.CharField(max_length=200, blank=True, validators=[reject_control_characters],
+                               help_text="May use $1, \\1 and $<name>.")
     order = models.PositiveIntegerField(default=0, help_text="Rules apply in ascending order.")
 
     jobs_after_change = (PUBLISH_ROUTING_SNAPSHOT,)  # read by the call decision
