@@ -9,6 +9,7 @@ from trunkline.customers.api.views import (
     MessageViewSet,
     NumberBlockViewSet,
 )
+from trunkline.notifications.api.jobs import JobViewSet
 from trunkline.notifications.api.views import SettingsTestEmailView, SettingsTestSmsView, SettingsView
 from trunkline.routing.api.simulate import RoutingSnapshotView, SimulatedCallViewSet, SimulateView
 from trunkline.routing.api.views import (
@@ -38,6 +39,7 @@ router.register("ingress-routes", IngressRouteViewSet)
 router.register("cli-rules", CliRuleViewSet)
 router.register("audit-log", ObjectChangeViewSet)
 router.register("simulations", SimulatedCallViewSet)
+router.register("jobs", JobViewSet)
 
 urlpatterns = [
     path("simulate/", SimulateView.as_view(), name="simulate"),

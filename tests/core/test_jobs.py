@@ -5,12 +5,25 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.db import OperationalError
 from django.utils import timezone
 
 from trunkline.audit.models import ObjectChange
+from trunkline.core import jobs
 from trunkline.core.context import current_context
-from trunkline.core.jobs import LEASE, MAX_ATTEMPTS, enqueue, job_handler, run_next_job, run_ready_jobs, set_progress
+from trunkline.core.jobs import (
+    LEASE,
+    MAX_ATTEMPTS,
+    enqueue,
+    job_handler,
+    requeue_failed,
+    run_next_job,
+    run_ready_jobs,
+    run_worker,
+    set_progress,
+)
 from trunkline.core.models import Job
 from trunkline.customers.models import Customer
 
@@ -171,3 +184,88 @@ def test_worker_once(db) -> None:
     call_command("worker", "--once", stdout=out)
     assert out.getvalue() == "Ran 0 jobs.\n"
     assert sorted(Customer.objects.values_list("name", flat=True)) == ["One", "Two"]
+
+
+def test_a_job_whose_runs_never_come_back_is_failed_after_max_attempts(db) -> None:
+    # Each attempt was claimed and then lost with its worker (the lease ran out): the last one is not run again.
+    job = enqueue("tests.record", {"name": "Never"})
+    Job.objects.filter(pk=job.pk).update(status="running", attempts=MAX_ATTEMPTS,
+                                         locked_until=timezone.now() - timedelta(seconds=1))
+    later = enqueue("tests.record", {"name": "Next In Line"})
+    assert run_next_job() == later  # the claim gives up on the lost job and takes the next one
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.locked_until) == ("failed", MAX_ATTEMPTS, None)
+    assert job.last_error == (f"Gave up after {MAX_ATTEMPTS} attempts: the worker running it stopped or lost the "
+                              f"database before it finished.")
+    assert job.finished is not None
+    assert calls == [("job", later.pk)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_loop_survives_a_claim_that_raises_and_backs_off(monkeypatch) -> None:
+    first = enqueue("tests.record", {"name": "Before The Errors"})
+    second = enqueue("tests.record", {"name": "After The Errors"})
+    real_claim = jobs._claim
+    claims: list[int] = []
+
+    def claim_failing_on_the_second_and_third_call() -> Job | None:
+        claims.append(1)
+        if len(claims) in (2, 3):
+            raise OperationalError("database is locked")
+        return real_claim()
+
+    closed: list[bool] = []
+    monkeypatch.setattr(jobs, "_claim", claim_failing_on_the_second_and_third_call)
+    monkeypatch.setattr(jobs.connection, "close", lambda: closed.append(True))
+    sleeps: list[float] = []
+
+    # Turns: run first; the claim raises (wait 2 s), raises again (4 s); run second; nothing to do (idle 1 s).
+    ran = run_worker(stopping=lambda: False, idle=1.0, iterations=5, sleep=sleeps.append)
+
+    assert ran == 2
+    assert sleeps == [2.0, 4.0, 1.0]
+    assert len(closed) == 2  # a fresh connection after each error
+    assert calls == [("job", first.pk), ("job", second.pk)]
+    assert list(Job.objects.filter(kind="tests.record").values_list("status", flat=True)) == ["done", "done"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_loop_stops_when_asked() -> None:
+    enqueue("tests.record", {"name": "Not Run"})
+    assert run_worker(stopping=lambda: True, sleep=lambda seconds: None) == 0
+    assert calls == []
+
+
+def test_the_error_backoff_is_capped(db, monkeypatch) -> None:
+    def broken() -> Job | None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(jobs, "_claim", broken)
+    monkeypatch.setattr(jobs.connection, "close", lambda: None)
+    sleeps: list[float] = []
+    assert run_worker(stopping=lambda: False, idle=1.0, iterations=8, sleep=sleeps.append) == 0
+    assert sleeps == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0]
+
+
+def test_a_failed_job_is_queued_again_with_its_attempts_reset(db) -> None:
+    job = enqueue("tests.fail")
+    Job.objects.filter(pk=job.pk).update(status="failed", attempts=MAX_ATTEMPTS, last_error="RuntimeError: boom",
+                                         finished=timezone.now())
+    started = timezone.now()
+    before, after = requeue_failed(job.pk)
+    assert after.status == "queued"
+    assert (before.status, before.attempts) == ("failed", MAX_ATTEMPTS)
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.finished, job.last_error) == ("queued", 0, None, "RuntimeError: boom")
+    assert started <= job.run_after <= timezone.now()
+    assert run_next_job() == job
+    assert calls == [("fail", job.pk)]
+
+
+def test_only_a_failed_job_can_be_queued_again(db) -> None:
+    job = enqueue("tests.record", {"name": "Waiting"})
+    with pytest.raises(ValidationError) as raised:
+        requeue_failed(job.pk)
+    assert raised.value.messages == [f"Only a failed job can be retried; job {job.pk} is queued."]
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == ("queued", 0)

@@ -8,6 +8,7 @@ a change queues the debounced jobs its model names (`jobs_after_change`: the rou
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import Model
 from django.db.models.signals import post_save, pre_delete, pre_save
 
 from trunkline.audit.models import ObjectChange
@@ -30,7 +31,7 @@ def _only_ignored_fields(instance: ChangeLoggedModel, update_fields: Any) -> boo
     return bool(update_fields) and set(update_fields) <= set(instance.audit_ignored_fields)
 
 
-def _record(instance: ChangeLoggedModel, action: str, before: dict | None, after: dict | None) -> None:
+def _record(instance: Model, action: str, before: dict | None, after: dict | None) -> None:
     context = _require_context(instance)
     actor = context.actor
     parent = getattr(instance, "audit_parent", None)
@@ -49,7 +50,13 @@ def _record(instance: ChangeLoggedModel, action: str, before: dict | None, after
         prechange_data=before,
         postchange_data=after,
     )
-    enqueue_after_commit(instance.jobs_after_change)
+    enqueue_after_commit(getattr(instance, "jobs_after_change", ()))
+
+
+def record_update(instance: Model, before: dict[str, Any], after: dict[str, Any]) -> None:
+    """Log an operator's change of a record that is not change-logged (a failed job sent back to the queue) the
+    way change-logged ones are: who, when, from where, before and after."""
+    _record(instance, ObjectChange.Action.UPDATE, before, after)
 
 
 def handle_pre_save(sender: type, instance: Any, raw: bool = False, update_fields: Any = None, **kwargs: Any) -> None:

@@ -6,13 +6,16 @@ so work survives restarts. Handlers must therefore be idempotent (each knows wha
 
 from __future__ import annotations
 
+import copy
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -23,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
+# The worker's pause after an error outside a job's handler (the claim, the database): doubles per error in a row.
+ERROR_BACKOFF_MAX = 60.0
 # A job kind named here because models below the routing app ask for it (ChangeLoggedModel.jobs_after_change);
 # the routing app registers its handler.
 PUBLISH_ROUTING_SNAPSHOT = "routing.publish_snapshot"
@@ -81,20 +86,32 @@ def enqueue_after_commit(kinds: tuple[str, ...]) -> None:
 
 
 def _claim() -> Job | None:
-    now = timezone.now()
-    with transaction.atomic():
-        # skip_locked lets several workers share the queue on PostgreSQL; SQLite serialises writers anyway.
-        job = (Job.objects.select_for_update(skip_locked=True)
-               .filter(Q(status=Job.Status.QUEUED, run_after__lte=now)
-                       | Q(status=Job.Status.RUNNING, locked_until__lt=now))
-               .order_by("id").first())
-        if job is None:
-            return None
-        job.status = Job.Status.RUNNING
-        job.attempts += 1
-        job.locked_until = now + LEASE
-        job.save(update_fields=["status", "attempts", "locked_until"])
-    return job
+    while True:
+        now = timezone.now()
+        with transaction.atomic():
+            # skip_locked lets several workers share the queue on PostgreSQL; SQLite serialises writers anyway.
+            job = (Job.objects.select_for_update(skip_locked=True)
+                   .filter(Q(status=Job.Status.QUEUED, run_after__lte=now)
+                           | Q(status=Job.Status.RUNNING, locked_until__lt=now))
+                   .order_by("id").first())
+            if job is None:
+                return None
+            if job.status == Job.Status.RUNNING and job.attempts >= MAX_ATTEMPTS:
+                # Its runs never came back (the worker died or lost the database each time): given up like a job
+                # whose handler raises, instead of being reclaimed for ever.
+                job.status = Job.Status.FAILED
+                job.finished = now
+                job.locked_until = None
+                job.last_error = (f"Gave up after {job.attempts} attempts: the worker running it stopped or lost "
+                                  f"the database before it finished.")
+                job.save(update_fields=["status", "finished", "locked_until", "last_error"])
+                logger.error("Job %s failed: %s", job, job.last_error)
+                continue
+            job.status = Job.Status.RUNNING
+            job.attempts += 1
+            job.locked_until = now + LEASE
+            job.save(update_fields=["status", "attempts", "locked_until"])
+        return job
 
 
 def run_next_job() -> Job | None:
@@ -135,6 +152,61 @@ def run_ready_jobs() -> int:
     while run_next_job() is not None:
         count += 1
     return count
+
+
+def run_worker(*, stopping: Callable[[], bool], idle: float = 1.0, iterations: int | None = None,
+               sleep: Callable[[float], None] = time.sleep) -> int:
+    """The worker's loop: run jobs until `stopping()` (or `iterations` turns, for tests); returns how many ran.
+
+    It never leaves on an error. A handler's error is the job's (run_next_job retries it, then fails it); an error
+    around it (claiming, saving the outcome: "database is locked", a restarted server) is logged, the connection
+    dropped so the next turn opens a fresh one, and the loop waits longer after each such error in a row.
+    """
+    ran = 0
+    errors_in_a_row = 0
+    turn = 0
+    while not stopping() and (iterations is None or turn < iterations):
+        turn += 1
+        try:
+            job = run_next_job()
+        except Exception:
+            errors_in_a_row += 1
+            delay = min(idle * 2 ** errors_in_a_row, ERROR_BACKOFF_MAX)
+            logger.exception("The worker could not claim or finish a job (%d error(s) in a row); trying again in "
+                             "%.1f s", errors_in_a_row, delay)
+            connection.close()
+            sleep(delay)
+            continue
+        errors_in_a_row = 0
+        if job is None:
+            sleep(idle)
+        else:
+            ran += 1
+    return ran
+
+
+def requeue_failed(job_id: int) -> tuple[Job, Job]:
+    """Queue a failed job again with its attempts reset (an operator's Retry); returns the job before and after.
+
+    Raises ValidationError when the job is not failed, or when it is a debounced job whose newer twin already
+    waits (that one does the same work). The caller records the change in the audit log.
+    """
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if job.status != Job.Status.FAILED:
+            raise ValidationError(f"Only a failed job can be retried; job {job.pk} is "
+                                  f"{job.get_status_display().lower()}.")
+        before = copy.copy(job)
+        job.status = Job.Status.QUEUED
+        job.attempts = 0
+        job.run_after = timezone.now()
+        job.finished = None
+        try:
+            with transaction.atomic():  # a savepoint: the partial unique index refuses a second waiting twin
+                job.save(update_fields=["status", "attempts", "run_after", "finished"])
+        except IntegrityError:
+            raise ValidationError("A newer job of this kind is already queued; it does the same work.") from None
+    return before, job
 
 
 def set_progress(job: Job, done: int, total: int | None = None) -> None:

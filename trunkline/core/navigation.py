@@ -10,6 +10,7 @@ SECTIONS = (
     ("/routing/simulat", "simulate"),  # the Simulate page and the simulations' result pages
     ("/routing/", "rate_cards"),
     ("/audit-log/", "audit"),
+    ("/setup/jobs/", "jobs"),
     ("/setup/", "settings"),
     ("/operators/", "operators"),
 )

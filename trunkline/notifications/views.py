@@ -1,13 +1,17 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views import View
 
-from trunkline.core.models import SystemSettings
+from trunkline.core.jobs import MAX_ATTEMPTS
+from trunkline.core.models import Job, SystemSettings
 from trunkline.core.views.mixins import RoleRequiredMixin
 from trunkline.notifications.forms import SettingsForm, TestEmailForm, TestSmsForm
+from trunkline.notifications.jobs import retry_job
 from trunkline.notifications.services import settings_send_test_email, settings_send_test_sms
 from trunkline.notifications.transport import DeliveryError
 
@@ -59,3 +63,39 @@ class SettingsView(RoleRequiredMixin, View):
             return redirect("notifications:settings")
         extra = {"email_form": test_form} if action == "test_email" else {"sms_form": test_form}
         return self.render_page(request, SettingsForm(instance=settings), **extra)
+
+
+JOBS_PER_PAGE = 50
+
+
+class JobListView(RoleRequiredMixin, View):
+    """Setup > Jobs (operators and admins): the background queue, newest first, with Retry on failed jobs."""
+
+    write = True
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        status = request.GET.get("status", "")
+        jobs = Job.objects.order_by("-id")
+        if status in Job.Status.values:
+            jobs = jobs.filter(status=status)
+        else:
+            status = ""
+        page = Paginator(jobs, JOBS_PER_PAGE).get_page(request.GET.get("page"))
+        return render(request, "notifications/jobs.html", {
+            "page": page, "jobs": page.object_list, "status": status, "statuses": Job.Status.choices,
+            "failed_count": Job.objects.filter(status=Job.Status.FAILED).count(), "max_attempts": MAX_ATTEMPTS,
+        })
+
+
+class JobRetryView(RoleRequiredMixin, View):
+    write = True
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        get_object_or_404(Job, pk=pk)
+        try:
+            job = retry_job(pk)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"Job {job.pk} ({job.kind}) is queued again.")
+        return redirect(f"{reverse('notifications:jobs')}?status=failed")

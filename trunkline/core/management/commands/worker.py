@@ -1,9 +1,8 @@
 import signal
-import time
 
 from django.core.management.base import BaseCommand
 
-from trunkline.core.jobs import run_next_job, run_ready_jobs
+from trunkline.core.jobs import run_ready_jobs, run_worker
 
 
 class Command(BaseCommand):
@@ -27,6 +26,4 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         self.stdout.write("Trunkline worker started (Ctrl+C stops it after the current job).")
-        while not stopping:
-            if run_next_job() is None:
-                time.sleep(idle)
+        run_worker(stopping=lambda: stopping, idle=idle)
