@@ -759,7 +759,17 @@ def test_an_sms_refused_by_the_provider_shows_why(web, two_customers: list[Custo
                       "Settings."),
     ({"subject": ""}, True, "subject", "An email needs a subject."),
     ({"body": "  "}, True, "body", "Write the message."),
-    ({"body": "Hi {% if %}"}, True, "body", "Template error: Unexpected end of expression in if tag."),
+    ({"body": "Hi {% if %}"}, True, "body", "Template tags such as {% if %} are not allowed; use only "
+                                            "{{ customer.name }}, {{ contact.name }} or {{ company }}."),
+    ({"body": "{% for d in customer.deliveries.all %}{{ d.message.created_by.auth_token.key }}{% endfor %}"}, True,
+     "body", "Template tags such as {% for d in customer.deliveries.all %} are not allowed; use only "
+             "{{ customer.name }}, {{ contact.name }} or {{ company }}. Unknown placeholder "
+             "{{ d.message.created_by.auth_token.key }}; use {{ customer.name }}, {{ contact.name }} or "
+             "{{ company }}."),
+    ({"body": "{{ contact.password }}"}, True, "body",
+     "Unknown placeholder {{ contact.password }}; use {{ customer.name }}, {{ contact.name }} or {{ company }}."),
+    ({"subject": "Acme\r\nBcc: x@y"}, True, "subject",
+     "Control characters (such as line breaks) are not allowed here."),
     ({"channel": "fax"}, True, "channel", "Select a valid choice. fax is not one of the available choices."),
     ({"channel": "sms"}, True, None, "SMS is not set up: enter the SMS API URL, account SID, auth token and "
                                      "sender in Setup > Settings."),

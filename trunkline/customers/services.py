@@ -5,6 +5,7 @@ Each service runs in one transaction; callers run inside a change context (web, 
 
 from __future__ import annotations
 
+import logging
 import secrets
 import string
 from collections.abc import Iterable
@@ -17,11 +18,14 @@ from django.utils import timezone
 
 from trunkline.core.jobs import enqueue, job_handler, set_progress
 from trunkline.core.models import Job, SystemSettings
+from trunkline.core.validators import CONTROL_CHARACTERS_MESSAGE, reject_control_characters
 from trunkline.customers.choices import DeliveryStatus, MessageChannel
 from trunkline.customers.models import Contact, Customer, Message, MessageDelivery, NumberBlock
 from trunkline.notifications.config import sms_config, smtp_config
-from trunkline.notifications.render import check_template, render
+from trunkline.notifications.render import PLACEHOLDERS, check_template, render
 from trunkline.notifications.transport import DeliveryError, SmsConfig, SmtpConfig, send_email, send_sms
+
+logger = logging.getLogger(__name__)
 
 SEND_MESSAGE_JOB = "customers.send_message"
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
@@ -154,11 +158,15 @@ def message_send(*, customers: Iterable[Customer], channel: str, subject: str, b
         errors["channel"] = [f"Choose email or sms, not {channel!r}."]
     if channel == MessageChannel.EMAIL and not subject.strip():
         errors["subject"] = ["An email needs a subject."]
+    try:
+        reject_control_characters(subject)  # a subject is one header line; the body may have line breaks
+    except ValidationError:
+        errors.setdefault("subject", []).append(CONTROL_CHARACTERS_MESSAGE)
     if not body.strip():
         errors["body"] = ["Write the message."]
     for name, text in (("subject", subject), ("body", body)):
-        if problem := check_template(text):
-            errors.setdefault(name, []).append(f"Template error: {problem}")
+        errors.setdefault(name, []).extend(check_template(text))
+    errors = {name: messages for name, messages in errors.items() if messages}
     if errors:
         raise ValidationError(errors)
     _channel_config(channel)  # refuse now, not at send time, when the channel is not set up
@@ -177,11 +185,12 @@ def message_send(*, customers: Iterable[Customer], channel: str, subject: str, b
                 if address.lower() in seen:
                     continue  # one message per recipient, even when two contacts share a number
                 seen.add(address.lower())
-                context = {"customer": customer, "contact": contact, "company": company}
+                # Strings only: the template never sees a model object.
+                values = dict(zip(PLACEHOLDERS, (customer.name, contact.name, company), strict=True))
                 deliveries.append(MessageDelivery(
                     message=message, customer=customer, contact=contact, recipient=address,
-                    subject=render(subject, context) if channel == MessageChannel.EMAIL else "",
-                    body=render(body, context)))
+                    subject=render(subject, values) if channel == MessageChannel.EMAIL else "",
+                    body=render(body, values)))
         if not deliveries:
             what = "an email address" if channel == MessageChannel.EMAIL else "a mobile number"
             raise ValidationError({"customers": [f"None of the selected customers has a contact with {what}."]})
@@ -217,6 +226,12 @@ def deliver_message(job: Job) -> None:
                     reference = send_sms(config, to=delivery.recipient, body=delivery.body)
             except DeliveryError as error:
                 _finish(delivery, DeliveryStatus.FAILED, error=str(error))
+            except Exception as error:
+                # Anything else the transport raises about this one message (a header it cannot build, an
+                # address it cannot encode) fails this delivery, not the job: otherwise the job is retried and
+                # finds the delivery "Interrupted while sending", and the rest of the recipients wait.
+                logger.exception("Delivery %s of message %s could not be sent", delivery.pk, message.pk)
+                _finish(delivery, DeliveryStatus.FAILED, error=f"Could not be sent: {error}")
             else:
                 _finish(delivery, DeliveryStatus.SENT, provider_id=reference)
         done += 1

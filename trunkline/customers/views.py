@@ -27,6 +27,7 @@ from trunkline.customers.forms import (
 )
 from trunkline.customers.models import Contact, Customer, Message, NumberBlock
 from trunkline.customers.tables import CustomerTable
+from trunkline.notifications import render as message_render
 from trunkline.notifications.config import sms_config, smtp_config
 
 # The tabs on the left of a customer card, in the order of the mission page (Main, Auth, Routing, Stats, Latest
@@ -42,7 +43,7 @@ CARD_TABS: tuple[tuple[str, str], ...] = (
 RECENT_DELIVERIES = 20
 AUDIT_PER_PAGE = 50
 DELIVERIES_PER_PAGE = 100
-PLACEHOLDERS = ("{{ customer.name }}", "{{ contact.name }}", "{{ company }}")
+PLACEHOLDERS = tuple(f"{{{{ {name} }}}}" for name in message_render.PLACEHOLDERS)
 
 
 def channels_in_use(customer: Customer) -> int:

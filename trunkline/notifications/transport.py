@@ -45,11 +45,16 @@ class SmsConfig:
 def send_email(config: SmtpConfig, *, to: str, subject: str, body: str) -> str:
     """Send one plain-text email; returns its Message-ID."""
     message = EmailMessage()
-    message["From"] = formataddr((config.sender_name, config.sender)) if config.sender_name else config.sender
-    message["To"] = to
-    message["Subject"] = subject
-    message["Message-ID"] = make_msgid(domain=config.sender.rpartition("@")[2] or None)
-    message.set_content(body)
+    try:
+        message["From"] = formataddr((config.sender_name, config.sender)) if config.sender_name else config.sender
+        message["To"] = to
+        message["Subject"] = subject
+        message["Message-ID"] = make_msgid(domain=config.sender.rpartition("@")[2] or None)
+        message.set_content(body)
+    except ValueError as error:
+        # A header holding a line break ("Header values may not contain linefeed or carriage return characters"):
+        # this message cannot be sent, which is the caller's to log, like a refusal by the server.
+        raise DeliveryError(f"The email could not be written: {error}") from error
     try:
         if config.security == "tls":
             client: smtplib.SMTP = smtplib.SMTP_SSL(config.host, config.port, timeout=SMTP_TIMEOUT,

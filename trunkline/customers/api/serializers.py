@@ -207,10 +207,12 @@ class MessageSerializer(serializers.ModelSerializer):
         # message_send() says what is missing ("An email needs a subject."), not the generic blank message; the
         # body is kept as typed (line breaks and indentation are part of the message).
         extra_kwargs = {
-            "subject": {"required": False, "allow_blank": True},
+            "subject": {"required": False, "allow_blank": True,
+                        "help_text": "One line (no control characters); may use the placeholders of the body."},
             "body": {"allow_blank": True, "trim_whitespace": False,
-                     "help_text": "Placeholders such as {{ customer.name }} and {{ contact.name }} are filled per "
-                                  "recipient."},
+                     "help_text": "The placeholders {{ customer.name }}, {{ contact.name }} and {{ company }} are "
+                                  "filled per recipient with plain text; any other {{ ... }} or {% ... %} is "
+                                  "refused."},
         }
 
     def create(self, validated_data: dict[str, Any]) -> Message:
