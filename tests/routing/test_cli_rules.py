@@ -1,6 +1,7 @@
 """CLI rules through /api/v1/cli-rules/: validation by the switch's own CliRuleSet, and the Testing endpoint
 reproducing domain.md §3.3 and the "Advanced CLI Match & Manipulation" table of mission/customers.md."""
 
+import time
 from typing import Any
 
 import pytest
@@ -14,6 +15,10 @@ from trunkline.core.context import change_context
 from trunkline.customers.models import Customer
 from trunkline.routing.models import CliRule
 
+# domain.md §3.3's "negative regex to block US toll-free CLIs" in RE2 syntax (no look-ahead): a CLI that does
+# not start with 1800, 1833, 1844, 1855, 1866, 1877 or 1888.
+NO_US_TOLL_FREE = ("^(?:$|[^1]|1(?:$|[^8]|8(?:$|[^03-8]|0(?:$|[^0])|3(?:$|[^3])|4(?:$|[^4])|5(?:$|[^5])|6(?:$|[^6])"
+                   "|7(?:$|[^7])|8(?:$|[^8]))))")
 RULES = reverse("api:clirule-list")
 TEST = reverse("api:clirule-evaluate")
 REJECTED = {"allowed": False, "code": 403, "reason": "CLI restriction in effect", "forced": False, "rule": None}
@@ -65,10 +70,10 @@ def test_to_contract(customer) -> None:
 
 
 @pytest.mark.parametrize(("fields", "errors"), [
-    ({"cli": "^(12"}, {"cli": ["missing ), unterminated subpattern (position 1) in '^(12'"]}),
-    ({"cli": ".*", "pai": "[0-"}, {"pai": ["unterminated character set (position 0) in '[0-'"]}),
+    ({"cli": "^(12"}, {"cli": ["missing ) in '^(12'"]}),
+    ({"cli": ".*", "pai": "[0-"}, {"pai": ["missing ] in '[0-'"]}),
     ({"cli": "1", "dialed_number_match": "(?<x"},
-     {"dialed_number_match": ["missing >, unterminated name (position 4) in '(?<x'"]}),
+     {"dialed_number_match": ["invalid named capture group in '(?<x'"]}),
     ({"cli": "^1", "rewrite_cli": "$2"}, {"rewrite_cli": ["group 2 is referenced, but the pattern has 0 group(s)"]}),
     ({"cli": "1", "rewrite_pai": "$<paid>"}, {"rewrite_pai": ["no pattern of this rule defines the group <paid>"]}),
     ({"cli": "^1", "forced": True},
@@ -76,6 +81,12 @@ def test_to_contract(customer) -> None:
     ({"cli": "111", "forced": True, "use_did": "filter"},
      {"forced": ["a forced rule cannot also filter on the customer's DIDs"]}),
     ({"cli": "1", "direction": "both"}, {"direction": ['"both" is not a valid choice.']}),
+    # RE2 syntax: the docs' negative regex for toll-free CLIs is a look-ahead (NO_US_TOLL_FREE says it in RE2).
+    ({"cli": "^((?!^1(800|833|844|855|866|877|888)).)*$"},
+     {"cli": ["look-ahead is not supported (RE2 syntax) in '^((?!^1(800|833|844|855|866|877|888)).)*$'"]}),
+    ({"cli": ".*", "pai": "(?<=9)1"}, {"pai": ["look-behind is not supported (RE2 syntax) in '(?<=9)1'"]}),
+    ({"cli": r"^(\d)\1"}, {"cli": ["the backreference \\1 is not supported (RE2 syntax) in '^(\\\\d)\\\\1'"]}),
+    ({"cli": "1" * 201}, {"cli": ["Ensure this field has no more than 200 characters."]}),
 ])
 def test_validation_names_the_field_and_writes_nothing(api, customer, fields, errors) -> None:
     response = api.post(RULES, {"customer": customer.pk, **fields}, format="json")
@@ -93,8 +104,7 @@ def test_the_whole_set_is_loaded_on_save(api, customer) -> None:
     response = api.post(RULES, {"customer": customer.pk, "cli": "^2"}, format="json")
     assert response.status_code == 400
     assert response.json()["errors"] == {"customer": [
-        f"The customer's CLI rules cannot be loaded: CLI rule #{bad.pk} cli: missing ), unterminated subpattern "
-        f"(position 1) in '^(1'"]}
+        f"The customer's CLI rules cannot be loaded: CLI rule #{bad.pk} cli: missing ) in '^(1'"]}
     assert CliRule.objects.count() == 1
     # Another customer's rules are another set.
     assert api.post(RULES, {"customer": make_customer().pk, "cli": "^2"}, format="json").status_code == 201
@@ -213,9 +223,9 @@ def test_several_forced_rules_pick_by_seed(api, customer) -> None:
     ([{"cli": "^9(.*)$", "rewrite_cli": "44$1"}], {"cli": "9123456789"}, {"cli": "44123456789"}),
     # `^1` rewrite: anything starting 1 becomes the number.
     ([{"cli": "^1", "rewrite_cli": "222222222222"}], {"cli": "1999"}, {"cli": "222222222222"}),
-    # Negative regex: US toll-free CLIs refused, others pass.
-    ([{"cli": "^((?!^1(800|833|844|855|866|877|888)).)*$"}], {"cli": "18005550100"}, {"allowed": False}),
-    ([{"cli": "^((?!^1(800|833|844|855|866|877|888)).)*$"}], {"cli": "12125550100"}, {"allowed": True}),
+    # Negative regex: US toll-free CLIs refused, others pass (RE2 syntax: the docs' look-ahead is refused).
+    ([{"cli": NO_US_TOLL_FREE}], {"cli": "18005550100"}, {"allowed": False}),
+    ([{"cli": NO_US_TOLL_FREE}], {"cli": "12125550100"}, {"allowed": True}),
     # A rule bound to one route by its tech prefix in Dialed Number Match.
     ([{"cli": "^44", "dialed_number_match": "^123#"}], {"cli": "4420", "dialed": "123#4420"}, {"allowed": True}),
     ([{"cli": "^44", "dialed_number_match": "^123#"}], {"cli": "4420", "dialed": "4420"}, {"allowed": False}),
@@ -233,6 +243,29 @@ def test_test_endpoint_input_errors(api, customer) -> None:
     assert response.status_code == 400
     assert response.json()["errors"] == {"customer": ['Invalid pk "999999" - object does not exist.'],
                                          "direction": ['"sideways" is not a valid choice.']}
+
+
+def test_a_catastrophic_pattern_answers_at_once(api, customer) -> None:
+    """Finding 4: `^(\\d+)+$` against 25 digits then `x` took 3 s with Python's `re`, doubling per digit; RE2 is
+    linear. The rule saves (RE2 compiles it) and the Testing box answers in well under 50 ms."""
+    catastrophic = r"^(\d+)+$"
+    _rules_via_api(api, customer, [{"cli": catastrophic, "pai": catastrophic, "dialed_number_match": catastrophic}])
+    _test(api, customer, "1")  # the first request of a process pays for imports and URL resolving, not for regexes
+    evil = "1" * 25 + "x"  # 3 s on `re`: enough to fail there without hanging
+    started = time.perf_counter()
+    response = api.post(TEST, {"customer": customer.pk, "cli": evil, "pai": evil, "dialed": evil}, format="json")
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200
+    assert (response.json()["allowed"], response.json()["reason"]) == (False, "CLI restriction in effect")
+    assert elapsed < 0.05
+
+
+def test_test_endpoint_inputs_are_bounded(api, customer) -> None:
+    response = api.post(TEST, {"customer": customer.pk, "cli": "1" * 65, "pai": "1" * 65, "dialed": "1" * 64},
+                        format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"cli": ["Ensure this field has no more than 64 characters."],
+                                         "pai": ["Ensure this field has no more than 64 characters."]}
 
 
 def test_csv_import_is_all_or_nothing(api, customer) -> None:

@@ -1,6 +1,8 @@
 """/api/v1/parameter-rewrites/: rules checked with the switch's own regex code, and the Testing box
 (`test/`) that runs trunkline.switch.rewrite.preview step by step."""
 
+import time
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -33,7 +35,7 @@ def user(db) -> SipUser:
 
 
 @pytest.mark.parametrize(("data", "errors"), [
-    ({"match": "^(44", "replace": ""}, {"match": ["missing ), unterminated subpattern (position 1) in '^(44'"]}),
+    ({"match": "^(44", "replace": ""}, {"match": ["missing ) in '^(44'"]}),
     ({"match": "^0([1-9]+)$", "replace": "44$2"},
      {"replace": ["group 2 is referenced, but the pattern has 1 group(s)"]}),
     ({"match": "^0", "replace": "$<cc>"}, {"replace": ["no pattern of this rule defines the group <cc>"]}),
@@ -168,7 +170,45 @@ def test_invalid_explicit_rule_is_named(api, db):
     assert response.status_code == 400
     # By index, as a bulk request reports its objects.
     assert response.json()["errors"] == {"rules": {"1": {"match": [
-        "missing ), unterminated subpattern (position 1) in '^(1'"]}}}
+        "missing ) in '^(1'"]}}}
+
+
+def test_a_catastrophic_pattern_answers_at_once(api, entry):
+    """Finding 4: `^(\\d+)+$` against 25 digits then `x` took 3 s with Python's `re`, doubling per digit; RE2 is
+    linear. Timed through the API, for a saved rule and for one typed into the Testing box."""
+    catastrophic = r"^(\d+)+$"
+    saved = api.post(LIST, {"ip_auth": entry.pk, "type": "destination", "match": catastrophic, "replace": "0"},
+                     format="json")
+    assert saved.status_code == 201, saved.json()
+    api.post(TEST, {"ip_auth": entry.pk, "destination": "1"}, format="json")  # imports, URL resolving: not regexes
+    evil = "1" * 25 + "x"  # 3 s on `re`: enough to fail there without hanging
+    for data in ({"ip_auth": entry.pk}, {"rules": [{"type": "cli", "match": catastrophic, "replace": "0"}] * 50}):
+        started = time.perf_counter()
+        response = api.post(TEST, {**data, "destination": evil, "cli": evil}, format="json")
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 200, response.json()
+        assert (response.json()["destination"], response.json()["cli"]) == (evil, evil)
+        assert elapsed < 0.05
+
+
+@pytest.mark.parametrize(("data", "errors"), [
+    ({"destination": "1" * 65, "cli": "1" * 64},
+     {"destination": ["Ensure this field has no more than 64 characters."]}),
+    ({"cli": "+" * 65}, {"cli": ["Ensure this field has no more than 64 characters."]}),
+    ({"rules": [{"type": "cli", "match": "0", "replace": "44"}] * 51},
+     {"rules": {"non_field_errors": ["Ensure this field has no more than 50 elements."]}}),
+    ({"rules": [{"type": "cli", "match": "0" * 201, "replace": "44"}]},
+     {"rules": {"0": {"match": ["Ensure this field has no more than 200 characters."]}}}),
+    ({"rules": [{"type": "cli", "match": "(?<!0)44", "replace": ""}]},
+     {"rules": {"0": {"match": ["look-behind is not supported (RE2 syntax) in '(?<!0)44'"]}}}),
+    ({"rules": [{"type": "cli", "match": "^(44)(?=7)", "replace": ""}]},
+     {"rules": {"0": {"match": ["look-ahead is not supported (RE2 syntax) in '^(44)(?=7)'"]}}}),
+])
+def test_testing_box_inputs_are_bounded_and_checked(api, db, data, errors):
+    response = api.post(TEST, {"rules": [], **data}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == errors
 
 
 @pytest.mark.parametrize("given", ["nothing", "entry and rules"])

@@ -49,7 +49,11 @@ PAI_AS_CLI = [rule(cli=".*", pai="^(?<paid>.*)$", rewrite_cli="$<paid>")]
 REWRITE_PAI = [rule(cli=".*", pai="^9(?<paid>.*)$", rewrite_pai="44$<paid>")]
 CLI_AS_PAI = [rule(cli="^(.*)$", rewrite_pai="$1")]
 BILLING_NUMBER_AS_PAI = [rule(cli=".*", rewrite_pai="442030000000")]
-NO_US_TOLL_FREE = [rule(cli="^((?!^1(800|833|844|855|866|877|888)).)*$")]
+# domain.md §3.3 writes this rule `^((?!^1(800|833|844|855|866|877|888)).)*$`, a look-ahead RE2 refuses
+# (test_the_documented_toll_free_look_ahead_is_refused). Spelled out in RE2 syntax: a CLI that does not start with
+# 1 followed by 800, 833, ... 888, i.e. whose first digits leave that set as soon as they can.
+NO_US_TOLL_FREE = [rule(cli="^(?:$|[^1]|1(?:$|[^8]|8(?:$|[^03-8]|0(?:$|[^0])|3(?:$|[^3])|4(?:$|[^4])|5(?:$|[^5])"
+                            "|6(?:$|[^6])|7(?:$|[^7])|8(?:$|[^8]))))")]
 OWN_DIDS = frozenset({"442071234567", "18005550100"})
 
 DOMAIN_EXAMPLES = {
@@ -109,6 +113,9 @@ DOMAIN_EXAMPLES = {
     "toll-free-geographic": case(NO_US_TOLL_FREE, "12125551234", "12125551234"),
     "toll-free-uk": case(NO_US_TOLL_FREE, "447700900123", "447700900123"),
     "toll-free-801": case(NO_US_TOLL_FREE, "18015551234", "18015551234"),
+    "toll-free-844": case(NO_US_TOLL_FREE, "18445550000", REJECT),
+    "toll-free-834": case(NO_US_TOLL_FREE, "18345550000", "18345550000"),
+    "toll-free-short-18": case(NO_US_TOLL_FREE, "18", "18"),
 }
 
 MISSION_TABLE = {
@@ -260,8 +267,15 @@ def test_trace_lines_say_what_happened() -> None:
                                    "rule applies: 403 CLI restriction in effect")
 
 
+def test_the_documented_toll_free_look_ahead_is_refused() -> None:
+    with pytest.raises(PatternError) as refused:
+        CliRuleSet([rule(5, cli="^((?!^1(800|833|844|855|866|877|888)).)*$")])
+    assert str(refused.value) == ("CLI rule #5 cli: look-ahead is not supported (RE2 syntax) in "
+                                  "'^((?!^1(800|833|844|855|866|877|888)).)*$'")
+
+
 @pytest.mark.parametrize(("bad", "message"), [
-    (rule(5, cli="^(4"), r"CLI rule #5 cli: missing \), unterminated subpattern"),
+    (rule(5, cli="^(4"), r"CLI rule #5 cli: missing \) in '\^\(4'"),
     (rule(5, cli=".*", pai="(?<x"), "CLI rule #5 pai: "),
     (rule(5, cli=".*", dialed_number_match="[12"), "CLI rule #5 dialed_number_match: "),
     (rule(5, cli="^9(.*)$", rewrite_cli="$2"), "CLI rule #5 rewrite_cli: group 2 is referenced, but the pattern has 1"),

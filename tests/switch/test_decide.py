@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -401,6 +402,27 @@ def test_parameter_rewrite_runs_in_order_before_cli_rules() -> None:
     assert [line.args[1] for line in rewrite_lines] == [1, 3, 2]
     rejected(run(snapshot(cli_rules=(CliRule(1, 1, cli="^44"),)), Call(IP, NUMBER, "+02071234567")), 403,
              "CLI restriction in effect")
+
+
+def test_catastrophic_patterns_in_every_rule_decide_in_linear_time() -> None:
+    """`^(\\d+)+x` fails on 26 digits after about 2^26 steps in a backtracking engine (3 s at 25 with `re`);
+    here it fails in each of a rewrite, a CLI rule and a dial string, and the call still routes at once."""
+    catastrophic = r"^(\d+)+x"
+    number = "44" + "1" * 26
+    rewrites = (ParameterRewrite(1, AuthKind.IP, 1, RewriteType.CLI, catastrophic, "0"),
+                ParameterRewrite(2, AuthKind.IP, 1, RewriteType.DESTINATION, catastrophic, "0"))
+    rules = (CliRule(1, 1, cli=catastrophic), CliRule(2, 1, cli=".*", pai=catastrophic),
+             CliRule(3, 1, cli=".*", dialed_number_match=catastrophic), CliRule(4, 1, cli="^1"))
+    routes = (IngressRoute(1, 1, CUSTOMER_CARD, dial_string=catastrophic),
+              IngressRoute(2, 1, CUSTOMER_CARD, dial_string="^44"))
+    index = SnapshotIndex(snapshot(parameter_rewrites=rewrites, cli_rules=rules, ingress_routes=routes))
+    started = time.perf_counter()
+    decision = decide(index, MemoryCounters(), Call(IP, number, "1" * 26, pai="1" * 26), random.Random(1))
+    assert time.perf_counter() - started < 0.05
+    assert decision.accepted, [str(line) for line in decision.trace]
+    assert (decision.route.id, decision.destination, decision.cli) == (2, number, "1" * 26)  # type: ignore[union-attr]
+    assert [line.message for line in decision.trace if line.step == Step.CLI] == [
+        f"rule #4 `^1` matched: CLI {'1' * 26} -> {'1' * 26}, PAI {'1' * 26} -> {'1' * 26}"]
 
 
 # --- egress order ----------------------------------------------------------------------------------------

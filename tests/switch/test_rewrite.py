@@ -86,7 +86,7 @@ def test_a_chain_is_reusable_and_keeps_no_state_between_calls() -> None:
 
 
 @pytest.mark.parametrize(("rule", "message"), [
-    (rw(7, DST, "^(0", "44"), r"parameter rewrite #7 match: missing \), unterminated subpattern"),
+    (rw(7, DST, "^(0", "44"), r"parameter rewrite #7 match: missing \) in '\^\(0'"),
     (rw(7, CLI, "^0(1)", "$2"), "parameter rewrite #7 replace: group 2 is referenced, but the pattern has 1"),
     (rw(7, DST, "0", "$1"), "parameter rewrite #7 replace: group 1 is referenced, but the pattern has 0"),
 ])

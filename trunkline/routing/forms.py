@@ -9,6 +9,7 @@ from trunkline.customers.models import Customer
 from trunkline.routing.choices import CliDirection, ProviderStatus, RateCardKind, Transport
 from trunkline.routing.models import DEFAULT_SIP_PORT, MAX_WEIGHT, CliRule, IngressRoute, Provider, RateCard
 from trunkline.routing.ratefile import COLUMNS
+from trunkline.switch.regex import MAX_SUBJECT_LENGTH
 
 
 class GatewaysField(forms.CharField):
@@ -284,10 +285,11 @@ class CliRuleForm(_CustomerFixedForm):
 class CliTestForm(forms.Form):
     """A call presented to the customer's saved CLI rules (the Testing box)."""
 
-    cli = forms.CharField(label="CLI", required=False, strip=False, widget=forms.TextInput(attrs={"class": "mono"}))
-    pai = forms.CharField(label="P-Asserted-ID", required=False, strip=False,
+    cli = forms.CharField(label="CLI", required=False, strip=False, max_length=MAX_SUBJECT_LENGTH,
+                          widget=forms.TextInput(attrs={"class": "mono"}))
+    pai = forms.CharField(label="P-Asserted-ID", required=False, strip=False, max_length=MAX_SUBJECT_LENGTH,
                           widget=forms.TextInput(attrs={"class": "mono"}), help_text="Empty = the call has none.")
-    dialed = forms.CharField(label="Dialled number", required=False, strip=False,
+    dialed = forms.CharField(label="Dialled number", required=False, strip=False, max_length=MAX_SUBJECT_LENGTH,
                              widget=forms.TextInput(attrs={"class": "mono"}),
                              help_text="As received, tech prefix included.")
     direction = forms.ChoiceField(choices=CliDirection.choices, initial=CliDirection.OUTBOUND)

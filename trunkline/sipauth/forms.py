@@ -7,6 +7,7 @@ from trunkline.customers.forms import IpListField
 from trunkline.customers.models import Customer
 from trunkline.sipauth.choices import RewriteType
 from trunkline.sipauth.models import IpAuth, SipUser
+from trunkline.switch.regex import MAX_SUBJECT_LENGTH
 
 REWRITE_ARROW = "=>"
 REWRITE_HELP = (f"One rule per line, applied top to bottom: <type>: <current> {REWRITE_ARROW} <new>, where type is "
@@ -116,6 +117,6 @@ class SipUserForm(_AuthForm):
 
 
 class RewriteTestForm(forms.Form):
-    destination = forms.CharField(required=False, label="Destination number")
-    cli = forms.CharField(required=False, label="CLI")
+    destination = forms.CharField(required=False, label="Destination number", max_length=MAX_SUBJECT_LENGTH)
+    cli = forms.CharField(required=False, label="CLI", max_length=MAX_SUBJECT_LENGTH)
 

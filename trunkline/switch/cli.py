@@ -19,12 +19,14 @@ replacement ("`^1` rewrite `222222222222` => anything starting 1 becomes 2222222
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
 from trunkline.contracts.snapshot import CliDirection, CliRule, UseDid
 from trunkline.switch.regex import (
+    Literal,
+    Match,
+    Matcher,
     PatternError,
     Replacement,
     compile_pattern,
@@ -37,7 +39,7 @@ from trunkline.switch.trace import Step, TraceLine
 REJECT_CODE = 403
 REJECT_REASON = "CLI restriction in effect"
 
-_ANY = re.compile("(?s).*")  # an empty CLI pattern: no condition, and `$0` is still the whole CLI
+_ANY = compile_pattern("(?s).*", "any CLI")  # an empty CLI pattern: no condition, and `$0` is still the whole CLI
 _NO_PAI = "(none)"
 # Enum members looked up once: attribute access on an Enum class is slow in Python 3.11.
 _CLI = Step.CLI
@@ -64,8 +66,9 @@ class _CompiledRule:
     def __init__(self, rule: CliRule) -> None:
         where = f"CLI rule #{rule.id}"
         self.rule = rule
+        self.cli: Matcher
         if is_literal_number(rule.cli):
-            self.cli = re.compile(f"^{re.escape(rule.cli)}\\Z")
+            self.cli = Literal(rule.cli, whole=True)
         else:
             self.cli = compile_pattern(rule.cli, f"{where} cli") if rule.cli else _ANY
         self.pai = compile_pattern(rule.pai, f"{where} pai") if rule.pai else None
@@ -88,7 +91,7 @@ class _CompiledRule:
                 raise PatternError(f"{where}: a forced rule cannot also filter on the customer's DIDs")
             self.forced_cli = rule.cli
 
-    def conditions_hold(self, pai: str | None, dialed: str, dids: frozenset[str], cli: str) -> re.Match[str] | bool:
+    def conditions_hold(self, pai: str | None, dialed: str, dids: frozenset[str], cli: str) -> Match | bool:
         """Everything but the CLI pattern: False if a condition fails, else the PAI match (True without one)."""
         if self.dialed is not None and self.dialed.search(dialed) is None:
             return False
@@ -147,9 +150,9 @@ class CliRuleSet:
             cli, rule.rule.id, new_cli, _shown(pai), _shown(new_pai))))
 
 
-def _rewrite(rule: _CompiledRule, match: re.Match[str] | None, held: re.Match[str] | bool, cli: str,
+def _rewrite(rule: _CompiledRule, match: Match | None, held: Match | bool, cli: str,
              pai: str | None) -> tuple[str, str | None]:
-    matches = (match, held if isinstance(held, re.Match) else None)
+    matches = (match, held if isinstance(held, Match) else None)
     return (expand(rule.rewrite_cli, matches) if rule.rewrite_cli is not None else cli,
             expand(rule.rewrite_pai, matches) if rule.rewrite_pai is not None else pai)
 

@@ -12,12 +12,19 @@ A rule that does not match leaves the value alone; an empty `match` puts `replac
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from trunkline.contracts.snapshot import ParameterRewrite, RewriteType
-from trunkline.switch.regex import Replacement, compile_pattern, compile_replacement, expand, is_literal_number
+from trunkline.switch.regex import (
+    Literal,
+    Matcher,
+    Replacement,
+    compile_pattern,
+    compile_replacement,
+    expand,
+    is_literal_number,
+)
 from trunkline.switch.trace import Step, TraceLine
 
 _CHANGED = "{} rule #{} (order {}) `{}` -> `{}`: {} -> {}"
@@ -46,18 +53,14 @@ class RewriteResult(NamedTuple):
 
 
 class _CompiledRewrite:
-    __slots__ = ("find", "is_destination", "replacement", "rule")
+    __slots__ = ("is_destination", "pattern", "replacement", "rule")
 
     def __init__(self, rule: ParameterRewrite) -> None:
         where = f"parameter rewrite #{rule.id}"
         # A prefix is only looked for at the start; a regex anywhere (it anchors itself with ^ if it means to).
-        if is_literal_number(rule.match):
-            pattern = re.compile(re.escape(rule.match))
-            self.find: Callable[[str], re.Match[str] | None] = pattern.match
-        else:
-            pattern = compile_pattern(rule.match, f"{where} match")
-            self.find = pattern.search
-        self.replacement: Replacement = compile_replacement(rule.replace, f"{where} replace", pattern)
+        self.pattern: Matcher = (Literal(rule.match, whole=False) if is_literal_number(rule.match)
+                                 else compile_pattern(rule.match, f"{where} match"))
+        self.replacement: Replacement = compile_replacement(rule.replace, f"{where} replace", self.pattern)
         self.is_destination = rule.type == RewriteType.DESTINATION
         self.rule = rule
 
@@ -78,7 +81,7 @@ class RewriteChain:
         steps = []
         for rule in self._rules:
             before = destination if rule.is_destination else cli
-            match = rule.find(before)
+            match = rule.pattern.search(before)
             if match is None:
                 steps.append(RewriteStep(rule.rule, False, before, before))
                 continue

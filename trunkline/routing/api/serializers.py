@@ -13,6 +13,7 @@ from trunkline.routing.choices import CliDirection, Transport
 from trunkline.routing.models import DEFAULT_SIP_PORT, CliRule, IngressRoute, Provider, Rate, RateCard, RateRevision
 from trunkline.routing.ratefile import COLUMNS, MappingError, RateValues, parse_columns
 from trunkline.routing.services import check_route_cards, ingress_route_save, rate_card_edit, rate_card_save
+from trunkline.switch.regex import MAX_SUBJECT_LENGTH
 
 #
 # Providers
@@ -309,10 +310,11 @@ class CliTestSerializer(serializers.Serializer):
     """A call presented to a customer's saved CLI rules."""
 
     customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
-    cli = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    cli = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=MAX_SUBJECT_LENGTH)
     pai = serializers.CharField(required=False, allow_null=True, default=None, trim_whitespace=False,
+                                max_length=MAX_SUBJECT_LENGTH,
                                 help_text="The P-Asserted-ID; null or absent = the call has none.")
-    dialed = serializers.CharField(allow_blank=True, default="", trim_whitespace=False,
+    dialed = serializers.CharField(allow_blank=True, default="", trim_whitespace=False, max_length=MAX_SUBJECT_LENGTH,
                                    help_text="The dialled number as received, tech prefix included.")
     direction = serializers.ChoiceField(choices=CliDirection.choices, default=CliDirection.OUTBOUND)
     seed = serializers.IntegerField(required=False, allow_null=True, default=None,

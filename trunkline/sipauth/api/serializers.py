@@ -12,6 +12,7 @@ from trunkline.core.api.serializers import BaseModelSerializer
 from trunkline.sipauth.choices import RewriteType
 from trunkline.sipauth.models import IpAuth, ParameterRewrite, SipUser, check_rewrite
 from trunkline.sipauth.services import check_sip_password, ip_auth_save, sip_user_save
+from trunkline.switch.regex import MAX_SUBJECT_LENGTH, MAX_TESTED_RULES
 
 DUPLICATE_USER = "Duplicate User Detected: another SIP user already has this username."
 NO_BULK_PASSWORDS = "SIP passwords are set one user at a time, never in a bulk edit."
@@ -160,9 +161,9 @@ class RewritePreviewSerializer(serializers.Serializer):
 
     ip_auth = serializers.PrimaryKeyRelatedField(queryset=IpAuth.objects.all(), required=False)
     sip_user = serializers.PrimaryKeyRelatedField(queryset=SipUser.objects.all(), required=False)
-    rules = RewriteRuleSerializer(many=True, required=False)
-    destination = serializers.CharField(allow_blank=True, default="")
-    cli = serializers.CharField(allow_blank=True, default="")
+    rules = RewriteRuleSerializer(many=True, required=False, max_length=MAX_TESTED_RULES)
+    destination = serializers.CharField(allow_blank=True, default="", max_length=MAX_SUBJECT_LENGTH)
+    cli = serializers.CharField(allow_blank=True, default="", max_length=MAX_SUBJECT_LENGTH)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         given = [name for name in ("ip_auth", "sip_user", "rules") if name in attrs]
