@@ -1,14 +1,19 @@
 """Trunkline settings, read from the environment (see README, "Configuration")."""
 
+import contextlib
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TRUNKLINE_VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# The var directory holds the SQLite database, the secret key and the switch's routing file: its owner's only.
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+with contextlib.suppress(PermissionError):  # a directory another user owns keeps the modes that user gave it
+    VAR_DIR.chmod(0o700)
 
 
 def _env_flag(name: str, default: bool = False) -> bool:
@@ -63,6 +68,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # (the concurrency tests) must meet SQLite's real locking and busy timeout, as the server does.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 
+
+def _private_database_file(name: object) -> None:
+    """The SQLite file holds password hashes, API tokens and SMTP secrets: made 0600 before SQLite first opens it
+    (SQLite gives its -wal and -shm files the database file's mode)."""
+    path = Path(str(name))
+    if str(name) in ("", ":memory:") or str(name).startswith("file:") or not path.parent.is_dir():
+        return
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # SQLite takes an empty file as a new database
+    with contextlib.suppress(PermissionError):
+        path.chmod(0o600)
+
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    _private_database_file(DATABASES["default"]["NAME"])
+
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -81,6 +102,7 @@ INSTALLED_APPS = [
     "trunkline.customers",
     "trunkline.routing",
     "trunkline.sipauth",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -93,7 +115,22 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "trunkline.core.middleware.ChangeContextMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the login page with the lockout message.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login throttling (django-axes): after TRUNKLINE_LOGIN_FAILURE_LIMIT wrong passwords for one username from one
+# address, that pair is refused for TRUNKLINE_LOGIN_COOLOFF_MINUTES, even with the right password. Only the login
+# form authenticates with a password; API tokens and signed-in sessions are not affected.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("TRUNKLINE_LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("TRUNKLINE_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "trunkline.core.views.pages.login_locked_out"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -190,3 +227,20 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# Behind a TLS-terminating proxy (README, "Running behind HTTPS"): TRUNKLINE_HTTPS=1 trusts the proxy's
+# X-Forwarded-Proto, redirects plain HTTP, sends cookies only over HTTPS and asks browsers for HTTPS only (HSTS).
+if _env_flag("TRUNKLINE_HTTPS"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("TRUNKLINE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_flag("TRUNKLINE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    # Preloading is a promise to browser vendors that is slow to take back: the operator's choice, so the
+    # reminder that it is off (security.W021) is silenced unless they opt in.
+    SECURE_HSTS_PRELOAD = _env_flag("TRUNKLINE_HSTS_PRELOAD")
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# Origins a form may be posted from when the proxy changes the Host header, e.g. https://panel.example.net.
+CSRF_TRUSTED_ORIGINS = [origin for origin in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if origin]

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,3 +46,62 @@ def test_defaults_are_sqlite_under_var_and_debug_off(tmp_path) -> None:
                                     "[settings.DEBUG, settings.HOST, settings.PORT, "
                                     "settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['NAME']]")
     assert values == [False, "127.0.0.1", 8000, "django.db.backends.sqlite3", str(tmp_path / "trunkline.sqlite3")]
+
+
+def run_trunkline(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY", "DEBUG", "HOST", "PORT",
+                                                              "DJANGO_SETTINGS_MODULE"}}
+    return subprocess.run([sys.executable, "-m", "trunkline.manage", *args], env={**clean, **env}, cwd=ROOT,
+                          capture_output=True, text=True)
+
+
+def test_a_sqlite_database_url_gets_the_sqlite_options(tmp_path) -> None:
+    database = settings_in_subprocess({"TRUNKLINE_VAR_DIR": str(tmp_path), "DATABASE_URL": "sqlite:////tmp/x.sqlite3"},
+                                      "settings.DATABASES['default']")
+    assert (database["ENGINE"], database["NAME"], database["CONN_MAX_AGE"]) == (
+        "django.db.backends.sqlite3", "/tmp/x.sqlite3", 0)
+    assert database["OPTIONS"] == {
+        "timeout": 20, "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; "
+                        "PRAGMA mmap_size=268435456;"}
+
+
+def test_https_behind_a_proxy_makes_check_deploy_clean(tmp_path) -> None:
+    env = {"TRUNKLINE_VAR_DIR": str(tmp_path), "SECRET_KEY": "k" * 20 + "Zq8#vL2!pX9@mN4$wR7%tY1^uI6&oP3*aS5(dF0)",
+           "TRUNKLINE_HTTPS": "1", "CSRF_TRUSTED_ORIGINS": "https://panel.example.net,https://noc.example.net"}
+    result = run_trunkline(env, "check", "--deploy", "--fail-level", "WARNING")
+    assert (result.returncode, result.stdout.strip(), result.stderr.strip()) == (
+        0, "System check identified no issues (1 silenced).", "")
+    values = settings_in_subprocess(env, "[settings.SECURE_PROXY_SSL_HEADER, settings.SECURE_SSL_REDIRECT, "
+                                         "settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE, "
+                                         "settings.SECURE_HSTS_SECONDS, settings.SECURE_HSTS_INCLUDE_SUBDOMAINS, "
+                                         "settings.SECURE_HSTS_PRELOAD, settings.CSRF_TRUSTED_ORIGINS]")
+    assert values == [["HTTP_X_FORWARDED_PROTO", "https"], True, True, True, 31536000, True, False,
+                      ["https://panel.example.net", "https://noc.example.net"]]
+
+
+def test_without_https_check_deploy_names_what_is_missing(tmp_path) -> None:
+    env = {"TRUNKLINE_VAR_DIR": str(tmp_path), "SECRET_KEY": "k" * 20 + "Zq8#vL2!pX9@mN4$wR7%tY1^uI6&oP3*aS5(dF0)"}
+    result = run_trunkline(env, "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 1
+    # HSTS, the SSL redirect, and the session and CSRF cookies' Secure flag: the four the issue found.
+    assert sorted(re.findall(r"\(security\.(W\d+)\)", result.stderr)) == ["W004", "W008", "W012", "W016"]
+
+
+def test_a_fresh_var_directory_and_its_database_are_private(tmp_path) -> None:
+    var = tmp_path / "var"
+    result = run_trunkline({"TRUNKLINE_VAR_DIR": str(var)}, "migrate", "--noinput")
+    assert result.returncode == 0, result.stderr
+    assert oct(var.stat().st_mode & 0o777) == "0o700"
+    files = {path.name: oct(path.stat().st_mode & 0o777) for path in var.iterdir() if path.is_file()}
+    assert {"secret_key", "trunkline.sqlite3"} <= set(files)  # and SQLite's -wal/-shm while they exist
+    assert files == dict.fromkeys(files, "0o600")
+
+
+def test_an_existing_var_directory_and_database_are_made_private(tmp_path) -> None:
+    tmp_path.chmod(0o755)
+    database = tmp_path / "trunkline.sqlite3"
+    database.write_bytes(b"")
+    database.chmod(0o644)
+    settings_in_subprocess({"TRUNKLINE_VAR_DIR": str(tmp_path)}, "settings.DEBUG")
+    assert (oct(tmp_path.stat().st_mode & 0o777), oct(database.stat().st_mode & 0o777)) == ("0o700", "0o600")

@@ -1,8 +1,12 @@
 import json
+from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_POST
 
 from trunkline.core.models import UserPreference
@@ -44,3 +48,17 @@ def table_preference(request: HttpRequest, table: str) -> HttpResponse:
         return HttpResponseBadRequest(f"Unknown columns: {', '.join(map(str, unknown))}.")
     preference.set(table_class.preference_key(), columns)
     return JsonResponse({"columns": columns})
+
+
+def login_locked_out(request: HttpRequest, original_response: HttpResponse | None,
+                     credentials: dict[str, Any] | None) -> HttpResponse:
+    """The login page saying why it refuses (django-axes calls this once a username and address pair is locked
+    out), instead of axes's bare text. 429: the same answer whatever the password, so it tells an attacker nothing
+    about it."""
+    minutes = round(settings.AXES_COOLOFF_TIME.total_seconds() / 60)
+    message = (f"Too many failed logins for this username from your address: logging in is blocked for "
+               f"{minutes} minute{pluralize(minutes)}. An admin can lift it sooner with "
+               f"`trunkline axes_reset_username USERNAME`.")
+    form = AuthenticationForm(request, initial={"username": request.POST.get("username", "")})
+    return render(request, "core/login.html", {"form": form, "locked_out": message,
+                                               "next": request.POST.get("next", "")}, status=429)
