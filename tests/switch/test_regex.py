@@ -8,6 +8,7 @@ import pytest
 
 from trunkline.switch.regex import (
     Literal,
+    Pattern,
     PatternError,
     compile_pattern,
     compile_replacement,
@@ -53,6 +54,23 @@ def test_literals_match_the_whole_value_or_its_start() -> None:
     assert found is not None and (found.group(), found.start(), found.end()) == ("+44", 0, 3)
     assert prefix.search("4+44") is None
     assert (whole.groups, whole.groupindex) == (0, {})
+
+
+@pytest.mark.parametrize(("pattern", "texts", "found"), [
+    ("^44", ("4412", "44", "144", "4"), ("44", "44", None, None)),
+    ("^12#", ("12#44", "1244"), ("12#", None)),
+    ("^44$", ("44", "441", "144"), ("44", None, None)),
+])
+def test_anchored_numbers_are_compared_as_text(pattern: str, texts: tuple[str, ...],
+                                               found: tuple[str | None, ...]) -> None:
+    compiled = compile_pattern(pattern, "f")
+    assert isinstance(compiled, Literal)
+    assert tuple(match.group() if (match := compiled.search(text)) else None for text in texts) == found
+
+
+@pytest.mark.parametrize("pattern", ["^4+", "^44|^1", "44", "^\\d", "^(44)"])
+def test_other_patterns_go_to_the_engine(pattern: str) -> None:
+    assert isinstance(compile_pattern(pattern, "f"), Pattern)
 
 
 @pytest.mark.parametrize(("pattern", "message"), [

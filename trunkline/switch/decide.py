@@ -48,7 +48,7 @@ from trunkline.contracts.snapshot import (
 from trunkline.switch.cli import CliRuleSet
 from trunkline.switch.prefix import MergedPrefixIndex, PrefixIndex
 from trunkline.switch.rating import billed_seconds, first_increment_charge, max_duration, rate_call
-from trunkline.switch.regex import Pattern, compile_pattern
+from trunkline.switch.regex import Matcher, compile_pattern
 from trunkline.switch.rewrite import RewriteChain
 from trunkline.switch.trace import Step, TraceLine
 
@@ -262,15 +262,15 @@ class _Routes:
 
     __slots__ = ("by_prefix", "lengths")
 
-    def __init__(self, routes: Sequence[tuple[IngressRoute, Pattern | None]]) -> None:
-        by_prefix: dict[str, list[tuple[IngressRoute, Pattern | None]]] = {}
+    def __init__(self, routes: Sequence[tuple[IngressRoute, Matcher | None]]) -> None:
+        by_prefix: dict[str, list[tuple[IngressRoute, Matcher | None]]] = {}
         for route, dial in sorted(routes, key=lambda item: item[0].id):
             if route.enabled:  # a disabled route never matches, so it is left out here rather than per call
                 by_prefix.setdefault(route.tech_prefix, []).append((route, dial))
         self.by_prefix = {prefix: tuple(items) for prefix, items in by_prefix.items()}
         self.lengths = tuple(sorted({len(prefix) for prefix in by_prefix}, reverse=True))
 
-    def longest(self, number: str) -> tuple[str, tuple[tuple[IngressRoute, Pattern | None], ...]]:
+    def longest(self, number: str) -> tuple[str, tuple[tuple[IngressRoute, Matcher | None], ...]]:
         for length in self.lengths:
             prefix = number[:length]
             found = self.by_prefix.get(prefix)
@@ -360,7 +360,7 @@ class SnapshotIndex:
             cli.setdefault(rule.customer_id, []).append(rule)
         self.cli_rules = {customer: CliRuleSet(items) for customer, items in cli.items()}
         self._no_cli_rules = CliRuleSet(())
-        routes: dict[int, list[tuple[IngressRoute, Pattern | None]]] = {}
+        routes: dict[int, list[tuple[IngressRoute, Matcher | None]]] = {}
         for route in snapshot.ingress_routes:
             dial = compile_pattern(route.dial_string, f"ingress route #{route.id} dial_string") \
                 if route.dial_string else None
