@@ -13,7 +13,7 @@ from trunkline.audit.models import ObjectChange
 from trunkline.contracts import snapshot
 from trunkline.core.context import change_context
 from trunkline.customers.models import Customer
-from trunkline.routing.models import CliRule
+from trunkline.routing.models import CliRule, SimulatedCall
 
 # domain.md §3.3's "negative regex to block US toll-free CLIs" in RE2 syntax (no look-ahead): a CLI that does
 # not start with 1800, 1833, 1844, 1855, 1866, 1877 or 1888.
@@ -258,6 +258,20 @@ def test_a_catastrophic_pattern_answers_at_once(api, customer) -> None:
     assert response.status_code == 200
     assert (response.json()["allowed"], response.json()["reason"]) == (False, "CLI restriction in effect")
     assert elapsed < 0.05
+
+
+def test_a_saved_rule_re2_refuses_answers_400_naming_it(api, customer) -> None:
+    # A look-ahead saved before patterns were RE2 syntax (written around validation, as an upgrade finds it).
+    bad = make_rule(customer, cli="^1")
+    CliRule.objects.filter(pk=bad.pk).update(cli="^1(?!800)")
+    message = (f"A saved rule cannot be loaded: CLI rule #{bad.pk} cli: look-ahead is not supported (RE2 syntax) "
+               f"in '^1(?!800)'")
+    tested = api.post(TEST, {"customer": customer.pk, "cli": "1555"}, format="json")
+    simulated = api.post(reverse("api:simulate"), {"dst": "441234", "cli": "1555", "ip": "192.0.2.1"}, format="json")
+    for response in (tested, simulated):
+        assert response.status_code == 400
+        assert response.json() == {"detail": message, "errors": {"non_field_errors": [message]}}
+    assert not SimulatedCall.objects.exists()
 
 
 def test_test_endpoint_inputs_are_bounded(api, customer) -> None:

@@ -8,6 +8,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from trunkline.switch.regex import PatternError
+
 
 class BulkValidationError(exceptions.APIException):
     """One or more objects or rows of a bulk request are invalid; nothing was written."""
@@ -44,6 +46,10 @@ def _first_message(errors: Any) -> str | None:
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, PatternError):
+        # A rule saved before patterns were checked as RE2 syntax (a look-ahead, say) stops the rules that the
+        # Testing boxes and Simulate Call load: the message names the rule and field to correct.
+        exc = exceptions.ValidationError({"non_field_errors": [f"A saved rule cannot be loaded: {exc}"]})
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
     if isinstance(exc, BulkValidationError):
