@@ -4,7 +4,7 @@ from django import forms
 from django.utils.html import format_html
 
 from trunkline.core.forms import BulkEditForm, NoScientificNotationMixin
-from trunkline.core.validators import CURRENCY_CHOICES
+from trunkline.core.validators import CURRENCY_CHOICES, reject_control_characters
 from trunkline.customers.models import Customer
 from trunkline.routing.choices import CliDirection, ProviderStatus, RateCardKind, Transport
 from trunkline.routing.models import DEFAULT_SIP_PORT, MAX_WEIGHT, CliRule, IngressRoute, Provider, RateCard
@@ -137,7 +137,8 @@ class RateImportForm(NoScientificNotationMixin, forms.Form):
     columns = forms.CharField(initial=",".join(COLUMNS), widget=forms.TextInput(attrs={"class": "mono"}),
                               help_text=f"The field of each CSV column, left to right, comma-separated: "
                                         f"{', '.join(COLUMNS)}; '-' skips a column. prefix and rate are required.")
-    note = forms.CharField(required=False, max_length=200, help_text="Kept on the new revision.")
+    note = forms.CharField(required=False, max_length=200, validators=[reject_control_characters],
+                           help_text="Kept on the new revision.")
     date_live = forms.DateTimeField(label="Date live (UTC)", required=False,
                                     widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
                                     help_text="Empty = active at once; a future date schedules the activation.")

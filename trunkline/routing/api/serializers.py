@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from trunkline.core.api.exceptions import as_api_error
 from trunkline.core.api.serializers import BaseModelSerializer
+from trunkline.core.validators import reject_control_characters
 from trunkline.customers.models import Customer
 from trunkline.routing.choices import CliDirection, Transport
 from trunkline.routing.models import DEFAULT_SIP_PORT, CliRule, IngressRoute, Provider, Rate, RateCard, RateRevision
@@ -138,7 +139,8 @@ class RateImportSerializer(serializers.Serializer):
     date_live = serializers.DateTimeField(required=False, allow_null=True, default=None,
                                           help_text="Schedule the activation at this time (UTC) instead.")
     dry_run = serializers.BooleanField(default=False, help_text="Only validate; write nothing.")
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=200,
+                                 validators=[reject_control_characters])
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "file" not in attrs and "csv" not in attrs:
