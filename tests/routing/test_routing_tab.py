@@ -197,6 +197,24 @@ def test_cli_testing_box_on_the_mission_table(viewer_user, acme, number, pattern
     assert 'data-testid="cli-trace">' in result
 
 
+def test_cli_testing_box_names_a_saved_rule_re2_refuses(web: Client, acme) -> None:
+    rule = _rule(acme, cli="^1")
+    CliRule.objects.filter(pk=rule.pk).update(cli="^1(?!800)")  # saved before patterns were RE2 syntax
+    response = web.get(_tab(acme.pk), {"test_cli": "1", "direction": "outbound", "cli": "1555"})
+    message = (f"A saved rule cannot be loaded: CLI rule #{rule.pk} cli: look-ahead is not supported (RE2 syntax) "
+               f"in '^1(?!800)'")
+    assert response.status_code == 200
+    assert (f'<div class="errorlist-block" role="alert" data-testid="cli-error">{escape(message)}</div>'
+            in response.content.decode())
+    assert 'data-testid="cli-result"' not in response.content.decode()
+
+
+def test_cli_testing_box_inputs_are_bounded(web: Client, acme) -> None:
+    response = web.get(_tab(acme.pk), {"test_cli": "1", "direction": "outbound", "cli": "1" * 65})
+    assert response.context["cli_form"].errors == {"cli": ["Ensure this value has at most 64 characters (it has 65)."]}
+    assert 'data-testid="cli-result"' not in response.content.decode()
+
+
 def test_cli_testing_box_matches_the_api(web: Client, acme) -> None:
     _rule(acme, cli="^44")
     _rule(acme, cli="442079460000", forced=True)

@@ -15,7 +15,7 @@ from tests.sipauth.factories import make_ip_auth
 from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT, enqueue_debounced
 from trunkline.core.models import Job, User
 from trunkline.customers.models import Customer
-from trunkline.routing.models import SimulatedCall
+from trunkline.routing.models import IngressRoute, SimulatedCall
 from trunkline.routing.simulate import simulate_and_record
 from trunkline.routing.snapshot import snapshot_publish
 from trunkline.routing.views import customer_ip
@@ -130,6 +130,19 @@ def test_invalid_ip_is_a_field_error_and_simulates_nothing(web: Client, world) -
     body = response.content.decode()
     assert '<dialog id="simulate-dialog" class="dialog" aria-labelledby="simulate-heading" open>' in body
     assert 'value="203.0.113.300"' in body  # what was typed stays, to correct
+    assert SimulatedCall.objects.count() == 0
+
+
+def test_a_saved_rule_re2_refuses_is_a_form_error_and_simulates_nothing(web: Client, world) -> None:
+    # A dial string saved before patterns were RE2 syntax (written around validation, as an upgrade finds it).
+    IngressRoute.objects.filter(pk=world.route.pk).update(dial_string="^44(?=7)")
+    message = (f"A saved rule cannot be loaded: ingress route #{world.route.pk} dial_string: look-ahead is not "
+               f"supported (RE2 syntax) in '^44(?=7)'")
+    for url in (SIMULATE, tab(world.customer)):
+        response = web.post(url, inputs())
+        assert response.status_code == 200
+        assert response.context["form"].non_field_errors() == [message]
+        assert f'<div class="errorlist-block" role="alert">{escape(message)}</div>' in response.content.decode()
     assert SimulatedCall.objects.count() == 0
 
 

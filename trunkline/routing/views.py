@@ -54,6 +54,7 @@ from trunkline.routing.snapshot import snapshot_publication
 from trunkline.routing.tables import ProviderTable, RateCardTable
 from trunkline.sipauth.choices import Direction
 from trunkline.switch.cli import REJECT_CODE, REJECT_REASON
+from trunkline.switch.regex import PatternError
 
 RATES_PER_PAGE = 100
 # From this many lines a deck is imported by the worker, with a progress page: smaller ones take well under a
@@ -316,9 +317,13 @@ class RoutingTabView(CustomerCardView):
         }
         if form.is_valid():
             data = form.cleaned_data
-            context["cli_result"] = cli_rules_evaluate(customer_id=customer.pk, cli=data["cli"],
-                                                       pai=data["pai"] or None, dialed=data["dialed"],
-                                                       direction=data["direction"])
+            try:
+                context["cli_result"] = cli_rules_evaluate(customer_id=customer.pk, cli=data["cli"],
+                                                           pai=data["pai"] or None, dialed=data["dialed"],
+                                                           direction=data["direction"])
+            except PatternError as error:
+                # A rule saved before patterns were RE2 syntax (a look-ahead, say): name it, to be corrected.
+                form.add_error(None, f"A saved rule cannot be loaded: {error}")
             context["cli_reject"] = f"{REJECT_CODE} {REJECT_REASON}"
         return context
 
@@ -444,12 +449,17 @@ def _initial(query: QueryDict) -> dict[str, str]:
     return {name: query[name] for name in SimulateForm.base_fields if query.get(name)}
 
 
-def _run(request: HttpRequest, form: SimulateForm, customer: Customer | None = None) -> HttpResponse:
+def _run(request: HttpRequest, form: SimulateForm, customer: Customer | None = None) -> HttpResponse | None:
     """Simulate and keep the call (under `customer` when it was run from that card and identifies nobody), then
-    show its result page."""
+    show its result page. None, with the error on the form, when a saved rule cannot be loaded (a pattern saved
+    before patterns were RE2 syntax)."""
     data = form.cleaned_data
-    simulation = simulate_and_record(created_by=request.user, dst=data["dst"], cli=data["cli"], ip=data["ip"],
-                                     user=data["user"] or None, pai=data["pai"] or None, asked_for=customer)
+    try:
+        simulation = simulate_and_record(created_by=request.user, dst=data["dst"], cli=data["cli"], ip=data["ip"],
+                                         user=data["user"] or None, pai=data["pai"] or None, asked_for=customer)
+    except PatternError as error:
+        form.add_error(None, f"A saved rule cannot be loaded: {error}")
+        return None
     return redirect("routing:simulation", simulation.pk)
 
 
@@ -475,8 +485,8 @@ class LatestCallsTabView(CustomerCardView):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         customer = get_object_or_404(Customer, pk=pk)
         form = SimulateForm(request.POST)
-        if form.is_valid():
-            return _run(request, form, customer)
+        if form.is_valid() and (response := _run(request, form, customer)) is not None:
+            return response
         self.form = form
         return self.get(request, pk)
 
@@ -492,8 +502,8 @@ class SimulateView(RoleRequiredMixin, View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = SimulateForm(request.POST)
-        if form.is_valid():
-            return _run(request, form)
+        if form.is_valid() and (response := _run(request, form)) is not None:
+            return response
         return self.render_page(request, form)
 
     def render_page(self, request: HttpRequest, form: SimulateForm) -> HttpResponse:
