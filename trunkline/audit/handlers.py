@@ -28,7 +28,18 @@ def _require_context(instance: ChangeLoggedModel):
 
 
 def _only_ignored_fields(instance: ChangeLoggedModel, update_fields: Any) -> bool:
-    return bool(update_fields) and set(update_fields) <= set(instance.audit_ignored_fields)
+    # ChangeLoggedModel.save() marks a save that bumps only `updated` but carries a change the log shows beyond the
+    # columns (a rate card's egress links): that one is compared and logged.
+    return (bool(update_fields) and set(update_fields) <= set(instance.audit_ignored_fields)
+            and not instance.__dict__.get("_log_beyond_columns"))
+
+
+def _written(instance: ChangeLoggedModel, update_fields: Any) -> set[str] | None:
+    """The concrete fields this save writes (None: all of them)."""
+    if update_fields is None:
+        return None
+    names = set(update_fields)
+    return {field.name for field in instance._meta.concrete_fields if {field.name, field.attname} & names}
 
 
 def _record(instance: Model, action: str, before: dict | None, after: dict | None) -> None:
@@ -74,9 +85,10 @@ def handle_pre_save(sender: type, instance: Any, raw: bool = False, update_field
             *instance.audit_masked_fields).first()
 
 
-def _secrets_changed(instance: ChangeLoggedModel) -> bool:
+def _secrets_changed(instance: ChangeLoggedModel, written: set[str] | None) -> bool:
     stored = instance.__dict__.pop("_prechange_secrets", None)
-    return bool(stored) and any(getattr(instance, name) != value for name, value in stored.items())
+    return bool(stored) and any(getattr(instance, name) != value for name, value in stored.items()
+                                if written is None or name in written)
 
 
 def handle_post_save(sender: type, instance: Any, created: bool, raw: bool = False, update_fields: Any = None,
@@ -85,7 +97,14 @@ def handle_post_save(sender: type, instance: Any, created: bool, raw: bool = Fal
         return
     before = None if created else getattr(instance, "_prechange_snapshot", None)
     after = instance.serialize_for_audit()
-    secrets_changed = _secrets_changed(instance)
+    written = _written(instance, update_fields)
+    if before is not None and written is not None:
+        # The row now holds its stored values but for the fields written: the entry shows that, not the values
+        # of fields this instance holds but did not write (another writer may have changed them meanwhile).
+        concrete = {field.name for field in instance._meta.concrete_fields}
+        after = {name: before[name] if name in concrete and name not in written and name in before else value
+                 for name, value in after.items()}
+    secrets_changed = _secrets_changed(instance, written)
     if not created and before == after and not secrets_changed:
         del instance._prechange_snapshot
         return

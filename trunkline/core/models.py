@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -38,6 +39,30 @@ class ChangeLoggedModel(models.Model):
     class Meta:
         abstract = True
 
+    # Writing only what changed: an instance remembers the values it was read with, and an update writes only
+    # the fields that differ from them. Another writer's change to a field this one did not touch survives even
+    # when this instance was read before it (the callers that edit lock the row first; see core.locking).
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        update_fields = kwargs.get("update_fields")
+        if (update_fields is None and not args and not kwargs.get("force_insert") and not self._state.adding
+                and "_loaded_values" in self.__dict__):
+            changed = self.changed_fields()
+            if not changed:
+                before = self._stored_audit_state()
+                if before is None or before == self.serialize_for_audit():
+                    return  # nothing changed: no write, no entry, no `updated` bump
+                # Only what the log shows beyond the columns changed (a route's lock list being replaced): the
+                # entry still needs writing, against this state as its "before".
+                self._prechange_snapshot = before
+                self._log_beyond_columns = True
+            kwargs["update_fields"] = update_fields = [*changed, "updated"]
+        try:
+            super().save(*args, **kwargs)
+        finally:
+            self.__dict__.pop("_log_beyond_columns", None)
+        self._remember_values(update_fields)
+
     def serialize_for_audit(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
         for field in self._meta.concrete_fields:
@@ -56,6 +81,42 @@ class ChangeLoggedModel(models.Model):
     def snapshot(self) -> None:
         """Remember the state before a change, so the log can show before and after."""
         self._prechange_snapshot = self.serialize_for_audit()
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: list[str], values: list[Any]) -> ChangeLoggedModel:
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_values = {name: _copied(value) for name, value in zip(field_names, values, strict=True)}
+        return instance
+
+    def refresh_from_db(self, *args: Any, fields: Any = None, **kwargs: Any) -> None:
+        super().refresh_from_db(*args, fields=fields, **kwargs)
+        self._remember_values(fields)
+
+    def _remember_values(self, names: Any = None) -> None:
+        """The values now stored for these fields (all that are loaded when None)."""
+        loaded = self.__dict__.setdefault("_loaded_values", {})
+        wanted = None if names is None else set(names)
+        for field in self._meta.concrete_fields:
+            if field.attname in self.__dict__ and (wanted is None or {field.name, field.attname} & wanted):
+                loaded[field.attname] = _copied(self.__dict__[field.attname])
+
+    def changed_fields(self) -> list[str]:
+        """Concrete fields whose value differs from the one read from the database (a field never read counts)."""
+        loaded = self.__dict__.get("_loaded_values", {})
+        return [field.name for field in self._meta.concrete_fields
+                if not field.primary_key and field.attname in self.__dict__
+                and (field.attname not in loaded or loaded[field.attname] != self.__dict__[field.attname])]
+
+    def _stored_audit_state(self) -> dict[str, Any] | None:
+        if "_prechange_snapshot" in self.__dict__:
+            return self._prechange_snapshot
+        stored = type(self)._base_manager.filter(pk=self.pk).first()
+        return stored.serialize_for_audit() if stored is not None else None
+
+
+def _copied(value: Any) -> Any:
+    """A JSON field's list or dict may be changed in place; the remembered value must not change with it."""
+    return copy.deepcopy(value) if isinstance(value, list | dict) else value
 
 
 class User(ChangeLoggedModel, AbstractUser):

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from trunkline.core.api.exceptions import BulkValidationError
 from trunkline.core.api.schema import BulkAutoSchema
 from trunkline.core.bulk_import import decode_upload, import_csv
+from trunkline.core.locking import lock_rows
 
 
 class CSVTextParser(FileUploadParser):
@@ -23,7 +24,10 @@ class CSVTextParser(FileUploadParser):
 
 class BulkDestroyMixin:
     """NetBox-style bulk delete: DELETE on the list URL with [{"id": ...}, ...]. All or nothing; each object goes
-    through perform_destroy(), so a viewset that deletes through a service does so in bulk too."""
+    through perform_destroy(), so a viewset that deletes through a service does so in bulk too.
+
+    Bulk requests lock their rows in primary-key order before reading them (core.locking): two requests naming the
+    same rows in opposite orders take turns instead of deadlocking."""
 
     schema = BulkAutoSchema()
 
@@ -42,6 +46,7 @@ class BulkDestroyMixin:
                 ids.append(object_id)
         if len(set(ids)) != len(ids):
             raise serializers.ValidationError({"id": ["The same id appears more than once."]})
+        lock_rows(self.get_queryset().model, ids)
         objects = {obj.pk: obj for obj in self.get_queryset().filter(pk__in=ids)}
         for index, item in enumerate(items):
             if isinstance(item, dict) and item.get("id") in ids and item["id"] not in objects:
@@ -56,8 +61,8 @@ class BulkDestroyMixin:
             instance.delete()
 
     def bulk_destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        items, objects = self._bulk_objects(request)
         with transaction.atomic():
+            items, objects = self._bulk_objects(request)
             for item in items:
                 self.perform_destroy(objects[item["id"]])
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -79,9 +84,29 @@ class BaseModelViewSet(BulkDestroyMixin, viewsets.ModelViewSet):
         with transaction.atomic():
             serializer.save()
 
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """PUT/PATCH of one object: read, validated and written inside one transaction on the locked row, so a
+        concurrent change of another field is neither overwritten nor logged as reverted."""
+        with transaction.atomic():
+            stale = self.get_object()  # the lookup, the 404 and the object permissions, as DRF does them
+            lock_rows(type(stale), [stale.pk])
+            instance = self.get_object()  # read again behind the lock: the state this change starts from
+            serializer = self.get_serializer(instance, data=request.data, partial=kwargs.pop("partial", False))
+            serializer.is_valid(raise_exception=True)
+            self.perform_update(serializer)
+        if getattr(instance, "_prefetched_objects_cache", None):
+            instance._prefetched_objects_cache = {}  # as DRF does: a prefetch done before the write is stale
+        return Response(serializer.data)
+
     # Bulk edit
 
     def bulk_update(self, request: Request, *args: Any, partial: bool = False, **kwargs: Any) -> Response:
+        # One transaction from the locks to the last write: every object is validated against its locked row.
+        with transaction.atomic():
+            validated = self._bulk_write(request, partial)
+        return Response([serializer.data for serializer in validated])
+
+    def _bulk_write(self, request: Request, partial: bool) -> list[serializers.BaseSerializer]:
         items, objects = self._bulk_objects(request)
         validated = []
         errors: dict[str, Any] = {}
@@ -104,7 +129,7 @@ class BaseModelViewSet(BulkDestroyMixin, viewsets.ModelViewSet):
             # A constraint the validators cannot see (or a concurrent write): a 400, never a 500, nothing written.
             raise BulkValidationError("The database refused the change; nothing was changed.",
                                       {"non_field_errors": [str(error)]}) from error
-        return Response([serializer.data for serializer in validated])
+        return validated
 
     def bulk_partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.bulk_update(request, *args, partial=True, **kwargs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
@@ -22,6 +23,7 @@ from django.views import View
 from rest_framework import serializers
 
 from trunkline.core.bulk_import import decode_upload, import_csv
+from trunkline.core.locking import lock_rows
 from trunkline.core.models import UserPreference
 from trunkline.core.tables import Table
 from trunkline.core.views.mixins import RoleRequiredMixin
@@ -220,27 +222,63 @@ class ObjectEditView(RoleRequiredMixin, View):
 
     def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
         obj = self.get_object(pk)
-        return self.render_form(request, obj, self.get_form(request, obj))
+        form = self.get_form(request, obj)
+        _post_initial_values(form)
+        return self.render_form(request, obj, form)
 
     def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
-        obj = self.get_object(pk)
-        created = obj.pk is None
-        form = self.get_form(request, obj, request.POST)
-        if not form.is_valid():
-            return self.render_form(request, obj, form)
-        try:
-            with transaction.atomic():
-                obj = self.save_form(request, form)
-        except ValidationError as error:
-            if created:
-                # The insert was rolled back, but the instance kept the pk it was given: it is still new.
-                obj.pk = None
-                obj._state.adding = True
-            add_errors(form, error)
+        # Read, validated and written in one transaction on the locked row: the form starts from the stored state,
+        # not from the one the page was drawn with.
+        with transaction.atomic():
+            if pk is not None:
+                lock_rows(self.queryset.model, [pk])
+            obj = self.get_object(pk)
+            created = obj.pk is None
+            form = self.get_form(request, obj, request.POST)
+            _post_initial_values(form)
+            untouched = _keep_untouched_fields(form)
+            saved = False
+            if form.is_valid():
+                try:
+                    with transaction.atomic():
+                        obj = self.save_form(request, form)
+                    saved = True
+                except ValidationError as error:
+                    if created:
+                        # The insert was rolled back, but the instance kept the pk it was given: it is still new.
+                        obj.pk = None
+                        obj._state.adding = True
+                    add_errors(form, error)
+        if not saved:
+            for name in untouched:
+                form.fields[name].disabled = False  # shown again as the operator typed it
             return self.render_form(request, obj, form)
         verb = "Created" if created else "Saved"
         messages.success(request, f"{verb} {obj._meta.verbose_name} {obj}.")
         return redirect(self.get_success_url(obj))
+
+
+def _post_initial_values(form: Any) -> None:
+    """An edit form also posts the values it was drawn with (Django's hidden initial inputs), so the save can tell
+    the fields the operator changed from those left as shown. Not for passwords: they never go into the page."""
+    if getattr(form, "instance", None) is None or form.instance.pk is None:
+        return
+    for field in form.fields.values():
+        if not field.disabled and not isinstance(field.widget, forms.PasswordInput):
+            field.show_hidden_initial = True
+
+
+def _keep_untouched_fields(form: Any) -> list[str]:
+    """Fields posted unchanged from the page take the locked row's stored value (a disabled field's value is its
+    initial, the instance's): another operator's change saved meanwhile is kept, not overwritten by this form."""
+    prefix = form.add_initial_prefix("")
+    if not any(key.startswith(prefix) for key in form.data):
+        return []  # posted by a client that did not draw the form (a script): every field as posted
+    untouched = [name for name, field in form.fields.items()
+                 if field.show_hidden_initial and not field.disabled and not form[name]._has_changed()]
+    for name in untouched:
+        form.fields[name].disabled = True
+    return untouched
 
 
 def add_errors(form: Any, error: ValidationError) -> None:
@@ -304,9 +342,12 @@ class ObjectDeleteView(RoleRequiredMixin, View):
         return redirect(success_url)
 
 
+def _selected_ids(request: HttpRequest) -> list[int]:
+    return [int(pk) for pk in request.POST.getlist("pk") if pk.isdigit()]
+
+
 def _selected(request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:
-    ids = [int(pk) for pk in request.POST.getlist("pk") if pk.isdigit()]
-    return queryset.filter(pk__in=ids)
+    return queryset.filter(pk__in=_selected_ids(request))
 
 
 class BulkEditView(RoleRequiredMixin, View):
@@ -320,16 +361,17 @@ class BulkEditView(RoleRequiredMixin, View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         model = self.queryset.model
-        objects = list(_selected(request, self.queryset))
         list_url = reverse(_url_name(model, "list"))
-        if not objects:
-            messages.warning(request, f"Select at least one {model._meta.verbose_name} to edit.")
-            return redirect(list_url)
         form = self.form(request.POST if "_apply" in request.POST else None)
         errors: list[str] = []
+        objects: list[models.Model] = []
         if "_apply" in request.POST and form.is_valid():
             try:
                 with transaction.atomic():
+                    # Locked in key order, then read: each object changes from its stored state, and two bulk
+                    # edits of the same rows take turns instead of deadlocking.
+                    lock_rows(model, _selected_ids(request))
+                    objects = list(_selected(request, self.queryset))
                     for obj in objects:
                         obj.snapshot()
                         form.apply(obj)
@@ -343,8 +385,14 @@ class BulkEditView(RoleRequiredMixin, View):
             except ValidationError:
                 pass
             else:
-                messages.success(request, f"Updated {len(objects)} {model._meta.verbose_name_plural}.")
-                return redirect(request.POST.get("return_url") or list_url)
+                if objects:
+                    messages.success(request, f"Updated {len(objects)} {model._meta.verbose_name_plural}.")
+                    return redirect(request.POST.get("return_url") or list_url)
+        else:
+            objects = list(_selected(request, self.queryset))
+        if not objects:
+            messages.warning(request, f"Select at least one {model._meta.verbose_name} to edit.")
+            return redirect(list_url)
         return render(request, self.template_name, {
             "model": model, "objects": objects, "form": form, "errors": errors,
             "verbose_name": model._meta.verbose_name, "verbose_name_plural": model._meta.verbose_name_plural,
@@ -367,6 +415,7 @@ class BulkDeleteView(RoleRequiredMixin, View):
         if "_confirm" in request.POST:
             try:
                 with transaction.atomic():
+                    lock_rows(model, [obj.pk for obj in objects])  # in key order: no deadlock with another
                     for obj in objects:
                         obj.delete()
             except ProtectedError as error:
