@@ -10,13 +10,13 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from tests.factories import CONTACT_PASSWORD, make_customer
-from tests.routing.helpers import make_provider
+from tests.routing.helpers import make_card, make_provider
 from tests.sipauth.factories import make_ip_auth
 from trunkline.audit.models import ObjectChange
 from trunkline.core.models import SystemSettings
 from trunkline.core.validators import reject_control_characters
 from trunkline.customers.models import Contact, Customer
-from trunkline.routing.models import Provider, RateCard
+from trunkline.routing.models import Provider, RateCard, RateImport, RateRevision
 from trunkline.sipauth.models import IpAuth, ParameterRewrite
 
 BAD = "Acme\r\nBcc: x@y"
@@ -142,3 +142,18 @@ def test_a_customer_import_refuses_the_row_and_imports_nothing(api) -> None:
     assert response.json() == {"detail": "1 row with errors; nothing was imported.",
                                "errors": {"row 3": {"name": [MESSAGE]}}}
     assert (Customer.objects.count(), ObjectChange.objects.count()) == before
+
+
+def test_a_rate_import_refuses_a_note_with_a_line_break(api, web) -> None:
+    card = make_card(name="Retail", kind="customer", currency="USD")
+    deck = "prefix,name,rate\n44,UK,0.01\n"
+    before = (RateRevision.objects.count(), RateImport.objects.count(), ObjectChange.objects.count())
+
+    response = api.post(f"/api/v1/rate-cards/{card.pk}/import/", {"csv": deck, "note": "Q3\r\nBcc: x@y"},
+                        format="json")
+    assert (response.status_code, response.json()["errors"]) == (400, {"note": [MESSAGE]})
+    response = web.post(f"/routing/rate-cards/{card.pk}/import/", {"csv": deck, "start_row": "2", "note": "Q3\nx",
+                                                                  "columns": "prefix,name,rate", "_import": "1"})
+    assert response.status_code == 200
+    assert MESSAGE in response.content.decode()
+    assert (RateRevision.objects.count(), RateImport.objects.count(), ObjectChange.objects.count()) == before
