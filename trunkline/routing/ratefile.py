@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from trunkline.contracts.money import MONEY_MAX_DIGITS, RATE_PLACES
+from trunkline.core.csv_safety import unquote_cell
 from trunkline.core.money import SCIENTIFIC_NOTATION_MESSAGE, is_scientific_notation
 
 # The export writes these columns in this order, so an exported file imports back with the defaults.
@@ -170,7 +171,7 @@ def parse_rates(text: str, *, start_row: int = 2, columns: tuple[str, ...] = COL
         fee = ZERO
         if p_fee is not None and (cell := cells[p_fee].strip()):
             fee = _amount(result, number, "connection_fee", cell)
-        name = cells[p_name].strip() if p_name is not None else ""
+        name = unquote_cell(cells[p_name].strip()) if p_name is not None else ""  # as the export wrote it
         if len(name) > NAME_MAX_LENGTH:
             result.add_error(number, "name", f"The name is longer than {NAME_MAX_LENGTH} characters.")
         mcd = pulse = 1

@@ -7,6 +7,7 @@ import random
 from collections.abc import Iterator
 
 from trunkline.contracts import snapshot
+from trunkline.core.csv_safety import safe_cell
 from trunkline.routing.models import CliRule, Rate, RateRevision
 from trunkline.routing.ratefile import COLUMNS, format_amount
 from trunkline.switch.cli import CliResult, CliRuleSet
@@ -25,7 +26,10 @@ def rate_csv_lines(*, revision: RateRevision) -> Iterator[str]:
     yield writer.writerow(COLUMNS)
     rows = Rate.objects.filter(revision=revision).order_by("prefix").values_list(*COLUMNS)
     for prefix, name, rate, fee, mcd, pulse, grace, status in rows.iterator(chunk_size=5000):
-        yield writer.writerow((prefix, name, format_amount(rate), format_amount(fee), mcd, pulse, grace, status))
+        # Names come from outside providers' decks: a formula there must not run in a spreadsheet. The import
+        # takes the apostrophe off again (unquote_cell), so the file still imports back as it was.
+        yield writer.writerow((prefix, safe_cell(name), format_amount(rate), format_amount(fee), mcd, pulse, grace,
+                               status))
 
 
 def cli_rules_evaluate(*, customer_id: int, cli: str, pai: str | None, dialed: str, direction: str,

@@ -23,6 +23,7 @@ from django.views import View
 from rest_framework import serializers
 
 from trunkline.core.bulk_import import decode_upload, import_csv
+from trunkline.core.csv_safety import safe_row
 from trunkline.core.locking import lock_rows
 from trunkline.core.models import UserPreference
 from trunkline.core.tables import Table
@@ -127,6 +128,8 @@ class ObjectListView(RoleRequiredMixin, View):
         return urls
 
     def export_csv(self, table: Table, queryset: models.QuerySet, group_column) -> StreamingHttpResponse:
+        # Every cell through safe_row(): names and notes are typed by operators and customers, and the file is
+        # opened in spreadsheets, which would run a cell such as =HYPERLINK(...) as a formula.
         writer = csv.writer(_Echo())
         if group_column is not None:
             grouped = table.group(queryset, group_column)
@@ -139,12 +142,12 @@ class ObjectListView(RoleRequiredMixin, View):
                 for _, total, average in group["aggregates"]:
                     line += [total, average]
                 lines.append(line)
-            rows = (writer.writerow(line) for line in lines)
+            rows = (writer.writerow(safe_row(line)) for line in lines)
         else:
             def generate():
                 yield writer.writerow([column.name for column in table.visible])
                 for obj in queryset.iterator(chunk_size=2000):
-                    yield writer.writerow([column.export(obj) for column in table.visible])
+                    yield writer.writerow(safe_row(column.export(obj) for column in table.visible))
 
             rows = generate()
         response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")

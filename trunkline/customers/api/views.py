@@ -31,6 +31,10 @@ class CustomerViewSet(BaseModelViewSet):
     queryset = Customer.objects.all()
     serializer_class = CustomerSerializer
     filterset_class = CustomerFilterSet
+    ordering_fields = ("id", "name", "status", "currency", "balance", "debit_limit", "minimum_payment", "tax_rate",
+                       "channels", "cps", "country", "city", "region", "postcode", "address_line1", "paypal_email",
+                       "website", "portal_access", "email_verification", "mobile_verification",
+                       "approved_clis_only", "created", "updated")
     import_required_columns = ("name", "currency")
 
 
@@ -41,6 +45,8 @@ class ContactViewSet(BaseModelViewSet):
     queryset = Contact.objects.all()
     serializer_class = ContactSerializer
     filterset_class = ContactFilterSet
+    ordering_fields = ("id", "customer", "name", "email", "phone", "mobile", "contact_type", "email_verified",
+                       "mobile_verified", "created", "updated")  # never the password hash
     import_required_columns = ("customer", "name", "email")
 
     @extend_schema(request=ContactResetPasswordSerializer,
@@ -71,6 +77,7 @@ class NumberBlockViewSet(BulkDestroyMixin, mixins.CreateModelMixin, mixins.ListM
     queryset = NumberBlock.objects.all()
     serializer_class = NumberBlockSerializer
     filterset_class = NumberBlockFilterSet
+    ordering_fields = ("id", "customer", "start", "end", "created", "updated")
 
     def perform_destroy(self, instance: NumberBlock) -> None:
         number_block_release(block=instance)
@@ -84,6 +91,7 @@ class MessageViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retr
     queryset = with_delivery_counts(Message.objects.select_related("job", "created_by"))
     serializer_class = MessageSerializer
     filterset_class = MessageFilterSet
+    ordering_fields = ("id", "channel", "subject", "created_by", "created", "updated")
 
 
 class MessageDeliveryViewSet(viewsets.ReadOnlyModelViewSet):
@@ -92,3 +100,5 @@ class MessageDeliveryViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = MessageDelivery.objects.select_related("message")
     serializer_class = MessageDeliverySerializer
     filterset_class = MessageDeliveryFilterSet
+    ordering_fields = ("id", "message", "customer", "contact", "recipient", "status", "provider_id", "created",
+                       "sent_at")

@@ -58,6 +58,7 @@ class SimulatedCallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
     queryset = SimulatedCall.objects.select_related("created_by")
     serializer_class = SimulatedCallSerializer
     filterset_fields = ("customer",)
+    ordering_fields = ("id", "customer", "created")
 
 
 class PublicationSerializer(serializers.Serializer):

@@ -60,6 +60,7 @@ class ProviderViewSet(BaseModelViewSet):
     queryset = Provider.objects.all()
     serializer_class = ProviderSerializer
     filterset_class = ProviderFilterSet
+    ordering_fields = ("id", "name", "status", "channels", "cps", "tech_prefix", "created", "updated")
     import_required_columns = ("name",)
 
     def perform_destroy(self, instance: Provider) -> None:
@@ -76,6 +77,7 @@ class RateCardViewSet(BaseModelViewSet):
     queryset = RateCard.objects.select_related("active_revision").prefetch_related("egress_cards")
     serializer_class = RateCardSerializer
     filterset_class = RateCardFilterSet
+    ordering_fields = ("id", "name", "kind", "currency", "provider", "strategy", "created", "updated")
     import_required_columns = ("name", "kind", "currency")
 
     def perform_destroy(self, instance: RateCard) -> None:
@@ -178,6 +180,7 @@ class RateRevisionViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = RateRevision.objects.select_related("card")
     serializer_class = RateRevisionSerializer
     filterset_class = RateRevisionFilterSet
+    ordering_fields = ("id", "number", "source", "row_count", "date_live", "activated_at", "created")
 
     @extend_schema(request=RevisionActivateSerializer, responses={200: RateRevisionSerializer})
     @action(detail=True, methods=["post"], url_path="activate")
@@ -200,6 +203,7 @@ class RateViewSet(BaseModelViewSet):
     queryset = Rate.objects.select_related("revision__card")
     serializer_class = RateSerializer
     filterset_class = RateFilterSet
+    ordering_fields = ("id", "revision", "prefix", "name", "rate", "connection_fee", "mcd", "pulse", "grace", "status")
     # Row-by-row CSV import would make a revision per row: decks go through the card's import.
     bulk_import = None
 
@@ -264,6 +268,9 @@ class IngressRouteViewSet(BaseModelViewSet):
         Prefetch("exclude", queryset=RateCard.objects.only("pk")))
     serializer_class = IngressRouteSerializer
     filterset_class = IngressRouteFilterSet
+    ordering_fields = ("id", "customer", "rate_card", "tech_prefix", "enabled", "channels", "cps", "max_duration",
+                       "recording", "profit_assurance", "capped_rate", "provider_capped_rate", "strategy", "created",
+                       "updated")
     import_required_columns = ("customer", "rate_card")
 
     @extend_schema(request=None, parameters=[OpenApiParameter("customer", int, required=True)],
@@ -286,6 +293,7 @@ class CliRuleViewSet(BaseModelViewSet):
     queryset = CliRule.objects.select_related("customer")
     serializer_class = CliRuleSerializer
     filterset_class = CliRuleFilterSet
+    ordering_fields = ("id", "customer", "cli", "pai", "direction", "forced", "use_did", "created", "updated")
     import_required_columns = ("customer",)
 
     # Testing writes nothing, so every signed-in role may use it.

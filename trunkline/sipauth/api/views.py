@@ -25,6 +25,9 @@ class IpAuthViewSet(BaseModelViewSet):
     queryset = IpAuth.objects.select_related("customer")
     serializer_class = IpAuthSerializer
     filterset_class = IpAuthFilterSet
+    ordering_fields = ("id", "customer", "ip", "direction", "channels", "cps", "manufacturer", "version", "protocol",
+                       "port", "cli_prefix", "tech_prefix", "strip_digits", "bandwidth", "username", "force_nat",
+                       "intercept_reinvite", "cli_authentication", "created", "updated")  # never the password
     import_required_columns = ("customer", "ip")
 
 
@@ -32,6 +35,8 @@ class SipUserViewSet(BaseModelViewSet):
     queryset = SipUser.objects.select_related("customer")
     serializer_class = SipUserSerializer
     filterset_class = SipUserFilterSet
+    ordering_fields = ("id", "customer", "username", "channels", "cps", "nat_ping", "voicemail_enabled",
+                       "voicemail_email", "created", "updated")  # never ha1 nor voicemail_pin
     import_required_columns = ("customer", "username", "password")
 
     @extend_schema(request=None, responses={200: VoicemailPinSerializer})
@@ -51,6 +56,7 @@ class ParameterRewriteViewSet(BaseModelViewSet):
     queryset = ParameterRewrite.objects.select_related("ip_auth", "sip_user")
     serializer_class = ParameterRewriteSerializer
     filterset_class = ParameterRewriteFilterSet
+    ordering_fields = ("id", "ip_auth", "sip_user", "type", "match", "replace", "order", "created", "updated")
     import_required_columns = ("type",)
 
     # The Testing box writes nothing, so every signed-in role may use it.
