@@ -131,6 +131,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("TRUNKLINE_LOGIN_COOL
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "trunkline.core.views.pages.login_locked_out"
+AXES_CLIENT_IP_CALLABLE = "trunkline.core.middleware.client_ip"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -230,7 +231,8 @@ LOGGING = {
 
 # Behind a TLS-terminating proxy (README, "Running behind HTTPS"): TRUNKLINE_HTTPS=1 trusts the proxy's
 # X-Forwarded-Proto, redirects plain HTTP, sends cookies only over HTTPS and asks browsers for HTTPS only (HSTS).
-if _env_flag("TRUNKLINE_HTTPS"):
+TRUNKLINE_BEHIND_PROXY = _env_flag("TRUNKLINE_HTTPS")  # also: the client's address is the proxy's X-Forwarded-For
+if TRUNKLINE_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
     SESSION_COOKIE_SECURE = True

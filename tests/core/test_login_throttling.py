@@ -1,5 +1,6 @@
 """Login throttling (django-axes): wrong passwords for one username from one address lock that pair out for the
-cool-off period, with a message on the login page; API tokens and other addresses are not affected."""
+cool-off period, with a message on the login page; API tokens and other addresses are not affected. Behind the
+TLS proxy the address is the one the proxy forwards, for throttling and the audit log alike."""
 
 from datetime import timedelta
 
@@ -8,6 +9,7 @@ from django.test import Client
 
 from tests.conftest import PASSWORD
 from tests.core.test_settings import settings_in_subprocess
+from trunkline.audit.models import ObjectChange
 from trunkline.core.models import User
 
 LOCKED = ("Too many failed logins for this username from your address: logging in is blocked for 15 minutes. "
@@ -70,3 +72,32 @@ def test_the_limit_and_cool_off_come_from_the_environment(tmp_path) -> None:
                                      "TRUNKLINE_LOGIN_COOLOFF_MINUTES": "90"},
                                     "[settings.AXES_FAILURE_LIMIT, settings.AXES_COOLOFF_TIME.total_seconds()]")
     assert values == [3, 5400.0]
+
+
+def test_behind_the_proxy_the_lock_is_per_forwarded_address(operator_user: User, settings, setup_context) -> None:
+    settings.TRUNKLINE_BEHIND_PROXY = True
+    proxy = "10.0.0.2"
+
+    def through_proxy(password: str, forwarded: str) -> int:
+        return Client().post("/login/", {"username": "operator", "password": password}, REMOTE_ADDR=proxy,
+                             HTTP_X_FORWARDED_FOR=forwarded).status_code
+
+    # The client may send its own X-Forwarded-For; the proxy appends the address it saw, which is the one used.
+    for number in range(10):
+        through_proxy("wrong password", f"192.0.2.{number}, 198.51.100.7")
+    assert through_proxy(PASSWORD, "198.51.100.7") == 429
+    assert through_proxy(PASSWORD, "198.51.100.8") == 302
+    assert AccessAttempt.objects.get().ip_address == "198.51.100.7"
+
+
+def test_the_audit_log_records_the_forwarded_address_only_behind_the_proxy(api, settings) -> None:
+    def create(name: str, forwarded: str) -> str:
+        response = api.post("/api/v1/customers/", {"name": name, "currency": "USD"}, format="json",
+                            REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
+        assert response.status_code == 201
+        return ObjectChange.objects.get(object_repr=name).ip
+
+    assert create("Direct Client", "198.51.100.7") == "10.0.0.2"  # no proxy configured: the header means nothing
+    settings.TRUNKLINE_BEHIND_PROXY = True
+    assert create("Proxied Client", "192.0.2.1, 198.51.100.7") == "198.51.100.7"
+    assert create("Garbled Header", "not-an-address") == "10.0.0.2"
