@@ -252,12 +252,15 @@ def test_a_catastrophic_pattern_answers_at_once(api, customer) -> None:
     _rules_via_api(api, customer, [{"cli": catastrophic, "pai": catastrophic, "dialed_number_match": catastrophic}])
     _test(api, customer, "1")  # the first request of a process pays for imports and URL resolving, not for regexes
     evil = "1" * 25 + "x"  # 3 s on `re`: enough to fail there without hanging
-    started = time.perf_counter()
-    response = api.post(TEST, {"customer": customer.pk, "cli": evil, "pai": evil, "dialed": evil}, format="json")
-    elapsed = time.perf_counter() - started
-    assert response.status_code == 200
-    assert (response.json()["allowed"], response.json()["reason"]) == (False, "CLI restriction in effect")
-    assert elapsed < 0.05
+    timings = []
+    # The best of three: the machine may be busy with other work, which `re`'s 3 s per request is not.
+    for _ in range(3):
+        started = time.perf_counter()
+        response = api.post(TEST, {"customer": customer.pk, "cli": evil, "pai": evil, "dialed": evil}, format="json")
+        timings.append(time.perf_counter() - started)
+        assert response.status_code == 200
+        assert (response.json()["allowed"], response.json()["reason"]) == (False, "CLI restriction in effect")
+    assert min(timings) < 0.05, timings
 
 
 def test_a_saved_rule_re2_refuses_answers_400_naming_it(api, customer) -> None:
