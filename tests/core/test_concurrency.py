@@ -17,7 +17,7 @@ from tests.conftest import PASSWORD
 from tests.factories import make_customer
 from trunkline.audit.models import ObjectChange
 from trunkline.core.context import change_context
-from trunkline.core.models import User
+from trunkline.core.models import SystemSettings, User
 from trunkline.customers.models import Customer
 
 API = "/api/v1/customers/"
@@ -197,3 +197,57 @@ def test_two_operators_editing_one_customer_in_the_panel_keep_both_changes():
     assert statuses == [302] * 10
     assert lost == [], f"{len(lost)} of 5 rounds lost an update"
     assert audit == [], f"{len(audit)} audit entries name fields their user did not send"
+
+
+def test_a_form_drawn_before_another_save_changes_only_what_its_operator_changed(db):
+    customer = make_customer(channels=5, cps=5, city="Dallas")
+    url = f"/customers/{customer.pk}/edit/"
+    alice, bob = Client(), Client()
+    alice.force_login(_operator("alice"))
+    bob.force_login(_operator("bob"))
+    alice_form, bob_form = _edit_form(alice, url), _edit_form(bob, url)
+    bob_form["city"] = ["Austin"]
+    assert bob.post(url, bob_form).status_code == 302
+    alice_form["channels"] = ["7"]
+
+    assert alice.post(url, alice_form).status_code == 302
+
+    assert Customer.objects.values("channels", "cps", "city").get(pk=customer.pk) == {
+        "channels": 7, "cps": 5, "city": "Austin"}
+    last = ObjectChange.objects.filter(object_type__model="customer", object_id=customer.pk).latest("pk")
+    assert (last.user_name, last.prechange_data["channels"], last.postchange_data["channels"]) == ("alice", 5, 7)
+    assert _changed_fields(last) == {"channels"}
+
+
+def test_a_form_shown_again_with_an_error_keeps_what_the_operator_typed(db):
+    customer = make_customer(channels=5, city="Dallas")
+    url = f"/customers/{customer.pk}/edit/"
+    alice = Client()
+    alice.force_login(_operator("alice"))
+    form = _edit_form(alice, url)
+    form["city"] = ["Austin"]
+    form["channels"] = ["many"]
+
+    response = alice.post(url, form)
+
+    assert response.status_code == 200
+    shown = _FormFields()
+    shown.feed(response.content.decode())
+    assert (shown.data["city"], shown.data["channels"]) == (["Austin"], ["many"])
+    assert Customer.objects.values_list("channels", "city").get(pk=customer.pk) == (5, "Dallas")
+
+
+def test_the_settings_page_drawn_before_an_api_change_keeps_it(db):
+    with change_context(source="test"):
+        admin = User.objects.create_user(username="root", password=PASSWORD, role=User.Role.ADMIN)
+    web = Client()
+    web.force_login(admin)
+    page = _edit_form(web, "/setup/settings/")
+    api = _api_client(admin)
+    assert api.patch("/api/v1/settings/", {"company_name": "Acme Carrier"}, format="json").status_code == 200
+    page["smtp_host"] = ["smtp.acme.example"]
+
+    assert web.post("/setup/settings/", page).status_code == 302
+
+    assert SystemSettings.objects.values_list("company_name", "smtp_host").get() == ("Acme Carrier",
+                                                                                    "smtp.acme.example")

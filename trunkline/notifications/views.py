@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.views import View
 
 from trunkline.core.jobs import MAX_ATTEMPTS
+from trunkline.core.locking import keep_untouched_fields, lock_rows, post_initial_values, show_as_posted
 from trunkline.core.models import Job, SystemSettings
 from trunkline.core.views.mixins import RoleRequiredMixin
 from trunkline.notifications.forms import SettingsForm, TestEmailForm, TestSmsForm
@@ -31,19 +32,26 @@ class SettingsView(RoleRequiredMixin, View):
         })
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return self.render_page(request, SettingsForm(instance=SystemSettings.load()))
+        form = SettingsForm(instance=SystemSettings.load())
+        post_initial_values(form)
+        return self.render_page(request, form)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        settings = SystemSettings.load()
-        settings.snapshot()
         action = request.POST.get("_action", "save")
         if action in ("test_email", "test_sms"):
-            return self.send_test(request, settings, action)
-        form = SettingsForm(request.POST, instance=settings)
-        if not form.is_valid():
-            return self.render_page(request, form)
+            return self.send_test(request, SystemSettings.load(), action)
+        # Read, validated and saved on the locked row; fields left as the page showed them keep the stored value.
         with transaction.atomic():
-            form.save()
+            lock_rows(SystemSettings, [1])
+            form = SettingsForm(request.POST, instance=SystemSettings.load())
+            post_initial_values(form)
+            untouched = keep_untouched_fields(form)
+            saved = form.is_valid()
+            if saved:
+                form.save()
+        if not saved:
+            show_as_posted(form, untouched)
+            return self.render_page(request, form)
         messages.success(request, "Settings saved.")
         return redirect("notifications:settings")
 

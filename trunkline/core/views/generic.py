@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
@@ -24,7 +23,7 @@ from rest_framework import serializers
 
 from trunkline.core.bulk_import import decode_upload, import_csv
 from trunkline.core.csv_safety import safe_row
-from trunkline.core.locking import lock_rows
+from trunkline.core.locking import keep_untouched_fields, lock_rows, post_initial_values, show_as_posted
 from trunkline.core.models import UserPreference
 from trunkline.core.tables import Table
 from trunkline.core.views.mixins import RoleRequiredMixin
@@ -226,7 +225,7 @@ class ObjectEditView(RoleRequiredMixin, View):
     def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
         obj = self.get_object(pk)
         form = self.get_form(request, obj)
-        _post_initial_values(form)
+        post_initial_values(form)
         return self.render_form(request, obj, form)
 
     def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
@@ -238,8 +237,8 @@ class ObjectEditView(RoleRequiredMixin, View):
             obj = self.get_object(pk)
             created = obj.pk is None
             form = self.get_form(request, obj, request.POST)
-            _post_initial_values(form)
-            untouched = _keep_untouched_fields(form)
+            post_initial_values(form)
+            untouched = keep_untouched_fields(form)
             saved = False
             if form.is_valid():
                 try:
@@ -253,35 +252,11 @@ class ObjectEditView(RoleRequiredMixin, View):
                         obj._state.adding = True
                     add_errors(form, error)
         if not saved:
-            for name in untouched:
-                form.fields[name].disabled = False  # shown again as the operator typed it
+            show_as_posted(form, untouched)
             return self.render_form(request, obj, form)
         verb = "Created" if created else "Saved"
         messages.success(request, f"{verb} {obj._meta.verbose_name} {obj}.")
         return redirect(self.get_success_url(obj))
-
-
-def _post_initial_values(form: Any) -> None:
-    """An edit form also posts the values it was drawn with (Django's hidden initial inputs), so the save can tell
-    the fields the operator changed from those left as shown. Not for passwords: they never go into the page."""
-    if getattr(form, "instance", None) is None or form.instance.pk is None:
-        return
-    for field in form.fields.values():
-        if not field.disabled and not isinstance(field.widget, forms.PasswordInput):
-            field.show_hidden_initial = True
-
-
-def _keep_untouched_fields(form: Any) -> list[str]:
-    """Fields posted unchanged from the page take the locked row's stored value (a disabled field's value is its
-    initial, the instance's): another operator's change saved meanwhile is kept, not overwritten by this form."""
-    prefix = form.add_initial_prefix("")
-    if not any(key.startswith(prefix) for key in form.data):
-        return []  # posted by a client that did not draw the form (a script): every field as posted
-    untouched = [name for name, field in form.fields.items()
-                 if field.show_hidden_initial and not field.disabled and not form[name]._has_changed()]
-    for name in untouched:
-        form.fields[name].disabled = True
-    return untouched
 
 
 def add_errors(form: Any, error: ValidationError) -> None:

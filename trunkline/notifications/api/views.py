@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from trunkline.core.api.serializers import BaseModelSerializer
+from trunkline.core.locking import lock_rows
 from trunkline.core.models import SystemSettings
 from trunkline.core.validators import normalize_e164, validate_e164
 from trunkline.notifications.forms import SECRET_FIELDS
@@ -46,10 +47,10 @@ class SettingsView(APIView):
         return Response(SettingsSerializer(SystemSettings.load()).data)
 
     def patch(self, request: Request) -> Response:
-        settings = SystemSettings.load()
-        serializer = SettingsSerializer(settings, data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        with transaction.atomic():
+        with transaction.atomic():  # read, validated and saved on the locked row
+            lock_rows(SystemSettings, [1])
+            serializer = SettingsSerializer(SystemSettings.load(), data=request.data, partial=True)
+            serializer.is_valid(raise_exception=True)
             serializer.save()
         return Response(serializer.data)
 
