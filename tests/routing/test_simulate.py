@@ -91,8 +91,20 @@ def test_customer_without_ingress_route_gets_580(api, world) -> None:
     assert result["customer"]["name"] == "Routeless" and result["ingress_route"] is None
 
 
-def test_viewers_may_simulate(api_for, viewer_user, world) -> None:
-    assert simulate(api_for(viewer_user), ip=IP, dst=UK_MOBILE)["routed"] is True
+def test_viewers_may_read_simulations_but_not_run_one(api, api_for, viewer_user, world) -> None:
+    """A run is kept as a SIM call, so it is a write: viewers' writes answer 403 (README, Operators and roles)."""
+    kept = simulate(api, ip=IP, dst=UK_MOBILE)
+    viewer = api_for(viewer_user)
+
+    response = viewer.post(SIMULATE, {"cli": "12025550143", "ip": IP, "dst": UK_MOBILE}, format="json")
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": "Your role does not allow this change.", "errors": {}}
+    assert SimulatedCall.objects.count() == 1
+    listed = viewer.get(SIMULATIONS)
+    assert listed.status_code == 200
+    assert [call["call_id"] for call in listed.json()["results"]] == [kept["call_id"]]
+    assert viewer.get(reverse("api:simulatedcall-detail", args=[listed.json()["results"][0]["id"]])).status_code == 200
 
 
 def test_command_prints_the_api_result_as_json_and_a_readable_trace(api, world) -> None:

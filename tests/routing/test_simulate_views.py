@@ -1,5 +1,5 @@
 """Simulate Call in the control panel: the customer card's Latest Calls tab and its Simulate dialog, the global
-Simulate page, and a simulation's result page; viewers may simulate too, as through the API."""
+Simulate page, and a simulation's result page; viewers read the simulations but run none, as through the API."""
 
 from datetime import UTC, datetime
 
@@ -153,22 +153,24 @@ def test_ipv6_is_accepted(web: Client, world) -> None:
     assert (simulation.inputs["ip"], simulation.result["code"], simulation.customer) == ("2001:db8::1", 403, None)
 
 
-def test_viewer_may_simulate_as_through_the_api(world, viewer_user: User, operator_user) -> None:
-    # A simulation changes no configuration: viewers troubleshooting a customer's calls may run one.
-    simulate_and_record(created_by=operator_user, dst=UK_MOBILE, cli=CLI, ip=IP)
+def test_viewer_reads_simulations_but_may_not_run_one(world, viewer_user: User, operator_user) -> None:
+    # A run is kept as a SIM call, so it is a write: viewers see the calls, not the button, dialog or form.
+    kept = simulate_and_record(created_by=operator_user, dst=UK_MOBILE, cli=CLI, ip=IP)
     client = Client()
     client.force_login(viewer_user)
+
     body = client.get(tab(world.customer)).content.decode()
-    assert SimulatedCall.objects.get().call_id in body
-    assert f'href="{tab(world.customer)}?simulate=1" data-open-dialog="simulate-dialog"' in body
-    response = client.post(tab(world.customer), inputs())
-    latest = SimulatedCall.objects.order_by("-id").first()
-    assert response["Location"] == reverse("routing:simulation", args=[latest.pk])
-    assert (latest.created_by, latest.customer, latest.result["code"]) == (viewer_user, world.customer, 200)
-    assert 'data-testid="simulate-form"' in client.get(SIMULATE).content.decode()
-    page = client.get(reverse("routing:simulation", args=[latest.pk])).content.decode()
-    assert "Routed 200" in page and "Simulate again" in page
-    assert SimulatedCall.objects.count() == 2
+    assert kept.call_id in body
+    assert "data-open-dialog" not in body and "simulate-dialog" not in body and "simulate-form" not in body
+    assert 'data-testid="simulate-form"' not in client.get(SIMULATE).content.decode()
+    assert kept.call_id in client.get(SIMULATE).content.decode()
+    page = client.get(reverse("routing:simulation", args=[kept.pk])).content.decode()
+    assert "Routed 200" in page and "Simulate again" not in page
+
+    for url in (tab(world.customer), SIMULATE):
+        response = client.post(url, inputs())
+        assert response.status_code == 403
+    assert list(SimulatedCall.objects.values_list("pk", flat=True)) == [kept.pk]
 
 
 def test_operator_sees_the_simulate_button_and_the_prefilled_dialog(web: Client, world) -> None:

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
@@ -449,6 +449,12 @@ def _initial(query: QueryDict) -> dict[str, str]:
     return {name: query[name] for name in SimulateForm.base_fields if query.get(name)}
 
 
+def _refuse_viewers(request: HttpRequest) -> None:
+    """A simulation is kept (a SIM call on Latest Calls), so running one is a write: viewers read the calls only."""
+    if not request.user.can_write:
+        raise PermissionDenied("Your role (viewer) can look but not change anything.")
+
+
 def _run(request: HttpRequest, form: SimulateForm, customer: Customer | None = None) -> HttpResponse | None:
     """Simulate and keep the call (under `customer` when it was run from that card and identifies nobody), then
     show its result page. None, with the error on the form, when a saved rule cannot be loaded (a pattern saved
@@ -483,6 +489,7 @@ class LatestCallsTabView(CustomerCardView):
                 "dialog_open": self.form is not None or "simulate" in request.GET}
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        _refuse_viewers(request)
         customer = get_object_or_404(Customer, pk=pk)
         form = SimulateForm(request.POST)
         if form.is_valid() and (response := _run(request, form, customer)) is not None:
@@ -492,8 +499,8 @@ class LatestCallsTabView(CustomerCardView):
 
 
 class SimulateView(RoleRequiredMixin, View):
-    """Routing > Simulate: the form with no customer preset, and the latest simulations of every customer. Open
-    to viewers too, as the API is: a simulation changes no configuration, it only keeps the run."""
+    """Routing > Simulate: the form with no customer preset, and the latest simulations of every customer. Viewers
+    see the simulations but not the form: a run is kept, so it is a write (as through the API)."""
 
     template_name = "routing/simulate.html"
 
@@ -501,6 +508,7 @@ class SimulateView(RoleRequiredMixin, View):
         return self.render_page(request, SimulateForm(initial=_initial(request.GET)))
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        _refuse_viewers(request)
         form = SimulateForm(request.POST)
         if form.is_valid() and (response := _run(request, form)) is not None:
             return response
