@@ -13,7 +13,7 @@ from trunkline.audit.models import ObjectChange
 from trunkline.core.models import User
 
 LOCKED = ("Too many failed logins for this username from your address: logging in is blocked for 15 minutes. "
-          "An admin can lift it sooner with `trunkline axes_reset_username USERNAME`.")
+          "An admin can lift it sooner with the command trunkline axes_reset_username.")
 
 
 def log_in(client: Client, password: str, ip: str = "198.51.100.7") -> tuple[int, str]:

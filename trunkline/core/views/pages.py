@@ -58,7 +58,7 @@ def login_locked_out(request: HttpRequest, original_response: HttpResponse | Non
     minutes = round(settings.AXES_COOLOFF_TIME.total_seconds() / 60)
     message = (f"Too many failed logins for this username from your address: logging in is blocked for "
                f"{minutes} minute{pluralize(minutes)}. An admin can lift it sooner with "
-               f"`trunkline axes_reset_username USERNAME`.")
+               f"the command trunkline axes_reset_username.")
     form = AuthenticationForm(request, initial={"username": request.POST.get("username", "")})
     return render(request, "core/login.html", {"form": form, "locked_out": message,
                                                "next": request.POST.get("next", "")}, status=429)
