@@ -194,8 +194,9 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "trunkline.core.api.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "trunkline.core.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "trunkline.core.api.exceptions.exception_handler",
+    "DEFAULT_METADATA_CLASS": "trunkline.core.api.metadata.Metadata",
     "COERCE_DECIMAL_TO_STRING": True,
     "PAGE_SIZE": 50,
 }
@@ -209,6 +210,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "trunkline.core.api.schema.blank_or_pattern_as_any_of"],
     # Several models have a "status" with different choices: name each enum after its choices, not a hash.
     "ENUM_NAME_OVERRIDES": {
         "CliDirectionEnum": "trunkline.routing.choices.CliDirection",

@@ -3,7 +3,7 @@ from django import forms
 from django.apps import apps
 
 from trunkline.audit.models import ObjectChange
-from trunkline.core.filtersets import PopoutMixin
+from trunkline.core.filtersets import DateTimeFilter, IntegerFilter, PopoutMixin
 from trunkline.core.models import ChangeLoggedModel
 
 
@@ -20,13 +20,13 @@ class ObjectChangeFilterSet(PopoutMixin, django_filters.FilterSet):
                                             label="Object type", help_text="The model's name, such as customer.",
                                             widget=forms.Select(choices=lambda: [("", "Any"),
                                                                                  *logged_model_choices()]))
-    object_id = django_filters.NumberFilter(label="Object ID")
+    object_id = IntegerFilter(label="Object ID")
     user = django_filters.CharFilter(field_name="user_name", label="User")
     action = django_filters.MultipleChoiceFilter(choices=ObjectChange.Action.choices)
     source = django_filters.CharFilter()
     request_id = django_filters.UUIDFilter()
-    time__gte = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="gte", label="After")
-    time__lte = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="lte", label="Before")
+    time__gte = DateTimeFilter(field_name="time", lookup_expr="gte", label="After")
+    time__lte = DateTimeFilter(field_name="time", lookup_expr="lte", label="Before")
 
     popout_exclude = ("q",)
     popout_order = ("object_type", "object_id", "user", "action", "time__gte", "time__lte")

@@ -1,4 +1,5 @@
 import json
+from datetime import UTC
 from functools import reduce
 from operator import or_
 from typing import Any
@@ -10,12 +11,59 @@ from django.db import models
 from django.db.models import Q
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
+from django_filters.fields import IsoDateTimeField
+from django_filters.filterset import FILTER_FOR_DBFIELD_DEFAULTS
 
+from trunkline.core.integers import DB_INT_MAX, DB_INT_MIN
 from trunkline.core.models import User
 
 
-class NumberInFilter(django_filters.BaseInFilter, django_filters.NumberFilter):
-    """Several numbers (`?id=1,2`), each validated: "abc" is a 400, not a database error."""
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole number within the databases' 64-bit range: SQLite's driver raises OverflowError (a 500) on a larger
+    one, and django-filter's NumberFilter takes decimals up to 1e50."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", DB_INT_MIN)
+        kwargs.setdefault("max_value", DB_INT_MAX)
+        super().__init__(*args, **kwargs)
+
+    def get_max_validator(self) -> None:
+        return None  # max_value above is the bound
+
+
+class NumberInFilter(django_filters.BaseInFilter, IntegerFilter):
+    """Several ids (`?id=1,2`), each validated: "abc" or 2^64 is a 400, not a database error."""
+
+
+class UTCDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date and time, turned to UTC: PostgreSQL refuses a UTC offset beyond ±15:59 (Python takes up
+    to ±23:59), and the same instant in UTC is what the filter means."""
+
+    def to_python(self, value: Any) -> Any:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError as error:  # 0001-01-01T00:00+01:00 is a time in year 0
+            raise forms.ValidationError("Enter a date and time between the years 1 and 9999 in UTC.",
+                                        code="overflow") from error
+
+
+class DateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCDateTimeField
+
+
+# What a filter set makes of a model field it lists in Meta.fields: integers and date-times get the bounded
+# filters above instead of django-filter's own.
+BOUNDED_FILTER_DEFAULTS = {
+    **FILTER_FOR_DBFIELD_DEFAULTS,
+    **{field: {"filter_class": IntegerFilter} for field in FILTER_FOR_DBFIELD_DEFAULTS
+       if issubclass(field, models.IntegerField)},
+    models.DateTimeField: {"filter_class": DateTimeFilter},
+}
 
 
 def json_text(value: str) -> str:
@@ -84,14 +132,15 @@ class PopoutMixin:
 class BaseFilterSet(PopoutMixin, django_filters.FilterSet):
     """`q` searches `search_fields`; `id` takes several values; created and updated take ranges."""
 
+    FILTER_DEFAULTS = BOUNDED_FILTER_DEFAULTS
     search_fields: tuple[str, ...] = ()
 
     q = django_filters.CharFilter(method="search", label="Search")
     id = NumberInFilter(field_name="id", label="IDs")
-    created__gte = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte", label="Created after")
-    created__lte = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="lte", label="Created before")
-    updated__gte = django_filters.IsoDateTimeFilter(field_name="updated", lookup_expr="gte", label="Updated after")
-    updated__lte = django_filters.IsoDateTimeFilter(field_name="updated", lookup_expr="lte", label="Updated before")
+    created__gte = DateTimeFilter(field_name="created", lookup_expr="gte", label="Created after")
+    created__lte = DateTimeFilter(field_name="created", lookup_expr="lte", label="Created before")
+    updated__gte = DateTimeFilter(field_name="updated", lookup_expr="gte", label="Updated after")
+    updated__lte = DateTimeFilter(field_name="updated", lookup_expr="lte", label="Updated before")
 
     def search(self, queryset: models.QuerySet, name: str, value: str) -> models.QuerySet:
         value = value.strip()

@@ -4,7 +4,8 @@ import django_filters
 from django.db import models
 from django.db.models import Q
 
-from trunkline.core.filtersets import BaseFilterSet, NumberInFilter, TagFilter, json_text
+from trunkline.core.filtersets import BaseFilterSet, DateTimeFilter, IntegerFilter, NumberInFilter, TagFilter, json_text
+from trunkline.core.integers import ascii_int
 from trunkline.core.validators import COUNTRY_CHOICES, CURRENCY_CHOICES
 from trunkline.customers.choices import ContactType, CustomerStatus, DeliveryStatus, MessageChannel
 from trunkline.customers.models import Contact, Customer, Message, MessageDelivery, NumberBlock
@@ -87,7 +88,7 @@ class ContactFilterSet(BaseFilterSet):
 
 class NumberBlockFilterSet(BaseFilterSet):
     customer = CustomerInFilter()
-    number = django_filters.NumberFilter(method="filter_number", label="Holds number")
+    number = IntegerFilter(method="filter_number", label="Holds number")
 
     class Meta:
         model = NumberBlock
@@ -99,8 +100,9 @@ class NumberBlockFilterSet(BaseFilterSet):
         if not value:
             return queryset
         condition = Q(customer__name__icontains=value)
-        if value.isdigit():
-            condition |= Q(start__lte=int(value), end__gte=int(value))
+        number = ascii_int(value)
+        if number is not None:
+            condition |= Q(start__lte=number, end__gte=number)
         return queryset.filter(condition)
 
     def filter_number(self, queryset: models.QuerySet, name: str, value) -> models.QuerySet:
@@ -138,8 +140,8 @@ class MessageDeliveryFilterSet(BaseFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=DeliveryStatus.choices)
     recipient = django_filters.CharFilter(lookup_expr="icontains", label="Recipient contains")
     error = django_filters.CharFilter(lookup_expr="icontains", label="Error contains")
-    sent_at__gte = django_filters.IsoDateTimeFilter(field_name="sent_at", lookup_expr="gte", label="Sent after")
-    sent_at__lte = django_filters.IsoDateTimeFilter(field_name="sent_at", lookup_expr="lte", label="Sent before")
+    sent_at__gte = DateTimeFilter(field_name="sent_at", lookup_expr="gte", label="Sent after")
+    sent_at__lte = DateTimeFilter(field_name="sent_at", lookup_expr="lte", label="Sent before")
 
     class Meta:
         model = MessageDelivery

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views import View
 
 from trunkline.audit.models import ObjectChange
+from trunkline.core.integers import ascii_int
 from trunkline.core.models import Job, SystemSettings
 from trunkline.core.views import generic
 from trunkline.core.views.mixins import RoleRequiredMixin
@@ -155,7 +156,7 @@ class ContactEditView(generic.ObjectEditView):
     def get_object(self, pk: int | None) -> Contact:
         contact = super().get_object(pk)
         customer = self.request.GET.get("customer", "")
-        if contact.pk is None and customer.isdigit():
+        if contact.pk is None and ascii_int(customer) is not None:
             # Added from a card: the crumbs and Cancel lead back to that card.
             contact.customer = get_object_or_404(Customer, pk=customer)
         return contact
@@ -271,7 +272,7 @@ class CustomerSendView(RoleRequiredMixin, View):
     template_name = "customers/customer_send.html"
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        ids = [int(pk) for pk in request.POST.getlist("pk") if pk.isdigit()]
+        ids = [number for pk in request.POST.getlist("pk") if (number := ascii_int(pk)) is not None]
         customers = list(Customer.objects.filter(pk__in=ids).annotate(contact_count=Count("contacts")).order_by("name"))
         if not customers:
             messages.warning(request, "Select at least one customer to send to.")
@@ -331,4 +332,3 @@ class MessageView(generic.ObjectView):
             "page": page,
             "deliveries": page.object_list,
         }
-

@@ -4,6 +4,7 @@ from django import forms
 from django.utils.html import format_html
 
 from trunkline.core.forms import BulkEditForm, NoScientificNotationMixin
+from trunkline.core.integers import ascii_int
 from trunkline.core.validators import CURRENCY_CHOICES, reject_control_characters
 from trunkline.customers.models import Customer
 from trunkline.routing.choices import CliDirection, ProviderStatus, RateCardKind, Transport
@@ -31,7 +32,7 @@ class GatewaysField(forms.CharField):
                 continue
             address, _, transport = line.partition("/")
             host, _, port = address.rpartition(":") if address.count(":") == 1 else (address, "", "")
-            if port and not port.isdigit():
+            if port and ascii_int(port) is None:
                 raise forms.ValidationError(f"Line {number}: the port '{port}' is not a number.")
             gateways.append({"host": host.strip(), "port": int(port) if port else DEFAULT_SIP_PORT,
                              "transport": (transport.strip() or Transport.UDP).lower()})
@@ -70,12 +71,13 @@ class WeightsField(forms.CharField):
                                             f"as in 'Carrier A: 3'.")
             if card is None:
                 raise forms.ValidationError(f"Line {number}: '{name}' is not one of the offered provider cards.")
-            if not weight.isdigit() or int(weight) > MAX_WEIGHT:
+            weight_value = ascii_int(weight)
+            if weight_value is None or weight_value > MAX_WEIGHT:
                 raise forms.ValidationError(f"Line {number}: the weight '{weight}' is not a whole number from 0 "
                                             f"to {MAX_WEIGHT}.")
             if str(card.pk) in weights:
                 raise forms.ValidationError(f"Line {number}: {card} is weighted twice.")
-            weights[str(card.pk)] = int(weight)
+            weights[str(card.pk)] = weight_value
         return weights
 
 
@@ -256,7 +258,7 @@ class IngressRouteForm(NoScientificNotationMixin, _CustomerFixedForm):
             return self.instance.rate_card if self.instance.rate_card_id else None
         if isinstance(value, RateCard):
             return value
-        return cards.filter(pk=value).first() if str(value).isdigit() else None
+        return cards.filter(pk=value).first() if ascii_int(value) is not None else None
 
 
 class CliRuleForm(_CustomerFixedForm):

@@ -14,6 +14,7 @@ from django.db import models
 from django.urls import reverse
 
 from trunkline.contracts import snapshot
+from trunkline.core.integers import ascii_int
 from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT
 from trunkline.core.models import ChangeLoggedModel
 from trunkline.core.money import MONEY_MAX_DIGITS, RATE_PLACES
@@ -50,7 +51,7 @@ def validate_weights(value: Any) -> None:
     if not isinstance(value, dict):
         raise ValidationError('Give an object of provider card id to weight, e.g. {"12": 3, "14": 1}.')
     for key, weight in value.items():
-        if not str(key).isdigit():
+        if ascii_int(key) is None:
             raise ValidationError(f"{key!r} is not a rate card id.")
         if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= MAX_WEIGHT:
             raise ValidationError(f"The weight of card {key} must be a whole number from 0 to {MAX_WEIGHT}; "

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Sum
 
+from trunkline.core.integers import ascii_int
 from trunkline.customers.models import Customer
 from trunkline.sipauth.choices import Direction
 from trunkline.sipauth.digest import digest_ha1
@@ -92,7 +93,7 @@ def _check_number_blocks(user: SipUser, customer: Customer) -> None:
     blocks = list(customer.number_blocks.order_by("start"))
     if not blocks:
         return
-    number = int(user.username) if user.username.isdigit() else None
+    number = ascii_int(user.username)
     if number is None or not any(block.start <= number <= block.end for block in blocks):
         ranges = ", ".join(f"{block.start}-{block.end}" for block in blocks)
         raise ValidationError({"username": [f"{customer.name} holds internal number blocks, so the username must "

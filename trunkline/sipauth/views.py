@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 
+from trunkline.core.integers import ascii_int
 from trunkline.core.views import generic
 from trunkline.customers.models import Customer
 from trunkline.customers.views import CustomerCardView
@@ -62,7 +63,7 @@ class _AuthEditView(generic.ObjectEditView):
     def get_object(self, pk: int | None) -> models.Model:
         obj = super().get_object(pk)
         customer = self.request.GET.get("customer", "")
-        if obj.pk is None and customer.isdigit():
+        if obj.pk is None and ascii_int(customer) is not None:
             obj.customer = get_object_or_404(Customer, pk=customer)
         return obj
 

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from trunkline.core.api.exceptions import BulkValidationError
 from trunkline.core.api.schema import BulkAutoSchema
 from trunkline.core.bulk_import import decode_upload, import_csv
+from trunkline.core.integers import DB_INT_MAX, DB_INT_MIN
 from trunkline.core.locking import lock_rows
 
 
@@ -42,6 +43,9 @@ class BulkDestroyMixin:
             object_id = item.get("id") if isinstance(item, dict) else None
             if not isinstance(object_id, int) or isinstance(object_id, bool):
                 errors[str(index)] = {"id": ["Each object needs an integer 'id'."]}
+            elif not DB_INT_MIN <= object_id <= DB_INT_MAX:  # no row has it, and SQLite's driver cannot take it
+                errors[str(index)] = {"id": [f"No {self.get_queryset().model._meta.verbose_name} with id "
+                                             f"{object_id}."]}
             else:
                 ids.append(object_id)
         if len(set(ids)) != len(ids):

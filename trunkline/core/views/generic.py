@@ -23,6 +23,7 @@ from rest_framework import serializers
 
 from trunkline.core.bulk_import import decode_upload, import_csv
 from trunkline.core.csv_safety import safe_row
+from trunkline.core.integers import ascii_int
 from trunkline.core.locking import keep_untouched_fields, lock_rows, post_initial_values, show_as_posted
 from trunkline.core.models import UserPreference
 from trunkline.core.tables import Table
@@ -321,7 +322,7 @@ class ObjectDeleteView(RoleRequiredMixin, View):
 
 
 def _selected_ids(request: HttpRequest) -> list[int]:
-    return [int(pk) for pk in request.POST.getlist("pk") if pk.isdigit()]
+    return [number for pk in request.POST.getlist("pk") if (number := ascii_int(pk)) is not None]
 
 
 def _selected(request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:

@@ -28,7 +28,9 @@ class SettingsSerializer(BaseModelSerializer):
         read_only_fields = ("updated",)
         # Secrets go in, never out.
         extra_kwargs = {**{name: {"write_only": True} for name in SECRET_FIELDS},
-                        "smtp_port": {"min_value": 1, "max_value": 65535}}
+                        "smtp_port": {"min_value": 1, "max_value": 65535},
+                        # null until the settings are first saved
+                        "updated": {"allow_null": True}}
 
     def get_smtp_password_set(self, obj: SystemSettings) -> bool:
         return bool(obj.smtp_password)

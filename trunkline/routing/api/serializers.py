@@ -57,16 +57,22 @@ class RateCardSerializer(BaseModelSerializer):
     egress_cards = serializers.PrimaryKeyRelatedField(
         many=True, required=False, queryset=RateCard.objects.all(),
         help_text="Customer cards only: the provider cards (same currency) that may carry its calls.")
-    active_revision_number = serializers.IntegerField(source="active_revision.number", read_only=True,
-                                                      allow_null=True, default=None)
-    row_count = serializers.IntegerField(source="active_revision.row_count", read_only=True, allow_null=True,
-                                         default=None, help_text="Rows of the active revision.")
+    # Methods, not dotted sources with a default: on a PATCH, DRF skips a field whose source path breaks at
+    # None (a card without an active revision) and the answer lacked both.
+    active_revision_number = serializers.SerializerMethodField()
+    row_count = serializers.SerializerMethodField(help_text="Rows of the active revision.")
 
     class Meta:
         model = RateCard
         fields = ("id", "url", "name", "kind", "currency", "provider", "egress_cards", "strategy",
                   "active_revision", "active_revision_number", "row_count", "notes", "created", "updated")
         read_only_fields = ("active_revision", "created", "updated")
+
+    def get_active_revision_number(self, card: RateCard) -> int | None:
+        return card.active_revision.number if card.active_revision else None
+
+    def get_row_count(self, card: RateCard) -> int | None:
+        return card.active_revision.row_count if card.active_revision else None
 
     def create(self, validated_data: dict[str, Any]) -> RateCard:
         egress = validated_data.pop("egress_cards", None)

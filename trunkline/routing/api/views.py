@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from trunkline.core.api.exceptions import BulkValidationError, as_api_error
 from trunkline.core.api.viewsets import BaseModelViewSet, CSVTextParser, bulk_error_detail
 from trunkline.core.bulk_import import decode_upload
+from trunkline.core.integers import ascii_int
 from trunkline.customers.models import Customer
 from trunkline.routing.api.serializers import (
     CliRuleSerializer,
@@ -141,7 +142,7 @@ class RateCardViewSet(BaseModelViewSet):
             if revision is None:
                 raise serializers.ValidationError({"revision": ["The card has no active revision; name one."]})
         else:
-            revision = card.revisions.filter(number=number).first() if number.isdigit() else None
+            revision = card.revisions.filter(number=number).first() if ascii_int(number) is not None else None
             if revision is None:
                 raise serializers.ValidationError({"revision": [f"The card has no revision {number}."]})
         response = StreamingHttpResponse(rate_csv_lines(revision=revision), content_type="text/csv")
@@ -279,7 +280,7 @@ class IngressRouteViewSet(BaseModelViewSet):
     def new_tech_prefix(self, request: Request) -> Response:
         """A random tech prefix that none of the customer's routes uses (nor starts, nor extends)."""
         value = request.query_params.get("customer", "")
-        customer = Customer.objects.filter(pk=value).first() if value.isdigit() else None
+        customer = Customer.objects.filter(pk=value).first() if ascii_int(value) is not None else None
         if customer is None:
             raise serializers.ValidationError({"customer": [f"No customer with id {value!r}." if value else
                                                             "Name the customer: ?customer=<id>."]})
