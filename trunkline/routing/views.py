@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views import View
 
 from trunkline.core.bulk_import import decode_upload
+from trunkline.core.integers import ascii_int
 from trunkline.core.models import Job
 from trunkline.core.views import generic
 from trunkline.core.views.mixins import RoleRequiredMixin
@@ -198,8 +199,8 @@ class RateCardExportView(RoleRequiredMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         card = get_object_or_404(RateCard, pk=pk)
-        number = request.GET.get("revision", "")
-        revision = card.revisions.filter(number=number).first() if number.isdigit() else card.active_revision
+        number = ascii_int(request.GET.get("revision", ""))
+        revision = card.active_revision if number is None else card.revisions.filter(number=number).first()
         if revision is None:
             messages.error(request, "There is no such revision to export.")
             return redirect(card.get_absolute_url())
@@ -335,7 +336,7 @@ class _RoutingTabEditView(generic.ObjectEditView):
     def get_object(self, pk: int | None) -> Any:
         obj = super().get_object(pk)
         customer = self.request.GET.get("customer", "")
-        if obj.pk is None and customer.isdigit():
+        if obj.pk is None and ascii_int(customer) is not None:
             obj.customer = get_object_or_404(Customer, pk=customer)
         return obj
 
