@@ -56,10 +56,13 @@ def run_trunkline(env: dict[str, str], *args: str) -> subprocess.CompletedProces
 
 
 def test_a_sqlite_database_url_gets_the_sqlite_options(tmp_path) -> None:
-    database = settings_in_subprocess({"TRUNKLINE_VAR_DIR": str(tmp_path), "DATABASE_URL": "sqlite:////tmp/x.sqlite3"},
+    path = tmp_path / "elsewhere" / "x.sqlite3"  # sqlite:////tmp/.../x.sqlite3, an absolute path
+    path.parent.mkdir()
+    database = settings_in_subprocess({"TRUNKLINE_VAR_DIR": str(tmp_path / "var"), "DATABASE_URL": f"sqlite:///{path}"},
                                       "settings.DATABASES['default']")
     assert (database["ENGINE"], database["NAME"], database["CONN_MAX_AGE"]) == (
-        "django.db.backends.sqlite3", "/tmp/x.sqlite3", 0)
+        "django.db.backends.sqlite3", str(path), 0)
+    assert oct(path.stat().st_mode & 0o777) == "0o600"  # created private, before SQLite opens it
     assert database["OPTIONS"] == {
         "timeout": 20, "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; "
