@@ -14,11 +14,12 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.conftest import PASSWORD
-from tests.factories import make_customer
+from tests.factories import make_contact, make_customer
 from trunkline.audit.models import ObjectChange
 from trunkline.core.context import change_context
 from trunkline.core.models import SystemSettings, User
-from trunkline.customers.models import Customer
+from trunkline.customers.models import Contact, Customer
+from trunkline.customers.services import contact_reset_password
 
 API = "/api/v1/customers/"
 
@@ -251,3 +252,18 @@ def test_the_settings_page_drawn_before_an_api_change_keeps_it(db):
 
     assert SystemSettings.objects.values_list("company_name", "smtp_host").get() == ("Acme Carrier",
                                                                                     "smtp.acme.example")
+
+
+def test_a_password_reset_from_an_older_read_keeps_a_later_change_of_the_contact(db):
+    contact = make_contact(name="Ann")
+    stale = Contact.objects.get(pk=contact.pk)  # read by the reset request before another client's change
+    api = _api_client(_operator("bob"))
+    assert api.patch(f"/api/v1/contacts/{contact.pk}/", {"name": "Anna"}, format="json").status_code == 200
+
+    with change_context(source="test"):
+        contact_reset_password(contact=stale, password="Quartz-Lantern-Mosaic-58")
+
+    assert Contact.objects.get(pk=contact.pk).name == "Anna"
+    entry = ObjectChange.objects.filter(object_type__model="contact", object_id=contact.pk).latest("pk")
+    assert (entry.prechange_data["name"], entry.postchange_data["name"]) == ("Anna", "Anna")
+    assert entry.prechange_data["password"] == entry.postchange_data["password"] == "********"

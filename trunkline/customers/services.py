@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from trunkline.core.jobs import enqueue, job_handler, set_progress
+from trunkline.core.locking import lock_rows
 from trunkline.core.models import Job, SystemSettings
 from trunkline.core.validators import CONTROL_CHARACTERS_MESSAGE, reject_control_characters
 from trunkline.customers.choices import DeliveryStatus, MessageChannel
@@ -96,8 +97,12 @@ def contact_reset_password(*, contact: Contact, password: str = "", auto_generat
     """The key icon: a generated password emailed to the contact, or one the operator types."""
     if not auto_generate and not password:
         raise ValidationError({"password": ["Type the new password, or choose auto-generate to email one."]})
-    contact.snapshot()
-    return contact_save(contact=contact, password=password, auto_generate_password=auto_generate)
+    with transaction.atomic():
+        # Behind the row lock, the stored state is the log's "before"; the save writes only the new password.
+        lock_rows(Contact, [contact.pk])
+        contact.refresh_from_db()
+        contact.snapshot()
+        return contact_save(contact=contact, password=password, auto_generate_password=auto_generate)
 
 
 #
