@@ -183,6 +183,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 
+# The largest file an import accepts (bytes; the API answers 413 past it, the panel says so on the form).
+TRUNKLINE_UPLOAD_LIMIT = int(os.environ.get("TRUNKLINE_UPLOAD_LIMIT", str(50 * 1024 * 1024)))
+# CSV pasted into the panel (or sent back by Import after Preview) is a form field, which Django caps at
+# 2.5 MB by default; the same limit as a file applies instead. Uploaded files go to disk past 2.5 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = TRUNKLINE_UPLOAD_LIMIT
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",

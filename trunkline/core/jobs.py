@@ -80,9 +80,30 @@ def enqueue_after_commit(kinds: tuple[str, ...]) -> None:
     the job's row is written outside the change's transaction, so concurrent writers never wait on each other
     for it."""
     for kind in kinds:
+        if _queued_in_this_transaction(kind):
+            continue
         # robust: the change has committed by then; failing to queue its follow-up is logged, not turned into an
         # error for a request whose change did happen (the next change queues the job again).
         transaction.on_commit(partial(enqueue_debounced, kind), robust=True)
+
+
+def _queued_in_this_transaction(kind: str) -> bool:
+    """True when the open transaction already queues `kind` after commit, else remembers that it now does: a
+    200,000-row import would otherwise leave 200,000 callbacks, each a query at commit, for one job.
+
+    Django replaces its list of commit callbacks whenever it drops some (commit, rollback, a savepoint rolled
+    back), so the kinds are remembered with the list they were added to and forgotten with it."""
+    if not connection.in_atomic_block:
+        return False  # on_commit runs the callback at once
+    pending = connection.run_on_commit
+    remembered = getattr(connection, "_trunkline_after_commit", None)
+    if remembered is None or remembered[0] is not pending:
+        remembered = (pending, set())
+        connection._trunkline_after_commit = remembered
+    if kind in remembered[1]:
+        return True
+    remembered[1].add(kind)
+    return False
 
 
 def _claim() -> Job | None:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.CustomerListView.as_view(), name="customer_list"),
     path("add/", views.CustomerEditView.as_view(), name="customer_add"),
     path("import/", views.CustomerBulkImportView.as_view(), name="customer_import"),
+    path("import/<int:job>/", views.CustomerBulkImportStatusView.as_view(), name="customer_import_status"),
     path("edit/", views.CustomerBulkEditView.as_view(), name="customer_bulk_edit"),
     path("delete/", views.CustomerBulkDeleteView.as_view(), name="customer_bulk_delete"),
     path("send/", views.CustomerSendView.as_view(), name="customer_send"),

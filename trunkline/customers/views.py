@@ -129,6 +129,10 @@ class CustomerBulkImportView(generic.BulkImportView):
     required_columns = ("name", "currency")
 
 
+class CustomerBulkImportStatusView(generic.BulkImportStatusView):
+    model = Customer
+
+
 class CustomerBulkEditView(generic.BulkEditView):
     queryset = Customer.objects.all()
     form = CustomerBulkEditForm
@@ -332,3 +336,4 @@ class MessageView(generic.ObjectView):
             "page": page,
             "deliveries": page.object_list,
         }
+

@@ -137,7 +137,8 @@ def parse_rates(text: str, *, start_row: int = 2, columns: tuple[str, ...] = COL
     p_mcd, p_pulse, p_grace = get("mcd"), get("pulse"), get("grace")
     first_row: dict[str, int] = {}
     rows = result.rows
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    # newline="": CR-only line ends (old spreadsheets) end rows too.
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     number = 0
     while True:
         try:

@@ -9,17 +9,18 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views import View
 
-from trunkline.core.bulk_import import decode_upload
+from trunkline.core.bulk_import import ImportFileError, decode_upload
 from trunkline.core.integers import ascii_int
-from trunkline.core.models import Job
+from trunkline.core.uploads import too_large_message, upload_limit
 from trunkline.core.views import generic
 from trunkline.core.views.mixins import RoleRequiredMixin
 from trunkline.customers.models import Customer
@@ -226,15 +227,25 @@ class RateImportView(RoleRequiredMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         card = get_object_or_404(RateCard, pk=pk)
-        form = RateImportForm(request.POST, request.FILES)
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            if length.isdigit() and int(length) > upload_limit() + generic.FORM_OVERHEAD:
+                raise RequestDataTooBig
+            form = RateImportForm(request.POST, request.FILES)
+        except RequestDataTooBig:  # the body (a file or pasted rows) is over the upload limit
+            messages.error(request, too_large_message())
+            return self.render_page(request, card, RateImportForm())
         if not form.is_valid():
             return self.render_page(request, card, form)
         data = form.cleaned_data
         upload = data["file"]
+        if upload and upload.size > upload_limit():
+            form.add_error("file", too_large_message())
+            return self.render_page(request, card, form)
         try:
             text = decode_upload(upload.read()) if upload else data["csv"]
-        except Exception as error:  # decode_upload names the encoding problem
-            form.add_error("file", str(getattr(error, "detail", error)))
+        except ImportFileError as error:
+            form.add_error("file", str(error))
             return self.render_page(request, card, form)
         if not text.strip():
             form.add_error("csv", "Choose a file or paste the rows.")
@@ -272,14 +283,12 @@ class RateImportStatusView(generic.ObjectView):
     template_name = "routing/rate_import_status.html"
 
     def get_extra_context(self, request: HttpRequest, obj: RateImport) -> dict[str, Any]:
-        job = obj.job
-        total = job.progress_total if job else 0
-        done = total if obj.finished else (job.progress_done if job else 0)
-        failed = obj.finished is None and job is not None and job.status == Job.Status.FAILED
-        # Progress counts rows read, then rows written: both halves are shown in rows.
-        return {"done": done, "total": total, "percent": round(100 * done / total) if total else 100,
-                "read": min(done, obj.rows), "written": max(done - obj.rows, 0), "failed": failed,
-                "waiting": job is not None and job.status == Job.Status.QUEUED and not done,
+        progress = generic.import_progress(job=obj.job, rows=obj.rows, finished=obj.finished is not None)
+        return {**progress,
+                "counts": f"{progress['read']:,} of {obj.rows:,} row{pluralize(obj.rows)} read and checked, "
+                          f"{progress['written']:,} written · uploaded by {obj.created_by or '—'} on "
+                          f"{obj.created:%Y-%m-%d %H:%M:%S} UTC",
+                "errors": obj.errors,
                 "crumbs": [("Rate cards", reverse("routing:ratecard_list")),
                            (str(obj.card), obj.card.get_absolute_url())]}
 

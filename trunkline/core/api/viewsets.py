@@ -1,26 +1,121 @@
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.db.models import Model
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FileUploadParser, FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
 from trunkline.core.api.exceptions import BulkValidationError
 from trunkline.core.api.schema import BulkAutoSchema
-from trunkline.core.bulk_import import decode_upload, import_csv
-from trunkline.core.integers import DB_INT_MAX, DB_INT_MIN
+from trunkline.core.bulk_import import (
+    BACKGROUND_IMPORT_ROWS,
+    IMPORT_JOB,
+    ImportFileError,
+    Source,
+    import_csv,
+    import_start,
+)
+from trunkline.core.integers import DB_INT_MAX, DB_INT_MIN, ascii_int
 from trunkline.core.locking import lock_rows
+from trunkline.core.models import Job
+from trunkline.core.uploads import Spooled, UploadTooLarge, count_lines, spool, too_large_message, upload_limit
+
+# Room for a multipart body's boundaries and other fields around a file of the largest allowed size.
+FORM_OVERHEAD = 64 * 1024
+
+
+class UploadTooLargeError(BulkValidationError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+
+    def __init__(self) -> None:
+        super().__init__(too_large_message(), {"file": [too_large_message()]})
 
 
 class CSVTextParser(FileUploadParser):
+    """A text/csv body, copied to a temporary file as it arrives (never whole in memory); 413 past the upload
+    limit."""
+
     media_type = "text/csv"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        return {"csv": stream.read()}
+        if stream is None:  # an empty body
+            return {"csv": ""}
+        try:
+            return {"csv": spool(stream)}
+        except UploadTooLarge as error:
+            raise UploadTooLargeError from error
+
+
+def csv_upload(request: Request) -> tuple[Source, int]:
+    """The CSV of an import request (a text/csv body, a multipart `file`, or `csv` text in a form or JSON body) and
+    how many lines it has; UploadTooLargeError past the upload limit, checked before the body is read where the
+    request says its length."""
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if length.isdigit() and int(length) > upload_limit() + FORM_OVERHEAD:
+        raise UploadTooLargeError
+    try:
+        data = request.data
+    except RequestDataTooBig as error:  # a form field over DATA_UPLOAD_MAX_MEMORY_SIZE (the same limit)
+        raise UploadTooLargeError from error
+    upload = data.get("file") if hasattr(data, "get") else None
+    value = upload if upload is not None and hasattr(upload, "read") else (
+        data.get("csv", "") if hasattr(data, "get") else "")
+    if hasattr(value, "read"):
+        try:
+            value = spool(value)
+        except UploadTooLarge as error:
+            raise UploadTooLargeError from error
+    if isinstance(value, Spooled):
+        return value.file, value.lines
+    text = str(value)
+    if len(text) > upload_limit():
+        raise UploadTooLargeError
+    return text, count_lines(text)
+
+
+class ImportOutcomeSerializer(serializers.Serializer):
+    detail = serializers.CharField(source="summary")
+    dry_run = serializers.BooleanField()
+    written = serializers.BooleanField(help_text="True once every row is written; false for a dry run or errors.")
+    rows = serializers.IntegerField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    error_rows = serializers.IntegerField(help_text="Rows with errors; the first 100 are listed in `errors`.")
+    errors = serializers.DictField(child=serializers.DictField(child=serializers.ListField(
+        child=serializers.CharField())), help_text='{"row 7": {"name": ["..."]}}')
+
+
+class ImportJobSerializer(serializers.Serializer):
+    job = serializers.IntegerField(source="pk")
+    status = serializers.ChoiceField(choices=Job.Status.choices)
+    dry_run = serializers.BooleanField(source="payload.dry_run")
+    rows = serializers.IntegerField(source="payload.rows", help_text="Rows in the file, as counted when queued.")
+    progress_done = serializers.IntegerField(help_text="Steps done: rows checked, then rows checked plus written.")
+    progress_total = serializers.IntegerField()
+    last_error = serializers.CharField(help_text="Why the job stopped, if it did; empty otherwise.")
+    finished = serializers.DateTimeField(allow_null=True)
+    result = ImportOutcomeSerializer(source="payload.result", allow_null=True, default=None,
+                                     help_text="The outcome once the worker is done; null until then.")
+
+
+class ImportQueuedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    dry_run = serializers.BooleanField()
+    job = serializers.IntegerField()
+    url = serializers.URLField(help_text="GET it for the progress and, once done, the outcome.")
+
+
+class ImportResponseSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    dry_run = serializers.BooleanField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
 
 
 class BulkDestroyMixin:
@@ -144,19 +239,36 @@ class BaseModelViewSet(BulkDestroyMixin, viewsets.ModelViewSet):
         request={"text/csv": {"type": "string"}, "multipart/form-data": {"type": "object", "properties": {
             "file": {"type": "string", "format": "binary"}}}},
         parameters=[OpenApiParameter("dry_run", bool, description="Only validate; write nothing.")],
-        responses={200: dict, 400: dict},
+        responses={
+            200: ImportResponseSerializer,
+            202: OpenApiResponse(ImportQueuedSerializer, description=(
+                f"A file of {BACKGROUND_IMPORT_ROWS:,} lines or more is imported by the worker: poll `url` (also "
+                f"the Location header) for its progress and outcome.")),
+            400: OpenApiResponse(description='{"detail": ..., "errors": {"row 7": {"name": ["..."]}}}: rows '
+                                             "numbered as a spreadsheet shows them (header = row 1); the first "
+                                             "100 rows with errors are listed; nothing written."),
+            413: OpenApiResponse(description='The file is over TRUNKLINE_UPLOAD_LIMIT: {"detail": "The upload is '
+                                             'larger than the limit of 50 MB.", "errors": {"file": [...]}}.'),
+        },
     )
     @action(detail=False, methods=["post"], url_path="import",
             parser_classes=[CSVTextParser, MultiPartParser, FormParser, JSONParser])
     def bulk_import(self, request: Request) -> Response:
         """Import a CSV whose headers are API field names; a row with `id` updates. One bad row: nothing written."""
-        upload = request.data.get("file") if hasattr(request.data, "get") else None
-        raw = upload.read() if upload is not None and hasattr(upload, "read") else request.data.get("csv", b"")
-        text = decode_upload(raw) if isinstance(raw, bytes) else str(raw)
+        source, lines = csv_upload(request)
         dry_run = request.query_params.get("dry_run", "").lower() in {"1", "true", "yes"}
-        result = import_csv(serializer_class=self.get_serializer_class(), text=text,
-                            context=self.get_serializer_context(), required_columns=self.import_required_columns,
-                            dry_run=dry_run)
+        options = {"serializer_class": self.get_serializer_class(), "source": source, "dry_run": dry_run,
+                   "required_columns": self.import_required_columns}
+        if lines >= BACKGROUND_IMPORT_ROWS:
+            job = import_start(**options, rows=max(lines - 1, 0), user=request.user)
+            url = reverse(f"api:{self.basename}-import-status", args=[job.pk], request=request)
+            return Response({"detail": f"The file has {lines:,} lines: the worker imports it. GET the url for its "
+                                       f"progress and outcome.", "dry_run": dry_run, "job": job.pk, "url": url},
+                            status=status.HTTP_202_ACCEPTED, headers={"Location": url})
+        try:
+            result = import_csv(**options, context=self.get_serializer_context())
+        except ImportFileError as error:
+            raise serializers.ValidationError({"file": [str(error)]}) from error
         if result.errors:
             raise BulkValidationError(result.summary, result.errors)
         return Response({
@@ -165,6 +277,20 @@ class BaseModelViewSet(BulkDestroyMixin, viewsets.ModelViewSet):
             "created": result.created,
             "updated": result.updated,
         })
+
+    @extend_schema(responses={200: ImportJobSerializer, 404: OpenApiResponse(description="No such import.")})
+    @action(detail=False, methods=["get"], url_path=r"import/(?P<job_id>[0-9]+)", url_name="import-status")
+    def import_status(self, request: Request, job_id: str) -> Response:
+        """A CSV import the worker runs: its progress and, once finished, its outcome (as the import answers)."""
+        if not request.user.can_write:  # the outcome quotes the file's cells: for those who may import
+            raise exceptions.PermissionDenied("Only operators and admins may follow an import.")
+        model = self.get_queryset().model
+        pk = ascii_int(job_id)
+        job = Job.objects.filter(pk=pk, kind=IMPORT_JOB, payload__model=model._meta.label_lower).first() \
+            if pk is not None else None
+        if job is None:
+            raise exceptions.NotFound(f"No import {job_id} of {model._meta.verbose_name_plural}.")
+        return Response(ImportJobSerializer(job).data)
 
 
 def _check_unique_within_request(validated: list[serializers.BaseSerializer], errors: dict[str, Any]) -> None:

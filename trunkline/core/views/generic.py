@@ -10,26 +10,45 @@ import csv
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig, ValidationError
 from django.core.paginator import Paginator
 from django.db import models, transaction
 from django.db.models import ProtectedError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import NoReverseMatch, reverse
 from django.utils.text import slugify
 from django.views import View
 from rest_framework import serializers
 
-from trunkline.core.bulk_import import decode_upload, import_csv
+from trunkline.core.bulk_import import (
+    BACKGROUND_IMPORT_ROWS,
+    IMPORT_JOB,
+    ImportFileError,
+    Source,
+    decode_upload,
+    import_csv,
+    import_start,
+)
 from trunkline.core.csv_safety import safe_row
 from trunkline.core.integers import ascii_int
 from trunkline.core.locking import keep_untouched_fields, lock_rows, post_initial_values, show_as_posted
-from trunkline.core.models import UserPreference
+from trunkline.core.models import Job, UserPreference
 from trunkline.core.tables import Table
+from trunkline.core.uploads import (
+    UploadTooLarge,
+    count_lines,
+    format_size,
+    spool,
+    too_large_message,
+    upload_limit,
+)
 from trunkline.core.views.mixins import RoleRequiredMixin
 
 PER_PAGE_CHOICES = (25, 50, 100, 250)
+# Room for a multipart body's boundaries and other fields around a file of the largest allowed size.
+FORM_OVERHEAD = 64 * 1024
 
 
 class _Echo:
@@ -427,6 +446,8 @@ class BulkImportView(RoleRequiredMixin, View):
             "columns": columns,
             "required_columns": self.required_columns,
             "list_url": reverse(_url_name(self.model, "list")),
+            "upload_limit": format_size(upload_limit()),
+            "background_rows": f"{BACKGROUND_IMPORT_ROWS:,}",
             **extra,
         }
 
@@ -440,20 +461,86 @@ class BulkImportView(RoleRequiredMixin, View):
         return render(request, self.template_name, self.context())
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        upload = request.FILES.get("file")
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if length.isdigit() and int(length) > upload_limit() + FORM_OVERHEAD:
+            return self.refuse(request, too_large_message())
         try:
-            text = decode_upload(upload.read()) if upload else request.POST.get("csv", "")
-        except Exception as error:
-            messages.error(request, str(getattr(error, "detail", error)))
-            return render(request, self.template_name, self.context())
+            upload = request.FILES.get("file")
+            pasted = request.POST.get("csv", "")
+        except RequestDataTooBig:  # pasted text over DATA_UPLOAD_MAX_MEMORY_SIZE (the upload limit)
+            return self.refuse(request, too_large_message())
+        source: Source = pasted
+        lines = count_lines(pasted)
+        if upload:
+            try:
+                spooled = spool(upload)
+            except UploadTooLarge as error:
+                return self.refuse(request, str(error))
+            source, lines = spooled.file, spooled.lines
         confirm = "_confirm" in request.POST
-        result = import_csv(serializer_class=self.serializer_class, text=text, context={"request": request},
-                            required_columns=self.required_columns, dry_run=not confirm)
+        if lines >= BACKGROUND_IMPORT_ROWS:
+            job = import_start(serializer_class=self.serializer_class, source=source, rows=max(lines - 1, 0),
+                               required_columns=self.required_columns, dry_run=not confirm, user=request.user)
+            return redirect(reverse(_url_name(self.model, "import_status"), args=[job.pk]))
+        try:
+            result = import_csv(serializer_class=self.serializer_class, source=source, context={"request": request},
+                                required_columns=self.required_columns, dry_run=not confirm)
+            # Under BACKGROUND_IMPORT_ROWS lines: small enough to go back into the form, so Import after Preview
+            # sends the same rows.
+            if upload:
+                spooled.file.seek(0)
+            text = decode_upload(spooled.file.read()) if upload else pasted
+        except ImportFileError as error:
+            return self.refuse(request, str(error))
         if result.written:
             messages.success(request, result.summary)
             return HttpResponseRedirect(reverse(_url_name(self.model, "list")))
-        header = next(iter(_csv_rows(text)), [])
-        return render(request, self.template_name, self.context(result=result, csv_text=text, header=header))
+        return render(request, self.template_name, self.context(result=result, csv_text=text))
+
+    def refuse(self, request: HttpRequest, message: str) -> HttpResponse:
+        return render(request, self.template_name, self.context(file_error=message))
+
+
+class BulkImportStatusView(RoleRequiredMixin, View):
+    """A large import the worker runs: progress while it runs (the page refreshes itself), then the outcome."""
+
+    write = True  # the outcome quotes the file's cells: for those who may import
+    model: type[models.Model]
+    template_name = "core/bulk_import_status.html"
+
+    def get(self, request: HttpRequest, job: int) -> HttpResponse:
+        job_ = get_object_or_404(Job, pk=job, kind=IMPORT_JOB, payload__model=self.model._meta.label_lower)
+        payload, result = job_.payload, job_.payload.get("result")
+        progress = import_progress(job=job_, rows=payload["rows"], finished=result is not None)
+        # A dry run only reads and checks; an import then writes every row (the progress counts both halves).
+        counts = f"{progress['read']:,} of {payload['rows']:,} row{pluralize(payload['rows'])} read and checked"
+        if not payload["dry_run"]:
+            counts += f", {progress['written']:,} written"
+        if result is not None and result["error_rows"]:
+            progress["heading"] = "Finished: nothing was imported"
+        return render(request, self.template_name, {
+            **progress, "result": result, "dry_run": payload["dry_run"], "counts": counts,
+            "verbose_name_plural": self.model._meta.verbose_name_plural,
+            "list_url": reverse(_url_name(self.model, "list")),
+            "import_url": reverse(_url_name(self.model, "import")),
+            "errors": [(row, name, " ".join(problems)) for row, fields in (result or {}).get("errors", {}).items()
+                       for name, problems in fields.items()],
+        })
+
+
+def import_progress(*, job: Job | None, rows: int, finished: bool) -> dict[str, Any]:
+    """The progress of an import the worker runs, for core/includes/import_progress.html: its job counts rows read
+    (and checked), then rows read plus rows written."""
+    total = job.progress_total if job else 0
+    done = total if finished else (job.progress_done if job else 0)
+    failed = not finished and job is not None and job.status == Job.Status.FAILED
+    waiting = job is not None and job.status == Job.Status.QUEUED and not done
+    written = max(done - rows, 0)
+    heading = ("Finished" if finished else "Stopped" if failed else "Waiting for the worker…" if waiting
+               else "Writing the rows…" if written else "Reading the rows…")
+    return {"job": job, "done": done, "total": total, "percent": min(round(100 * done / total), 100) if total else 100,
+            "read": min(done, rows), "written": written, "failed": failed, "waiting": waiting,
+            "running": not finished and not failed, "heading": heading}
 
 
 def _column_hint(field: Any) -> str:
@@ -473,12 +560,6 @@ def _column_hint(field: Any) -> str:
     if isinstance(field, serializers.IntegerField):
         return "a whole number"
     return ""
-
-
-def _csv_rows(text: str) -> list[list[str]]:
-    import io
-
-    return list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
 
 
 def _query_value(value: Any) -> str:

@@ -17,8 +17,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from trunkline.core.api.exceptions import BulkValidationError, as_api_error
-from trunkline.core.api.viewsets import BaseModelViewSet, CSVTextParser, bulk_error_detail
-from trunkline.core.bulk_import import decode_upload
+from trunkline.core.api.viewsets import BaseModelViewSet, CSVTextParser, bulk_error_detail, csv_upload
+from trunkline.core.bulk_import import ImportFileError, decode_upload
 from trunkline.core.integers import ascii_int
 from trunkline.customers.models import Customer
 from trunkline.routing.api.serializers import (
@@ -107,11 +107,14 @@ class RateCardViewSet(BaseModelViewSet):
         row is checked first; any error and nothing is written or activated.
         """
         card = self.get_object()
-        options = RateImportSerializer(data=_import_options(request))
+        source, _ = csv_upload(request)
+        try:
+            text = source if isinstance(source, str) else decode_upload(source.read())
+        except ImportFileError as error:
+            raise serializers.ValidationError({"file": [str(error)]}) from error
+        options = RateImportSerializer(data=_import_options(request, text))
         options.is_valid(raise_exception=True)
         data = options.validated_data
-        upload = data.get("file")
-        text = decode_upload(upload.read()) if upload is not None else data.get("csv", "")
         try:
             result = rate_card_import(card=card, text=text, start_row=data["start_row"], columns=data.get("columns"),
                                       activate=data["activate"], date_live=data["date_live"],
@@ -160,18 +163,16 @@ class RateCardViewSet(BaseModelViewSet):
         return Response(RateRevisionSerializer(revision, context=self.get_serializer_context()).data)
 
 
-def _import_options(request: Request) -> dict[str, Any]:
-    """Query parameters, overridden by body fields; the file or CSV text as it came."""
+def _import_options(request: Request, text: str) -> dict[str, Any]:
+    """Query parameters, overridden by body fields; the CSV (file, body or field) as `csv` text, when sent."""
     options: dict[str, Any] = request.query_params.dict()
     body = request.data
     if hasattr(body, "dict"):  # a form: one value per field
         options.update(body.dict())
-        if "file" in request.FILES:
-            options["file"] = request.FILES["file"]
     elif isinstance(body, dict):
         options.update(body)
-    if isinstance(options.get("csv"), bytes):  # a text/csv body
-        options["csv"] = decode_upload(options["csv"])
+    if options.pop("file", None) is not None or "file" in request.FILES or "csv" in options:
+        options["csv"] = text
     return options
 
 
@@ -207,6 +208,7 @@ class RateViewSet(BaseModelViewSet):
     ordering_fields = ("id", "revision", "prefix", "name", "rate", "connection_fee", "mcd", "pulse", "grace", "status")
     # Row-by-row CSV import would make a revision per row: decks go through the card's import.
     bulk_import = None
+    import_status = None
 
     def perform_destroy(self, instance: Rate) -> None:
         self._edit({instance.revision.card: ([], [instance])})
