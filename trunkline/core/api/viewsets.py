@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from trunkline.core.api.exceptions import BulkValidationError
-from trunkline.core.api.schema import BulkAutoSchema
+from trunkline.core.api.schema import BulkAutoSchema, ErrorSerializer
 from trunkline.core.bulk_import import (
     BACKGROUND_IMPORT_ROWS,
     IMPORT_JOB,
@@ -244,11 +244,12 @@ class BaseModelViewSet(BulkDestroyMixin, viewsets.ModelViewSet):
             202: OpenApiResponse(ImportQueuedSerializer, description=(
                 f"A file of {BACKGROUND_IMPORT_ROWS:,} lines or more is imported by the worker: poll `url` (also "
                 f"the Location header) for its progress and outcome.")),
-            400: OpenApiResponse(description='{"detail": ..., "errors": {"row 7": {"name": ["..."]}}}: rows '
-                                             "numbered as a spreadsheet shows them (header = row 1); the first "
-                                             "100 rows with errors are listed; nothing written."),
-            413: OpenApiResponse(description='The file is over TRUNKLINE_UPLOAD_LIMIT: {"detail": "The upload is '
-                                             'larger than the limit of 50 MB.", "errors": {"file": [...]}}.'),
+            400: OpenApiResponse(ErrorSerializer, description=(
+                '{"detail": ..., "errors": {"row 7": {"name": ["..."]}}}: rows numbered as a spreadsheet shows them '
+                "(header = row 1); the first 100 rows with errors are listed; nothing written.")),
+            413: OpenApiResponse(ErrorSerializer, description=(
+                'The file is over TRUNKLINE_UPLOAD_LIMIT: {"detail": "The upload is larger than the limit of 50 MB.", '
+                '"errors": {"file": [...]}}.')),
         },
     )
     @action(detail=False, methods=["post"], url_path="import",
@@ -278,7 +279,8 @@ class BaseModelViewSet(BulkDestroyMixin, viewsets.ModelViewSet):
             "updated": result.updated,
         })
 
-    @extend_schema(responses={200: ImportJobSerializer, 404: OpenApiResponse(description="No such import.")})
+    @extend_schema(responses={200: ImportJobSerializer,
+                              404: OpenApiResponse(ErrorSerializer, description="No such import.")})
     @action(detail=False, methods=["get"], url_path=r"import/(?P<job_id>[0-9]+)", url_name="import-status")
     def import_status(self, request: Request, job_id: str) -> Response:
         """A CSV import the worker runs: its progress and, once finished, its outcome (as the import answers)."""
