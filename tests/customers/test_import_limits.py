@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.urls import reverse
@@ -24,7 +25,7 @@ from trunkline.core import bulk_import
 from trunkline.core.jobs import run_ready_jobs
 from trunkline.core.models import Job
 from trunkline.core.uploads import too_large_message
-from trunkline.customers.models import Customer
+from trunkline.customers.models import Contact, Customer
 from trunkline.routing.models import Rate, RateRevision
 
 URL = "/api/v1/customers/import/"
@@ -414,3 +415,31 @@ def test_a_large_import_keeps_memory_bounded(tmp_path):
     assert report["peak_mb"] < 300
     assert report["peak_mb"] - report["warm_peak_mb"] < 25, report
     assert Customer.objects.count() == 9000
+
+
+def test_a_service_refusing_a_row_at_write_time_is_a_row_error(api, setup_context, monkeypatch):
+    """The validators cannot see everything (a concurrent writer taking an email): a refusal from the service
+    while writing is reported by row, and the rows written before it are rolled back."""
+    customer = Customer.objects.create(name="Acme", currency="USD")
+    writes = []
+
+    def contact_save(*, contact, password, auto_generate_password):
+        if writes:
+            raise DjangoValidationError({"email": ["Another contact already has this email."]})
+        writes.append(contact.email)
+        contact.set_password(password)
+        contact.save()
+        return contact
+
+    monkeypatch.setattr("trunkline.customers.api.serializers.contact_save", contact_save)
+    before = counts()
+    csv = (f"customer,name,email,password\n{customer.pk},Erin,erin@acme.example,Correct-Horse-Battery-7\n"
+           f"{customer.pk},Frank,frank@acme.example,Correct-Horse-Battery-8\n")
+
+    response = api.post("/api/v1/contacts/import/", csv, content_type="text/csv")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "1 row with errors; nothing was imported.",
+                               "errors": {"row 3": {"email": ["Another contact already has this email."]}}}
+    assert writes == ["erin@acme.example"] and not Contact.objects.exists()
+    assert counts() == before

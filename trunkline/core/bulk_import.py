@@ -360,7 +360,13 @@ class _Rows:
         if len(result.preview) < PREVIEW_ROWS:
             result.preview.append(PreviewRow(number, "update" if instance else "create", list(values.values())))
         if write:
-            serializer.save()
+            try:
+                serializer.save()
+            except serializers.ValidationError as error:  # a service refusing the write (a contact's email taken)
+                details = error.detail if isinstance(error.detail, dict) else {"row": error.detail}
+                for name, detail in details.items():
+                    for message in _messages(detail):
+                        result.add_error(number, name, message)
 
     def _serializer(self, instance: Any, data: dict[str, Any]) -> serializers.ModelSerializer:
         serializer = self.serializer
