@@ -267,3 +267,30 @@ def test_a_password_reset_from_an_older_read_keeps_a_later_change_of_the_contact
     entry = ObjectChange.objects.filter(object_type__model="contact", object_id=contact.pk).latest("pk")
     assert (entry.prechange_data["name"], entry.postchange_data["name"]) == ("Anna", "Anna")
     assert entry.prechange_data["password"] == entry.postchange_data["password"] == "********"
+
+
+def test_a_save_writes_only_the_fields_changed_since_the_instance_was_read(db):
+    customer = make_customer(channels=1, cps=1, tags=["vip"])
+    stale = Customer.objects.get(pk=customer.pk)
+    with change_context(source="test"):
+        Customer.objects.filter(pk=customer.pk).update(cps=9)  # another writer, after this instance was read
+        stale.channels = 2
+        stale.tags.append("wholesale")  # changed in place: still a change
+        stale.save()
+
+    assert Customer.objects.values_list("channels", "cps", "tags").get(pk=customer.pk) == (2, 9,
+                                                                                          ["vip", "wholesale"])
+    entry = ObjectChange.objects.filter(object_type__model="customer", object_id=customer.pk).latest("pk")
+    assert _changed_fields(entry) == {"channels", "tags"}
+    assert entry.postchange_data["cps"] == 9
+
+
+def test_a_save_without_a_change_writes_nothing(db):
+    customer = make_customer(channels=1)
+    updated = Customer.objects.values_list("updated", flat=True).get(pk=customer.pk)
+    entries = ObjectChange.objects.count()
+    with change_context(source="test"):
+        Customer.objects.get(pk=customer.pk).save()
+
+    assert Customer.objects.values_list("updated", flat=True).get(pk=customer.pk) == updated
+    assert ObjectChange.objects.count() == entries

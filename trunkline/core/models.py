@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+import functools
 import json
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -85,7 +85,11 @@ class ChangeLoggedModel(models.Model):
     @classmethod
     def from_db(cls, db: str | None, field_names: list[str], values: list[Any]) -> ChangeLoggedModel:
         instance = super().from_db(db, field_names, values)
-        instance._loaded_values = {name: _copied(value) for name, value in zip(field_names, values, strict=True)}
+        loaded = dict(zip(field_names, values, strict=True))
+        for name in _mutable_attnames(cls):  # every row of every list passes here: copy only what can change
+            if name in loaded:
+                loaded[name] = _copied(loaded[name])
+        instance._loaded_values = loaded
         return instance
 
     def refresh_from_db(self, *args: Any, fields: Any = None, **kwargs: Any) -> None:
@@ -114,9 +118,20 @@ class ChangeLoggedModel(models.Model):
         return stored.serialize_for_audit() if stored is not None else None
 
 
+@functools.cache
+def _mutable_attnames(model: type[models.Model]) -> tuple[str, ...]:
+    """The fields whose values are lists or dicts, which code may change in place."""
+    return tuple(field.attname for field in model._meta.concrete_fields if isinstance(field, models.JSONField))
+
+
 def _copied(value: Any) -> Any:
-    """A JSON field's list or dict may be changed in place; the remembered value must not change with it."""
-    return copy.deepcopy(value) if isinstance(value, list | dict) else value
+    """A JSON field's list or dict may be changed in place; the remembered value must not change with it. (A plain
+    recursive copy: JSON holds only lists, dicts and scalars, and copy.deepcopy costs several times more.)"""
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    return value
 
 
 class User(ChangeLoggedModel, AbstractUser):
