@@ -35,5 +35,6 @@ lint: install
 bench: install
 	$(BIN)/python bench/board.py
 	$(BIN)/python bench/rate_import.py
+	$(BIN)/python bench/customer_import.py
 	$(BIN)/python bench/prefix.py
 	$(BIN)/python bench/decide.py
