@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import connection, transaction
 from django.urls import reverse
 from rest_framework.exceptions import ErrorDetail
 
@@ -443,3 +443,26 @@ def test_a_service_refusing_a_row_at_write_time_is_a_row_error(api, setup_contex
                                "errors": {"row 3": {"email": ["Another contact already has this email."]}}}
     assert writes == ["erin@acme.example"] and not Contact.objects.exists()
     assert counts() == before
+
+
+def test_one_transaction_queues_its_follow_up_job_once(db, setup_context, django_capture_on_commit_callbacks):
+    """200,000 imported rows once left 200,000 commit callbacks (each a query) for one snapshot publication."""
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, transaction.atomic():
+        for number in range(3):
+            Customer.objects.create(name=f"Carrier {number}", currency="USD")
+
+    assert len(callbacks) == 1
+
+
+def test_a_rolled_back_savepoint_does_not_take_the_follow_up_job_with_it(db, setup_context,
+                                                                          django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            Customer.objects.create(name="Undone", currency="USD")
+            raise RuntimeError
+        Customer.objects.create(name="Kept", currency="USD")
+        Customer.objects.create(name="Kept too", currency="USD")
+
+    assert len(callbacks) == 1
+    callbacks[0]()
+    assert Job.objects.filter(kind="routing.publish_snapshot", status="queued").count() == 1

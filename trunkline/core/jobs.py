@@ -88,21 +88,21 @@ def enqueue_after_commit(kinds: tuple[str, ...]) -> None:
 
 
 def _queued_in_this_transaction(kind: str) -> bool:
-    """True when the open transaction already queues `kind` after commit, else remembers that it now does: a
-    200,000-row import would otherwise leave 200,000 callbacks, each a query at commit, for one job.
+    """True when the innermost open atomic block already queues `kind` after commit, else remembers that it now
+    does: a 200,000-row import would otherwise leave 200,000 callbacks, each a query at commit, for one job.
 
     Django replaces its list of commit callbacks whenever it drops some (commit, rollback, a savepoint rolled
-    back), so the kinds are remembered with the list they were added to and forgotten with it."""
+    back), so the kinds are remembered with that list and the block's savepoint, and forgotten with either."""
     if not connection.in_atomic_block:
         return False  # on_commit runs the callback at once
-    pending = connection.run_on_commit
+    block = (connection.run_on_commit, connection.savepoint_ids[-1] if connection.savepoint_ids else None)
     remembered = getattr(connection, "_trunkline_after_commit", None)
-    if remembered is None or remembered[0] is not pending:
-        remembered = (pending, set())
+    if remembered is None or remembered[0] is not block[0] or remembered[1] != block[1]:
+        remembered = (*block, set())
         connection._trunkline_after_commit = remembered
-    if kind in remembered[1]:
+    if kind in remembered[2]:
         return True
-    remembered[1].add(kind)
+    remembered[2].add(kind)
     return False
 
 
