@@ -19,3 +19,5 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include(("config.api", "api"), namespace="api")),
 ]
+
+handler404 = "trunkline.core.api.exceptions.page_not_found"

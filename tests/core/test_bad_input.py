@@ -195,3 +195,17 @@ def test_schema_documents_the_error_answers(admin_api) -> None:
     tech_prefix = schema["components"]["schemas"]["IngressRoute"]["properties"]["tech_prefix"]
     assert "oneOf" not in tech_prefix
     assert {"type": "string", "maxLength": 0} in tech_prefix["anyOf"]
+
+
+@pytest.mark.django_db
+def test_an_api_url_no_route_takes_answers_404_in_the_error_format(admin_api) -> None:
+    response = admin_api.get("/api/v1/customers/abc.def/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found.", "errors": {}}
+
+
+@pytest.mark.django_db
+def test_a_panel_url_no_route_takes_still_answers_the_html_page(web) -> None:
+    response = web.get("/customers/abc.def/x/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")

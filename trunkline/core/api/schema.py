@@ -36,6 +36,8 @@ class AutoSchema(SpectacularAutoSchema):
         }
         if "{" in self.path:
             errors["404"] = "No such object."
+        if self.method in ("POST", "PUT", "PATCH") or (self.method == "DELETE" and "{" not in self.path):
+            errors["415"] = "The body's Content-Type is not one the operation takes."
         for code, description in errors.items():
             if code not in responses:
                 responses[code] = {**self._get_response_for_code(ErrorSerializer, code, direction=direction),
