@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from tests.conftest import PASSWORD
 from tests.factories import make_contact, make_customer
+from tests.sipauth.factories import make_sip_user
 from trunkline.audit.models import ObjectChange
 from trunkline.core.context import change_context
 from trunkline.core.models import SystemSettings, User
@@ -294,3 +295,25 @@ def test_a_save_without_a_change_writes_nothing(db):
 
     assert Customer.objects.values_list("updated", flat=True).get(pk=customer.pk) == updated
     assert ObjectChange.objects.count() == entries
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bulk_patches_of_sip_users_whose_customers_come_in_opposite_orders_never_fail():
+    # Saving a SIP user locks its customer (the channel capacity check): users of customers x, y beside users of
+    # y, x would take those locks in opposite orders.
+    x, y = make_customer(), make_customer()
+    first = [make_sip_user(x, username="u1").pk, make_sip_user(y, username="u2").pk]
+    second = [make_sip_user(y, username="u3").pk, make_sip_user(x, username="u4").pk]
+    alice, bob = _api_client(_operator("alice")), _api_client(_operator("bob"))
+    assert alice.get("/api/v1/sip-users/").status_code == 200  # code loaded before the threads, as in a server
+    statuses = []
+
+    for round_ in range(1, 21):
+        results = _together(
+            lambda r=round_: alice.patch("/api/v1/sip-users/", [{"id": pk, "channels": r} for pk in first],
+                                         format="json"),
+            lambda r=round_: bob.patch("/api/v1/sip-users/", [{"id": pk, "cps": r} for pk in second], format="json"),
+        )
+        statuses += [getattr(result, "status_code", repr(result)) for result in results]
+
+    assert statuses == [200] * 40, f"{sum(status != 200 for status in statuses)} of 40 bulk edits failed"

@@ -126,6 +126,9 @@ class BulkDestroyMixin:
     same rows in opposite orders take turns instead of deadlocking."""
 
     schema = BulkAutoSchema()
+    # Foreign keys whose rows saving one of these objects locks (a SIP user's save locks its customer): a bulk
+    # request locks them up front, in key order too, or two requests would take them in their items' orders.
+    bulk_lock_related: tuple[str, ...] = ()
 
     def _bulk_objects(self, request: Request) -> tuple[list[dict[str, Any]], dict[int, Model]]:
         items = request.data
@@ -145,8 +148,12 @@ class BulkDestroyMixin:
                 ids.append(object_id)
         if len(set(ids)) != len(ids):
             raise serializers.ValidationError({"id": ["The same id appears more than once."]})
-        lock_rows(self.get_queryset().model, ids)
+        model = self.get_queryset().model
+        lock_rows(model, ids)
         objects = {obj.pk: obj for obj in self.get_queryset().filter(pk__in=ids)}
+        for name in self.bulk_lock_related:
+            field = model._meta.get_field(name)
+            lock_rows(field.related_model, {getattr(obj, field.attname) for obj in objects.values()} - {None})
         for index, item in enumerate(items):
             if isinstance(item, dict) and item.get("id") in ids and item["id"] not in objects:
                 errors[str(index)] = {"id": [f"No {self.get_queryset().model._meta.verbose_name} with id "

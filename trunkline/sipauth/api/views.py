@@ -38,6 +38,7 @@ class SipUserViewSet(BaseModelViewSet):
     ordering_fields = ("id", "customer", "username", "channels", "cps", "nat_ping", "voicemail_enabled",
                        "voicemail_email", "created", "updated")  # never ha1 nor voicemail_pin
     import_required_columns = ("customer", "username", "password")
+    bulk_lock_related = ("customer",)  # sip_user_save() locks it for the channel capacity check
 
     @extend_schema(request=None, responses={200: VoicemailPinSerializer})
     @action(detail=True, methods=["post"], url_path="reset-voicemail-pin")
