@@ -47,6 +47,8 @@ def test_ids_past_the_64_bit_range_are_a_400(admin_api, query: str) -> None:
     (f"/api/v1/audit-log/?object_id={TOO_BIG}", "object_id"),
     (f"/api/v1/rates/?revision={TOO_BIG}", "revision"),
     ("/api/v1/customers/?channels=1.5", "channels"),
+    ("/api/v1/customers/?id=²", "id"),
+    ("/api/v1/ip-auth/?customer=³", "customer"),
 ])
 def test_integer_filters_refuse_what_the_database_cannot_hold(admin_api, url: str, field: str) -> None:
     response = admin_api.get(url)
