@@ -7,7 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.factories import make_customer
-from tests.routing.helpers import load_rates, make_card
+from tests.routing.helpers import load_rates, make_card, make_provider
 from tests.servers import save_settings
 from trunkline.core.integers import DB_INT_MAX, ascii_int
 from trunkline.customers.models import Customer
@@ -211,3 +211,23 @@ def test_a_panel_url_no_route_takes_still_answers_the_html_page(web) -> None:
     response = web.get("/customers/abc.def/x/")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+def test_a_bulk_request_on_rates_naming_no_row_is_a_400(admin_api, method: str) -> None:
+    # On PostgreSQL the rows' lock ran outside a transaction: "select_for_update cannot be used outside of a
+    # transaction", a 500.
+    response = getattr(admin_api, method)("/api/v1/rates/", [{"id": 0}], format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"0": {"id": ["No rate with id 0."]}}
+
+
+@pytest.mark.django_db
+def test_provider_gateways_must_be_a_list_even_an_empty_object_is_refused(admin_api) -> None:
+    provider = make_provider()
+    response = admin_api.patch(f"/api/v1/providers/{provider.pk}/", {"gateways": {}}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"gateways": ["Give a list of gateways, each {host, port, transport}."]}
+    provider.refresh_from_db()
+    assert provider.gateways == [{"host": "198.51.100.7", "port": 5060, "transport": "udp"}]

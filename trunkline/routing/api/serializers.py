@@ -31,7 +31,13 @@ class GatewaySerializer(serializers.Serializer):
 
 @extend_schema_field(GatewaySerializer(many=True))
 class GatewayListField(serializers.JSONField):
-    pass
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        # The model's validator never sees {}: Django skips validators for empty values, so an empty object
+        # was stored and answered where the schema promises a list.
+        if not isinstance(value, list):
+            raise serializers.ValidationError("Give a list of gateways, each {host, port, transport}.")
+        return value
 
 
 class ProviderSerializer(BaseModelSerializer):

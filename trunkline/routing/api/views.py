@@ -213,6 +213,7 @@ class RateViewSet(BaseModelViewSet):
     def perform_destroy(self, instance: Rate) -> None:
         self._edit({instance.revision.card: ([], [instance])})
 
+    @transaction.atomic  # _bulk_objects locks the rows (SELECT ... FOR UPDATE needs a transaction)
     def bulk_update(self, request: Request, *args: Any, partial: bool = False, **kwargs: Any) -> Response:
         items, objects = self._bulk_objects(request)
         errors: dict[str, Any] = {}
@@ -238,6 +239,7 @@ class RateViewSet(BaseModelViewSet):
                                                             prefix=s.values().prefix) for s in validated]
         return Response([self.get_serializer(row).data for row in rows])
 
+    @transaction.atomic  # as bulk_update
     def bulk_destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         items, objects = self._bulk_objects(request)
         changes: dict[RateCard, tuple[list[RateValues], list[Rate]]] = defaultdict(lambda: ([], []))
