@@ -3,8 +3,10 @@
 Every ChangeLoggedModel write goes through here whatever the path (form, API, bulk, command),
 and a write without a change context raises instead of passing silently. For the same reason this is where
 a change queues the debounced jobs its model names (`jobs_after_change`: the routing snapshot rebuild).
+Rows inserted by bulk_create(), which sends no signals, come here through core.changelog (record_created).
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -12,7 +14,8 @@ from django.db.models import Model
 from django.db.models.signals import post_save, pre_delete, pre_save
 
 from trunkline.audit.models import ObjectChange
-from trunkline.core.context import MissingChangeContext, current_context
+from trunkline.core.changelog import register_created_logger
+from trunkline.core.context import ChangeContext, MissingChangeContext, current_context
 from trunkline.core.jobs import enqueue_after_commit
 from trunkline.core.models import ChangeLoggedModel
 
@@ -42,11 +45,12 @@ def _written(instance: ChangeLoggedModel, update_fields: Any) -> set[str] | None
     return {field.name for field in instance._meta.concrete_fields if {field.name, field.attname} & names}
 
 
-def _record(instance: Model, action: str, before: dict | None, after: dict | None) -> None:
-    context = _require_context(instance)
+def _entry(context: ChangeContext, instance: Model, action: str, before: dict | None,
+           after: dict | None) -> ObjectChange:
+    """The unsaved entry of one change: the one place that knows what an entry holds."""
     actor = context.actor
     parent = getattr(instance, "audit_parent", None)
-    ObjectChange.objects.create(
+    return ObjectChange(
         user=actor,
         user_name=getattr(actor, "username", "") or context.source,
         request_id=context.request_id,
@@ -61,7 +65,21 @@ def _record(instance: Model, action: str, before: dict | None, after: dict | Non
         prechange_data=before,
         postchange_data=after,
     )
+
+
+def _record(instance: Model, action: str, before: dict | None, after: dict | None) -> None:
+    _entry(_require_context(instance), instance, action, before, after).save(force_insert=True)
     enqueue_after_commit(getattr(instance, "jobs_after_change", ()))
+
+
+def record_created(objects: Sequence[ChangeLoggedModel]) -> None:
+    """The entries of objects just inserted by bulk_create() (which sends no signals), in one insert: the entry
+    handle_post_save() writes for each saved create. Registered in core.changelog for core's bulk writers."""
+    context = _require_context(objects[0])
+    ObjectChange.objects.bulk_create([_entry(context, instance, ObjectChange.Action.CREATE, None,
+                                             instance.serialize_for_audit()) for instance in objects])
+    for kinds in {tuple(getattr(instance, "jobs_after_change", ())) for instance in objects}:
+        enqueue_after_commit(kinds)
 
 
 def record_update(instance: Model, before: dict[str, Any], after: dict[str, Any]) -> None:
@@ -120,6 +138,7 @@ def handle_pre_delete(sender: type, instance: Any, **kwargs: Any) -> None:
 
 
 def connect() -> None:
+    register_created_logger(record_created)
     pre_save.connect(handle_pre_save, dispatch_uid="audit_pre_save")
     post_save.connect(handle_post_save, dispatch_uid="audit_post_save")
     pre_delete.connect(handle_pre_delete, dispatch_uid="audit_pre_delete")

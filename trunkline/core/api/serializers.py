@@ -21,6 +21,10 @@ class BaseModelSerializer(serializers.ModelSerializer):
 
     # Model fields full_clean() must skip because a service sets and checks them (a contact's password hash).
     clean_exclude: tuple[str, ...] = ()
+    # An import may insert this serializer's new objects in batches (bulk_create, entries through
+    # core.changelog) instead of one save() each. Only for a create that is ModelSerializer's own: no service, no
+    # many-to-many field, no model save() or signal doing more than the audit entry.
+    import_bulk_create: bool = False
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
