@@ -230,10 +230,11 @@ def test_csv_import_is_all_or_nothing(api, customer, cards) -> None:
     good = f"customer,rate_card,tech_prefix,recording\n{customer.pk},{cards.retail.pk},11#,50\n"
     refused = api.post(f"{ROUTES}import/", good + f"{customer.pk},{cards.retail.pk},11#,always\n",
                        content_type="text/csv")
-    # Each row is valid alone; the second is refused as it is saved, and the whole import is rolled back.
+    # Each row is valid alone; the second is refused as it is saved, named by its row as every import error is,
+    # and the whole import is rolled back.
     assert refused.status_code == 400
-    assert refused.json()["errors"] == {"tech_prefix": [
-        "Another route of Acme Telecom already uses tech prefix 11#; the prefix is what tells the routes apart."]}
+    assert refused.json()["errors"] == {"row 3": {"tech_prefix": [
+        "Another route of Acme Telecom already uses tech prefix 11#; the prefix is what tells the routes apart."]}}
     assert not IngressRoute.objects.exists()
     assert api.post(f"{ROUTES}import/", good, content_type="text/csv").status_code == 200
     assert IngressRoute.objects.get().recording == "50"
