@@ -115,6 +115,22 @@ def test_a_request_declaring_a_body_over_the_limit_is_refused_before_it_is_read(
     assert response.json()["errors"] == {"file": ["The upload is larger than the limit of 1,000 bytes."]}
 
 
+@pytest.mark.parametrize("length", ["\u00b2", "1e9"])
+def test_a_malformed_content_length_is_no_server_error(api, web, setup_context, length):
+    """The limit check reads Content-Length before the body; a length that is not plain ASCII digits is left to
+    the body reader (Django reads none of it), never an int() that raises."""
+    card = make_card()
+    answers = [
+        api.post(URL, b"name,currency\nAcme,USD\n", content_type="text/csv", CONTENT_LENGTH=length).status_code,
+        web.post(reverse("customers:customer_import"), {"csv": "name,currency\nAcme,USD\n"},
+                 CONTENT_LENGTH=length).status_code,
+        web.post(reverse("routing:ratecard_import", args=[card.pk]), {}, CONTENT_LENGTH=length).status_code,
+    ]
+
+    assert answers == [400, 200, 200]
+    assert Customer.objects.count() == 0
+
+
 def test_a_rate_deck_over_the_limit_answers_413(api, small_limit):
     card = make_card(name="Retail")
     deck = "".join(f"44{number:04d},UK,0.012000,0.000000,1,1,0,active\n" for number in range(40))

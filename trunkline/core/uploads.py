@@ -15,6 +15,8 @@ from django.conf import settings
 
 CHUNK = 64 * 1024
 SPOOL_IN_MEMORY = 1024 * 1024
+# Room for a multipart body's boundaries and other fields around a file of the largest allowed size.
+FORM_OVERHEAD = 64 * 1024
 MEGABYTE = 1024 * 1024
 
 
@@ -35,6 +37,14 @@ def format_size(size: int) -> str:
     if size % 1024 == 0:
         return f"{size // 1024} KB"
     return f"{size:,} bytes"
+
+
+def declared_too_large(meta: dict[str, Any]) -> bool:
+    """Whether the request says (Content-Length) that its body is over the limit, allowing FORM_OVERHEAD for a
+    multipart form's boundaries and other fields; checked before anything of the body is read. A malformed
+    length ("²", "-1") is left to the server and the body reader, never an int() that raises."""
+    length = str(meta.get("CONTENT_LENGTH") or "0")
+    return length.isascii() and length.isdigit() and int(length) > upload_limit() + FORM_OVERHEAD
 
 
 def too_large_message() -> str:

@@ -20,7 +20,7 @@ from django.views import View
 
 from trunkline.core.bulk_import import ImportFileError, decode_upload
 from trunkline.core.integers import ascii_int
-from trunkline.core.uploads import too_large_message, upload_limit
+from trunkline.core.uploads import declared_too_large, too_large_message, upload_limit
 from trunkline.core.views import generic
 from trunkline.core.views.mixins import RoleRequiredMixin
 from trunkline.customers.models import Customer
@@ -227,9 +227,8 @@ class RateImportView(RoleRequiredMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         card = get_object_or_404(RateCard, pk=pk)
-        length = request.META.get("CONTENT_LENGTH") or "0"
         try:
-            if length.isdigit() and int(length) > upload_limit() + generic.FORM_OVERHEAD:
+            if declared_too_large(request.META):
                 raise RequestDataTooBig
             form = RateImportForm(request.POST, request.FILES)
         except RequestDataTooBig:  # the body (a file or pasted rows) is over the upload limit

@@ -24,10 +24,15 @@ from trunkline.core.bulk_import import (
 from trunkline.core.integers import DB_INT_MAX, DB_INT_MIN, ascii_int
 from trunkline.core.locking import lock_rows
 from trunkline.core.models import Job
-from trunkline.core.uploads import Spooled, UploadTooLarge, count_lines, spool, too_large_message, upload_limit
-
-# Room for a multipart body's boundaries and other fields around a file of the largest allowed size.
-FORM_OVERHEAD = 64 * 1024
+from trunkline.core.uploads import (
+    Spooled,
+    UploadTooLarge,
+    count_lines,
+    declared_too_large,
+    spool,
+    too_large_message,
+    upload_limit,
+)
 
 
 class UploadTooLargeError(BulkValidationError):
@@ -56,8 +61,7 @@ def csv_upload(request: Request) -> tuple[Source, int]:
     """The CSV of an import request (a text/csv body, a multipart `file`, or `csv` text in a form or JSON body) and
     how many lines it has; UploadTooLargeError past the upload limit, checked before the body is read where the
     request says its length."""
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    if length.isdigit() and int(length) > upload_limit() + FORM_OVERHEAD:
+    if declared_too_large(request.META):
         raise UploadTooLargeError
     try:
         data = request.data

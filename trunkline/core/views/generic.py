@@ -39,6 +39,7 @@ from trunkline.core.tables import Table
 from trunkline.core.uploads import (
     UploadTooLarge,
     count_lines,
+    declared_too_large,
     format_size,
     spool,
     too_large_message,
@@ -47,8 +48,6 @@ from trunkline.core.uploads import (
 from trunkline.core.views.mixins import RoleRequiredMixin
 
 PER_PAGE_CHOICES = (25, 50, 100, 250)
-# Room for a multipart body's boundaries and other fields around a file of the largest allowed size.
-FORM_OVERHEAD = 64 * 1024
 
 
 class _Echo:
@@ -461,8 +460,7 @@ class BulkImportView(RoleRequiredMixin, View):
         return render(request, self.template_name, self.context())
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit() and int(length) > upload_limit() + FORM_OVERHEAD:
+        if declared_too_large(request.META):
             return self.refuse(request, too_large_message())
         try:
             upload = request.FILES.get("file")
