@@ -1,5 +1,7 @@
 """The message template sandbox: three placeholders filled with plain strings, everything else refused."""
 
+import time
+
 import pytest
 
 from trunkline.notifications.render import PLACEHOLDERS, TemplateError, check_template, render
@@ -62,3 +64,18 @@ def test_render_takes_strings_only() -> None:
     with pytest.raises(TypeError, match="plain string"):
         render("{{ customer.name }}", {"customer.name": "Acme"})
     assert PLACEHOLDERS == ("customer.name", "contact.name", "company")
+
+
+@pytest.mark.parametrize("unit", ["{%", "{{", "{% x", "{{ a"])
+def test_unclosed_markup_is_read_in_linear_time(unit: str) -> None:
+    """A body of 50,000 unclosed openers: the old lazy tag pattern re-read the rest of the text from each one
+    (8,000 took 1.3 s, so this size would take minutes); one linear pass takes a fraction of a second. The bound is
+    loose on purpose: it separates linear from quadratic on a busy machine, it does not measure speed."""
+    text = unit * 50_000
+    started = time.perf_counter()
+    problems = check_template(text)
+    elapsed = time.perf_counter() - started
+
+    assert problems[0] == f'Unbalanced braces at "{text[:20]}": write placeholders as {{{{ customer.name }}}}, ' \
+                          f'{{{{ contact.name }}}} or {{{{ company }}}}.'
+    assert elapsed < 2.0
