@@ -12,7 +12,7 @@ from trunkline.contracts.money import MONEY_QUANTUM as MONEY_QUANTUM
 from trunkline.contracts.money import RATE_PLACES as RATE_PLACES
 from trunkline.contracts.money import quantize_money as quantize_money
 
-SCIENTIFIC_NOTATION = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+\s*$")
+SCIENTIFIC_NOTATION = re.compile(r"^\s*[+-]?(\d+(?:\.\d*)?|\.\d+)[eE][+-]?\d+\s*$")
 SCIENTIFIC_NOTATION_MESSAGE = "Scientific notation such as {value} is not accepted; write the number in full."
 
 

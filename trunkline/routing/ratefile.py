@@ -37,7 +37,7 @@ PROGRESS_EVERY = 10_000
 
 _INTEGER_DIGITS = MONEY_MAX_DIGITS - RATE_PLACES
 _AMOUNT = re.compile(rf"^(\d{{1,{_INTEGER_DIGITS}}}(\.\d{{0,{RATE_PLACES}}})?|\.\d{{1,{RATE_PLACES}}})$")
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)$")
+_NUMBER = re.compile(r"^[+-]?(\d+(?:\.\d*)?|\.\d+)$")
 ZERO = Decimal(0)
 
 
