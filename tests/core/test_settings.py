@@ -49,8 +49,9 @@ def test_defaults_are_sqlite_under_var_and_debug_off(tmp_path) -> None:
 
 
 def run_trunkline(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    # DJANGO_ALLOW_ASYNC_UNSAFE: the browser tests set it in this process for Playwright; a deployment never has it.
     clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY", "DEBUG", "HOST", "PORT",
-                                                              "DJANGO_SETTINGS_MODULE"}}
+                                                              "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     return subprocess.run([sys.executable, "-m", "trunkline.manage", *args], env={**clean, **env}, cwd=ROOT,
                           capture_output=True, text=True)
 
