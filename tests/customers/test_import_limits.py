@@ -406,10 +406,11 @@ def test_a_large_preview_is_checked_by_the_worker_and_writes_nothing(web, backgr
 
 @pytest.mark.django_db(transaction=True)
 def test_a_large_import_keeps_memory_bounded(tmp_path):
-    """The import runs in a child process (its peak RSS is its own): a first import warms Django up, a second
-    six times larger must not need more memory than the first. The old import kept every row's serializer and
-    instance (55k rows, 3 GB): 6,000 more rows would have added about 300 MB. bench/customer_import.py times the
-    200,000-row file of DESIGN.md's target."""
+    """The 200,000-row file of the issue's acceptance, imported in a child process (its peak resident memory is its
+    own) after a 1,000-row one warms Django up, stays under 300 MB. The old import kept every row's serializer and
+    instance (55k rows, 3 GB). On SQLite the peak includes the database pages read through mmap (settings), which
+    grow with the file, so the bound is on the whole process, not on the growth. bench/customer_import.py times
+    the same file."""
     database = connection.settings_dict
     if database["ENGINE"].endswith("sqlite3"):
         url = f"sqlite:///{database['NAME']}"
@@ -418,19 +419,18 @@ def test_a_large_import_keeps_memory_bounded(tmp_path):
                f"{database['NAME']}")
     warm, large = tmp_path / "warm.csv", tmp_path / "large.csv"
     warm.write_text(HEADER + rows(1000, prefix="Warm"))
-    large.write_text(HEADER + rows(6000, prefix="Large"))
+    large.write_text(HEADER + rows(200_000, prefix="Large"))
     environment = {**os.environ, "DATABASE_URL": url, "TRUNKLINE_VAR_DIR": str(tmp_path)}
 
     child = subprocess.run([sys.executable, str(PROBE), str(warm), str(large)], env=environment,
-                           capture_output=True, text=True, timeout=600, check=False)
+                           capture_output=True, text=True, timeout=1200, check=False)
 
     assert child.returncode == 0, child.stderr[-3000:]
     report = json.loads(child.stdout.strip().splitlines()[-1])
     assert report["summaries"] == ["Imported 1,000 rows: 1,000 new, 0 updated.",
-                                   "Imported 6,000 rows: 6,000 new, 0 updated."]
-    assert report["peak_mb"] < 300
-    assert report["peak_mb"] - report["warm_peak_mb"] < 25, report
-    assert Customer.objects.count() == 7000
+                                   "Imported 200,000 rows: 200,000 new, 0 updated."]
+    assert report["peak_mb"] < 300, report
+    assert Customer.objects.count() == 201_000
 
 
 def test_a_service_refusing_a_row_at_write_time_is_a_row_error(api, setup_context, monkeypatch):
