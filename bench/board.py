@@ -34,7 +34,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from harness import ROOT, log, run_child
+from harness import ROOT, child_parser, log, run_child
 
 TARGET_P95_MS = 150.0
 PER_PAGE = 50
@@ -531,14 +531,9 @@ def report(runs: list[dict[str, Any]], args: argparse.Namespace) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=100_000, help="customers to load (default 100000)")
-    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser = child_parser(__doc__, rows=100_000, rows_help="customers to load")
     parser.add_argument("--repeat", type=int, default=30, help="timed runs per operation (default 30)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
-    parser.add_argument("--keep", action="store_true", help="keep the databases afterwards, for EXPLAIN")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--json-out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rows < 3 or args.repeat < 1 or args.warmup < 0:
         parser.error("--rows must be at least 3, --repeat at least 1, --warmup not negative")

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import ROOT, log, run_child
+from harness import ROOT, child_parser, log, run_child
 
 TARGET_SECONDS = 60.0
 TARGET_MB = 300.0
@@ -87,13 +87,8 @@ def report(runs: list[dict[str, Any]], rows: int) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=200_000, help="rows in the file (default 200000)")
-    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
-    parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser = child_parser(__doc__, rows=200_000, rows_help="rows in the file")
     parser.add_argument("--csv", help=argparse.SUPPRESS)
-    parser.add_argument("--json-out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rows < 1:
         parser.error("--rows must be at least 1")

@@ -7,6 +7,7 @@ the `test` database the suite uses).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -19,6 +20,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def child_parser(doc: str, *, rows: int, rows_help: str) -> argparse.ArgumentParser:
+    """The options every per-backend benchmark here takes (--rows, --backend, --keep) and the hidden ones
+    run_child() passes to the measuring child; a script adds its own before parsing."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=rows, help=f"{rows_help} (default {rows})")
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--json-out", help=argparse.SUPPRESS)
+    return parser
 
 
 def log(message: str) -> None:

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import ROOT, log, run_child
+from harness import ROOT, child_parser, log, run_child
 
 SEED = 20261128
 TARGET_SECONDS = 30.0
@@ -142,13 +142,8 @@ def report(runs: list[dict[str, Any]], rows: int) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=500_000, help="rows in the deck (default 500000)")
-    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
-    parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser = child_parser(__doc__, rows=500_000, rows_help="rows in the deck")
     parser.add_argument("--csv", help=argparse.SUPPRESS)
-    parser.add_argument("--json-out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rows < 1:
         parser.error("--rows must be at least 1")
