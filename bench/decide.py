@@ -68,8 +68,12 @@ from trunkline.contracts.snapshot import (
     RateStatus,
     RoutingSnapshot,
 )
-from trunkline.switch.decide import PROFIT_CHECK_SECONDS, Call, Decision, MemoryCounters, SnapshotIndex, decide
+from trunkline.switch.counters import MemoryCounters
+from trunkline.switch.decide import decide
+from trunkline.switch.egress import PROFIT_CHECK_SECONDS
+from trunkline.switch.index import SnapshotIndex
 from trunkline.switch.rating import first_increment_charge, max_duration, rate_call
+from trunkline.switch.types import Call, Decision
 
 SEED = 20261128
 TARGET_PER_SECOND = 50_000

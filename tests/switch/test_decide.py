@@ -32,21 +32,12 @@ from trunkline.contracts.snapshot import (
     SipUser,
     Strategy,
 )
-from trunkline.switch.decide import (
-    CUSTOMER,
-    IP_AUTH,
-    ROUTE,
-    SIP_USER,
-    Call,
-    Decision,
-    Digest,
-    MemoryCounters,
-    SnapshotIndex,
-    decide,
-    digest_response,
-    ha1,
-)
+from trunkline.switch.auth import digest_response, ha1
+from trunkline.switch.counters import CUSTOMER, IP_AUTH, ROUTE, SIP_USER, MemoryCounters
+from trunkline.switch.decide import decide
+from trunkline.switch.index import SnapshotIndex
 from trunkline.switch.trace import Step
+from trunkline.switch.types import Call, Decision, Digest
 
 D = Decimal
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

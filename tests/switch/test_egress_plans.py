@@ -26,9 +26,13 @@ from trunkline.contracts.snapshot import (
     RoutingSnapshot,
     Strategy,
 )
-from trunkline.switch.decide import PROFIT_CHECK_SECONDS, Call, MemoryCounters, SnapshotIndex, _profitable, decide
+from trunkline.switch.counters import MemoryCounters
+from trunkline.switch.decide import decide
+from trunkline.switch.egress import PROFIT_CHECK_SECONDS, profitable
+from trunkline.switch.index import SnapshotIndex
 from trunkline.switch.prefix import PrefixIndex
 from trunkline.switch.rating import first_increment_charge, rate_call
+from trunkline.switch.types import Call
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 CUSTOMER_CARD = 1
@@ -131,5 +135,5 @@ def test_the_profit_shortcut_agrees_with_every_checked_length() -> None:
         if generator.random() < 0.3:  # rates a fraction of a quantum apart: the charges round to the same amount
             buy = RateRow("1", max(sell.rate + Decimal(generator.randint(-30, 30)).scaleb(-8), Decimal(0)),
                           connection_fee=sell.connection_fee, mcd=sell.mcd, pulse=sell.pulse, grace=sell.grace)
-        assert _profitable(sell, buy) == all(rate_call(sell, seconds) >= rate_call(buy, seconds)
+        assert profitable(sell, buy) == all(rate_call(sell, seconds) >= rate_call(buy, seconds)
                                              for seconds in PROFIT_CHECK_SECONDS)

@@ -13,7 +13,11 @@ from trunkline.core.models import User
 from trunkline.customers.models import Customer
 from trunkline.routing.models import SimulatedCall
 from trunkline.routing.snapshot import snapshot_build
-from trunkline.switch.decide import Call, Decision, Digest, MemoryCounters, SnapshotIndex, decide, digest_response
+from trunkline.switch.auth import digest_response
+from trunkline.switch.counters import MemoryCounters
+from trunkline.switch.decide import decide
+from trunkline.switch.index import SnapshotIndex
+from trunkline.switch.types import Call, Decision, Digest
 
 
 def simulate_call(*, dst: str, cli: str, ip: str, user: str | None = None, pai: str | None = None) -> dict[str, Any]:

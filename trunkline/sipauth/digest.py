@@ -4,7 +4,7 @@ The switch challenges with this realm and checks a response against the stored H
 password. The realm is part of every HA1: changing SIP_REALM invalidates every stored SIP password.
 """
 
-from trunkline.switch.decide import ha1
+from trunkline.switch.auth import ha1
 
 SIP_REALM = "trunkline"
 
