@@ -74,7 +74,7 @@ def child(args: argparse.Namespace) -> None:
     from trunkline.core.context import change_context
     from trunkline.routing.models import Rate, RateCard, RateRevision
     from trunkline.routing.ratefile import COLUMNS, parse_rates
-    from trunkline.routing.services import rate_card_import
+    from trunkline.routing.services.ratecards import rate_card_import
 
     call_command("migrate", verbosity=0)
     text = Path(args.csv).read_text()

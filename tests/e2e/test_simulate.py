@@ -19,7 +19,7 @@ from tests.sipauth.factories import make_ip_auth
 from trunkline.core.context import change_context
 from trunkline.customers.models import Customer
 from trunkline.routing.models import IngressRoute, SimulatedCall
-from trunkline.routing.services import ingress_route_save
+from trunkline.routing.services.routes import ingress_route_save
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,8 @@ from tests.sipauth.factories import make_ip_auth
 from trunkline.core.context import change_context
 from trunkline.customers.models import Customer
 from trunkline.routing.models import IngressRoute, Provider, RateCard, RateRevision
-from trunkline.routing.services import ingress_route_save, rate_card_import, rate_card_save
+from trunkline.routing.services.ratecards import rate_card_import, rate_card_save
+from trunkline.routing.services.routes import ingress_route_save
 
 _sequence = count(1)
 HEADER = "prefix,name,rate,connection_fee,mcd,pulse,grace,status\n"

@@ -14,7 +14,7 @@ from trunkline.audit.models import ObjectChange
 from trunkline.core.context import change_context
 from trunkline.customers.models import Customer
 from trunkline.routing.models import IngressRoute, RateCard
-from trunkline.routing.services import generate_tech_prefix, ingress_route_save
+from trunkline.routing.services.routes import generate_tech_prefix, ingress_route_save
 
 ROUTES = reverse("api:ingressroute-list")
 GENERATE = reverse("api:ingressroute-generate-tech-prefix")

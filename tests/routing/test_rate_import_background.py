@@ -12,9 +12,9 @@ from trunkline.audit.models import ObjectChange
 from trunkline.core.context import change_context
 from trunkline.core.jobs import run_ready_jobs
 from trunkline.core.models import User
-from trunkline.routing import views
 from trunkline.routing.models import Rate, RateImport, RateRevision
-from trunkline.routing.services import rate_card_import
+from trunkline.routing.services.ratecards import rate_card_import
+from trunkline.routing.views import ratecards as ratecard_views
 
 pytestmark = pytest.mark.django_db
 COLUMNS = "prefix,name,rate,connection_fee,mcd,pulse,grace,status"
@@ -22,7 +22,7 @@ COLUMNS = "prefix,name,rate,connection_fee,mcd,pulse,grace,status"
 
 @pytest.fixture(autouse=True)
 def small_background_threshold(monkeypatch) -> None:
-    monkeypatch.setattr(views, "BACKGROUND_IMPORT_ROWS", 3)
+    monkeypatch.setattr(ratecard_views, "BACKGROUND_IMPORT_ROWS", 3)
 
 
 def deck(count: int) -> str:

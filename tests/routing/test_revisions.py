@@ -13,7 +13,7 @@ from trunkline.core.context import change_context
 from trunkline.core.jobs import run_ready_jobs
 from trunkline.core.models import Job
 from trunkline.routing.models import RateCard, RateRevision
-from trunkline.routing.services import (
+from trunkline.routing.services.ratecards import (
     ACTIVATE_DUE_JOB,
     rate_card_rollback,
     rate_revision_activate,

@@ -15,7 +15,7 @@ from trunkline.core.context import change_context
 from trunkline.customers.models import Customer
 from trunkline.customers.views import CARD_TABS
 from trunkline.routing.models import CliRule, IngressRoute, RateCard
-from trunkline.routing.services import ingress_route_save
+from trunkline.routing.services.routes import ingress_route_save
 
 ROUTE_FORM = {"rate_card": "", "tech_prefix": "123#", "dial_string": "^44", "enabled": "on", "channels": "20",
               "cps": "5", "max_duration": "3600", "recording": "5", "capped_rate": "0.05",

@@ -16,7 +16,7 @@ from trunkline.contracts.codec import read_snapshot, write_snapshot
 from trunkline.core.context import change_context
 from trunkline.customers.models import Customer
 from trunkline.routing.models import SimulatedCall
-from trunkline.routing.services import ingress_route_save
+from trunkline.routing.services.routes import ingress_route_save
 from trunkline.routing.snapshot import snapshot_build, snapshot_publish
 
 SIMULATE = reverse("api:simulate")

@@ -8,4 +8,5 @@ class RoutingConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the job handlers (scheduled activation, snapshot publication) with the worker.
-        from trunkline.routing import services, snapshot  # noqa: F401
+        from trunkline.routing import snapshot  # noqa: F401
+        from trunkline.routing.services import ratecards  # noqa: F401

@@ -16,7 +16,8 @@ from trunkline.customers.models import Customer
 from trunkline.routing.choices import RateCardKind, RateStatus
 from trunkline.routing.models import IngressRoute, Provider, RateCard
 from trunkline.routing.ratefile import COLUMNS
-from trunkline.routing.services import ingress_route_save, rate_card_import, rate_card_save
+from trunkline.routing.services.ratecards import rate_card_import, rate_card_save
+from trunkline.routing.services.routes import ingress_route_save
 from trunkline.sipauth.models import IpAuth
 from trunkline.sipauth.services import ip_auth_save
 

@@ -13,7 +13,8 @@ from trunkline.customers.models import Customer
 from trunkline.routing.choices import CliDirection, Transport
 from trunkline.routing.models import DEFAULT_SIP_PORT, CliRule, IngressRoute, Provider, Rate, RateCard, RateRevision
 from trunkline.routing.ratefile import COLUMNS, MappingError, RateValues, parse_columns
-from trunkline.routing.services import check_route_cards, ingress_route_save, rate_card_edit, rate_card_save
+from trunkline.routing.services.ratecards import rate_card_edit, rate_card_save
+from trunkline.routing.services.routes import check_route_cards, ingress_route_save
 from trunkline.switch.regex import MAX_SUBJECT_LENGTH
 
 #

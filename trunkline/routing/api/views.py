@@ -46,14 +46,14 @@ from trunkline.routing.filtersets import (
 from trunkline.routing.models import CliRule, IngressRoute, Provider, Rate, RateCard, RateRevision
 from trunkline.routing.ratefile import RateValues
 from trunkline.routing.selectors import cli_rules_evaluate, rate_csv_lines
-from trunkline.routing.services import (
-    generate_tech_prefix,
+from trunkline.routing.services.ratecards import (
     rate_card_delete,
     rate_card_edit,
     rate_card_import,
     rate_card_rollback,
     rate_revision_activate,
 )
+from trunkline.routing.services.routes import generate_tech_prefix
 from trunkline.switch.cli import REJECT_CODE, REJECT_REASON
 
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from trunkline.core.context import change_context
-from trunkline.routing.services import rate_revisions_activate_due
+from trunkline.routing.services.ratecards import rate_revisions_activate_due
 
 
 class Command(BaseCommand):

@@ -1,0 +1,159 @@
+"""The customer card's Routing tab: ingress routes, CLI rules and the CLI Testing box."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+
+from trunkline.core.integers import ascii_int
+from trunkline.core.views import generic
+from trunkline.customers.models import Customer
+from trunkline.customers.views import CustomerCardView
+from trunkline.routing.forms import GENERATE_TECH_PREFIX, CliRuleForm, CliTestForm, IngressRouteForm
+from trunkline.routing.models import CliRule, IngressRoute
+from trunkline.routing.selectors import cli_rules_evaluate
+from trunkline.routing.services.routes import generate_tech_prefix, ingress_route_save
+from trunkline.switch.cli import REJECT_CODE, REJECT_REASON
+from trunkline.switch.regex import PatternError
+
+# The examples of the mission page's "Advanced CLI Match & Manipulation" table: (CLI, pattern, replace, meaning).
+CLI_EXAMPLES = (
+    ("123456789", "^1234", "", "Allows only numbers starting with 1234 to pass"),
+    ("123456789", "789$", "", "Allows only numbers ending with 789 to pass"),
+    ("12345678912", "^[0-9]{11,12}$", "", "Allows only numbers with 11 or 12 digits to pass"),
+    ("+123456789", r"^\+([0-9]+)$", r"\1", "Remove leading +"),
+    ("01782123456", "^0([1-9]+)$", r"44\1", "Remove leading 0 and replace with 44"),
+)
+
+
+def routing_tab_url(customer_id: int) -> str:
+    return reverse("customer_routing:routing_tab", args=[customer_id])
+
+
+class RoutingTabView(CustomerCardView):
+    tab = "Routing"
+    template_name = "routing/routing_tab.html"
+
+    def get_tab_context(self, request: HttpRequest, customer: Customer) -> dict[str, Any]:
+        form = CliTestForm(request.GET if "test_cli" in request.GET else None)
+        context: dict[str, Any] = {
+            "routes": customer.ingress_routes.select_related("rate_card").prefetch_related(
+                "lock", "exclude", "rate_card__egress_cards")
+            .order_by("tech_prefix", "id"),
+            "cli_rules": customer.cli_rules.order_by("id"),
+            "cli_form": form,
+            "cli_examples": CLI_EXAMPLES,
+        }
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                context["cli_result"] = cli_rules_evaluate(customer_id=customer.pk, cli=data["cli"],
+                                                           pai=data["pai"] or None, dialed=data["dialed"],
+                                                           direction=data["direction"])
+            except PatternError as error:
+                # A rule saved before patterns were RE2 syntax (a look-ahead, say): name it, to be corrected.
+                form.add_error(None, f"A saved rule cannot be loaded: {error}")
+            context["cli_reject"] = f"{REJECT_CODE} {REJECT_REASON}"
+        return context
+
+
+class _RoutingTabEditView(generic.ObjectEditView):
+    """Add (from a card: ?customer=<pk>) or edit a route or CLI rule; after a save the operator is back on the
+    Routing tab."""
+
+    def get_object(self, pk: int | None) -> Any:
+        obj = super().get_object(pk)
+        customer = self.request.GET.get("customer", "")
+        if obj.pk is None and ascii_int(customer) is not None:
+            obj.customer = get_object_or_404(Customer, pk=customer)
+        return obj
+
+    def get_crumbs(self, obj: Any) -> list[tuple[str, str]]:
+        crumbs = [("Customers", reverse("customers:customer_list"))]
+        return [*crumbs, (str(obj.customer), routing_tab_url(obj.customer_id))] if obj.customer_id else crumbs
+
+    def get_return_url(self, obj: Any) -> str:
+        return routing_tab_url(obj.customer_id) if obj.customer_id else reverse("customers:customer_list")
+
+    def get_success_url(self, obj: Any) -> str:
+        return routing_tab_url(obj.customer_id)
+
+
+class IngressRouteEditView(_RoutingTabEditView):
+    queryset = IngressRoute.objects.select_related("customer", "rate_card")
+    form = IngressRouteForm
+
+    def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        if GENERATE_TECH_PREFIX in request.POST:
+            return self.generate(request, pk)
+        return super().post(request, pk)
+
+    def generate(self, request: HttpRequest, pk: int | None) -> HttpResponse:
+        """The Generate button: the form again as typed, with a fresh tech prefix in its box; nothing is saved."""
+        obj = self.get_object(pk)
+        form = IngressRouteForm(instance=obj)
+        initial: dict[str, Any] = {}
+        for name, field in form.fields.items():
+            if field.disabled:
+                continue
+            if isinstance(field, forms.BooleanField):
+                initial[name] = name in request.POST
+            elif isinstance(field, forms.ModelMultipleChoiceField):
+                initial[name] = request.POST.getlist(name)
+            elif name in request.POST:
+                initial[name] = request.POST[name]
+        if obj.customer_id is None:
+            messages.error(request, "Add the route from a customer's Routing tab to generate a tech prefix.")
+        else:
+            try:
+                initial["tech_prefix"] = generate_tech_prefix(customer=obj.customer)
+            except ValidationError as error:
+                messages.error(request, " ".join(error.messages))
+        return self.render_form(request, obj, IngressRouteForm(instance=obj, initial=initial))
+
+    def save_form(self, request: HttpRequest, form: IngressRouteForm) -> IngressRoute:
+        return ingress_route_save(route=form.save(commit=False), lock=list(form.cleaned_data["lock"]),
+                                  exclude=list(form.cleaned_data["exclude"]))
+
+
+class CliRuleEditView(_RoutingTabEditView):
+    queryset = CliRule.objects.select_related("customer")
+    form = CliRuleForm
+
+    def save_form(self, request: HttpRequest, form: CliRuleForm) -> CliRule:
+        rule = form.save(commit=False)
+        rule.full_clean()
+        rule.save()
+        return rule
+
+
+class _RoutingTabDeleteView(generic.ObjectDeleteView):
+    """Confirm on a page whose Cancel (and trail) lead back to the Routing tab: routes and rules have no page of
+    their own."""
+
+    template_name = "routing/card_object_delete.html"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        obj = get_object_or_404(self.queryset, pk=pk)
+        return render(request, self.template_name, {
+            "object": obj, "model": self.queryset.model, "verbose_name": obj._meta.verbose_name, "verb": self.verb,
+            "consequence": self.consequence, "return_url": routing_tab_url(obj.customer_id)})
+
+    def get_success_url(self, obj: Any) -> str:
+        return routing_tab_url(obj.customer_id)
+
+
+class IngressRouteDeleteView(_RoutingTabDeleteView):
+    queryset = IngressRoute.objects.select_related("customer")
+    consequence = ("Calls that used this route (its tech prefix, or the customer's calls if it was the only one) are "
+                   "no longer accepted. The deletion is kept in the customer's audit log.")
+
+
+class CliRuleDeleteView(_RoutingTabDeleteView):
+    queryset = CliRule.objects.select_related("customer")
+    consequence = ("The switch stops applying it; if it was the customer's last rule in its direction, every CLI "
+                   "passes. The deletion is kept in the customer's audit log.")
