@@ -1,11 +1,12 @@
 from django.db import models
 
+from trunkline.contracts import snapshot
+from trunkline.core.choices import text_choices
 
-class CustomerStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    INACTIVE = "inactive", "Inactive"
-    PENDING_APPROVAL = "pending_approval", "Pending Approval"
-    PENALTY = "penalty", "Penalty"
+# The switch reads the status: its values come from the contract.
+CustomerStatus = text_choices("CustomerStatus", snapshot.CustomerStatus, {
+    "active": "Active", "inactive": "Inactive", "pending_approval": "Pending Approval", "penalty": "Penalty"},
+    module=__name__)
 
 
 class ContactType(models.TextChoices):

@@ -1,15 +1,23 @@
 from django.db import models
 
+from trunkline.contracts import snapshot
+from trunkline.core.choices import text_choices
 
-class ProviderStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    INACTIVE = "inactive", "Inactive"
-
-
-class Transport(models.TextChoices):
-    UDP = "udp", "UDP"
-    TCP = "tcp", "TCP"
-    TLS = "tls", "TLS"
+# The switch reads these values: they come from the contract, only the labels are written here.
+ProviderStatus = text_choices("ProviderStatus", snapshot.ProviderStatus,
+                              {"active": "Active", "inactive": "Inactive"}, module=__name__)
+Transport = text_choices("Transport", snapshot.Transport, {"udp": "UDP", "tcp": "TCP", "tls": "TLS"}, module=__name__)
+RoutingStrategy = text_choices("RoutingStrategy", snapshot.Strategy,
+                               {"lcr": "LCR", "reverse_lcr": "Reverse LCR", "weighted": "Weighted"}, module=__name__)
+RateStatus = text_choices("RateStatus", snapshot.RateStatus, {"active": "Active", "blocked": "Blocked"},
+                          module=__name__)
+Recording = text_choices("Recording", snapshot.Recording, {
+    "disabled": "Disabled", "1": "Sampling 1%", "5": "Sampling 5%", "25": "Sampling 25%", "50": "Sampling 50%",
+    "always": "Enabled (always on)"}, module=__name__)
+CliDirection = text_choices("CliDirection", snapshot.CliDirection,
+                            {"outbound": "Outbound (termination)", "inbound": "Inbound (origination)"}, module=__name__)
+UseDid = text_choices("UseDid", snapshot.UseDid,
+                      {"disabled": "Disabled", "filter": "Filter (only the customer's DIDs)"}, module=__name__)
 
 
 class RateCardKind(models.TextChoices):
@@ -17,39 +25,6 @@ class RateCardKind(models.TextChoices):
     PROVIDER = "provider", "Provider"
 
 
-class RoutingStrategy(models.TextChoices):
-    LCR = "lcr", "LCR"
-    REVERSE_LCR = "reverse_lcr", "Reverse LCR"
-    WEIGHTED = "weighted", "Weighted"
-
-
-class RateStatus(models.TextChoices):
-    # The same values as trunkline.contracts.snapshot.RateStatus, which the switch reads.
-    ACTIVE = "active", "Active"
-    BLOCKED = "blocked", "Blocked"
-
-
 class RevisionSource(models.TextChoices):
     IMPORT = "import", "CSV import"
     EDIT = "edit", "Row edit"
-
-
-class Recording(models.TextChoices):
-    DISABLED = "disabled", "Disabled"
-    SAMPLE_1 = "1", "Sampling 1%"
-    SAMPLE_5 = "5", "Sampling 5%"
-    SAMPLE_25 = "25", "Sampling 25%"
-    SAMPLE_50 = "50", "Sampling 50%"
-    ALWAYS = "always", "Enabled (always on)"
-
-
-class CliDirection(models.TextChoices):
-    # The same values as trunkline.contracts.snapshot.CliDirection, which the switch reads.
-    OUTBOUND = "outbound", "Outbound (termination)"
-    INBOUND = "inbound", "Inbound (origination)"
-
-
-class UseDid(models.TextChoices):
-    # The same values as trunkline.contracts.snapshot.UseDid.
-    DISABLED = "disabled", "Disabled"
-    FILTER = "filter", "Filter (only the customer's DIDs)"

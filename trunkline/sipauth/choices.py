@@ -1,11 +1,14 @@
 from django.db import models
 
+from trunkline.contracts import snapshot
+from trunkline.core.choices import text_choices
 
-class Direction(models.TextChoices):
-    """Seen from the customer's switch (mission page): it sends calls to us, or receives calls from us."""
-
-    SENDS = "sends", "This endpoint sends calls"
-    RECEIVES = "receives", "This endpoint receives calls"
+# The switch reads these values: they come from the contract, only the labels are written here.
+# Seen from the customer's switch (mission page): it sends calls to us, or receives calls from us.
+Direction = text_choices("Direction", snapshot.IpDirection, {
+    "sends": "This endpoint sends calls", "receives": "This endpoint receives calls"}, module=__name__)
+RewriteType = text_choices("RewriteType", snapshot.RewriteType, {"destination": "Destination number", "cli": "CLI"},
+                           module=__name__)
 
 
 class Protocol(models.TextChoices):
@@ -18,9 +21,3 @@ class NatPing(models.TextChoices):
     DISABLED = "disabled", "Disabled"
     UDP = "udp", "Enabled (UDP ping)"
     SIP_TIMEOUT = "sip_timeout", "Enabled (SIP ping, timeout)"
-
-
-class RewriteType(models.TextChoices):
-    # The same values as trunkline.contracts.snapshot.RewriteType, which the switch reads.
-    DESTINATION = "destination", "Destination number"
-    CLI = "cli", "CLI"
