@@ -83,7 +83,8 @@ TARGET_SQL_RATIO = 100.0
 BENCH_DB = "trunkline_decide_bench"
 
 
-def build_snapshot(generator: random.Random, customers: int, prefixes: int) -> RoutingSnapshot:
+def build_snapshot(generator: random.Random, customers: int, prefixes: int) -> tuple[RoutingSnapshot, MemoryCounters]:
+    """The snapshot, and the counters holding the customers' balances (not in the snapshot since schema v3)."""
     rows = build_cards(generator, prefixes)
     provider_cards = tuple(RateCard(10 + number, f"Carrier {number}", "USD", tuple(rows[number]),
                                     provider_id=100 + number) for number in range(1, 6))
@@ -97,18 +98,21 @@ def build_snapshot(generator: random.Random, customers: int, prefixes: int) -> R
         second = (f"172.{16 + customer // 8192}.{customer // 32 % 256}.{customer % 32 * 8}/29" if customer % 10 == 0
                   else f"10.{high}.{low}.2")
         ip_auths.append(IpAuth(2 * customer + 1, customer, second))
+    counters = MemoryCounters()
+    for number in range(1, customers + 1):
+        counters.set_balance(number, Decimal(generator.randint(1, 500)))
     return RoutingSnapshot(
         revision=1, generated_at=datetime.now(UTC),
         rate_cards=(customer_card, *provider_cards),
-        customers=tuple(Customer(number, f"Customer {number}", balance=Decimal(generator.randint(1, 500)),
-                                 channels=100, cps=10) for number in range(1, customers + 1)),
+        customers=tuple(Customer(number, f"Customer {number}", channels=100, cps=10)
+                        for number in range(1, customers + 1)),
         ip_auths=tuple(ip_auths),
         providers=tuple(Provider(100 + number, f"Carrier {number}", (Gateway(f"gw{number}.example"),))
                         for number in range(1, 6)),
         ingress_routes=tuple(IngressRoute(number, number, CUSTOMER_CARD, channels=50, cps=5,
                                           profit_assurance=number % 2 == 0) for number in range(1, customers + 1)),
         cli_rules=tuple(CliRule(number, number, cli=r"^\d{6,15}$") for number in range(1, customers + 1, 10)),
-    )
+    ), counters
 
 
 def make_calls(generator: random.Random, snapshot: RoutingSnapshot, count: int) -> list[Call]:
@@ -154,14 +158,14 @@ SCHEMA = (
 RATE_COLUMNS = "card_id, prefix, rate, connection_fee, mcd, pulse, grace, status"
 
 
-def table_rows(snapshot: RoutingSnapshot) -> dict[str, list[tuple[object, ...]]]:
+def table_rows(snapshot: RoutingSnapshot, counters: MemoryCounters) -> dict[str, list[tuple[object, ...]]]:
     """The snapshot as rows of SCHEMA's tables, money as text (exact in NUMERIC; SQLite keeps 6 places in REAL)."""
     ranges = []
     for entry in snapshot.ip_auths:
         network = ipaddress.ip_network(entry.ip, strict=False)
         ranges.append((entry.id, entry.customer_id, int(network.network_address), int(network.broadcast_address)))
     return {
-        "accounts": [(customer.id, str(customer.status), str(customer.balance), str(customer.debit_limit))
+        "accounts": [(customer.id, str(customer.status), str(counters.balance(customer.id)), str(customer.debit_limit))
                      for customer in snapshot.customers],
         "ip_map": ranges,
         "routes": [(route.id, route.customer_id, route.rate_card_id, route.profit_assurance, route.max_duration or 0)
@@ -175,12 +179,12 @@ def table_rows(snapshot: RoutingSnapshot) -> dict[str, list[tuple[object, ...]]]
     }
 
 
-def load(connection: Any, backend: str, snapshot: RoutingSnapshot) -> None:
+def load(connection: Any, backend: str, snapshot: RoutingSnapshot, counters: MemoryCounters) -> None:
     placeholder = "?" if backend == "sqlite" else "%s"
     cursor = connection.cursor()
     for statement in SCHEMA:
         cursor.execute(statement)
-    for table, rows in table_rows(snapshot).items():
+    for table, rows in table_rows(snapshot, counters).items():
         if backend == "postgres" and table == "rates":
             with cursor.copy(f"COPY rates ({RATE_COLUMNS}) FROM STDIN") as copy:
                 for row in rows:
@@ -305,11 +309,11 @@ class SqlRun(NamedTuple):
     load_seconds: float
 
 
-def run_sql(backend: str, snapshot: RoutingSnapshot, calls: Sequence[Call], expected: Sequence[Answer],
-            seconds: float, keep: bool) -> SqlRun:
+def run_sql(backend: str, snapshot: RoutingSnapshot, counters: MemoryCounters, calls: Sequence[Call],
+            expected: Sequence[Answer], seconds: float, keep: bool) -> SqlRun:
     with scratch_database(backend, keep) as connection:
         started = time.perf_counter()
-        load(connection, backend, snapshot)
+        load(connection, backend, snapshot, counters)
         loaded = time.perf_counter() - started
         digits = {len(call.destination) for call in calls}
         assert len(digits) == 1, "one statement shape: every number has the same length"
@@ -350,12 +354,11 @@ def main() -> None:
     print(f"Call decisions: {options.customers:,} customers, {2 * options.customers:,} IP-auth entries, "
           f"1 customer + 5 provider cards x {options.prefixes:,} prefixes, CLI rules on 10%, seed {options.seed}")
     started = time.perf_counter()
-    snapshot = build_snapshot(generator, options.customers, options.prefixes)
+    snapshot, counters = build_snapshot(generator, options.customers, options.prefixes)
     built = time.perf_counter()
     index = SnapshotIndex(snapshot)
     print(f"  snapshot built in {built - started:.1f} s, indexed in {time.perf_counter() - built:.1f} s")
     calls = make_calls(generator, snapshot, options.calls)
-    counters = MemoryCounters()
     rng = random.Random(options.seed)
 
     gc.collect()
@@ -409,7 +412,7 @@ def main() -> None:
     for backend in backends:
         log(f"{backend}: loading {sum(len(card.rows) for card in snapshot.rate_cards):,} rate rows")
         try:
-            run = run_sql(backend, snapshot, sample, expected, options.sql_seconds, options.keep)
+            run = run_sql(backend, snapshot, counters, sample, expected, options.sql_seconds, options.keep)
         except Exception as error:  # e.g. no PostgreSQL server: the in-process figures above still stand
             where = f" at {PG_ADMIN_URL}" if backend == "postgres" else ""
             print(f"  {backend:<9} unavailable{where}: {error}")

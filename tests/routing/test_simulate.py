@@ -131,6 +131,25 @@ def test_simulations_are_kept_with_a_sim_call_id_and_listed_per_customer(api, wo
             for item in listed] == [(routed["call_id"], operator_user.username, UK_MOBILE, "Routed")]
 
 
+def test_a_balance_change_shows_in_simulate_without_a_publication(api, world, tmp_path) -> None:
+    published = read_snapshot(snapshot_publish(tmp_path / "published.json"))
+    assert simulate(api, dst=UK_MOBILE, ip=IP)["max_duration"] == 1200  # 0 + 1.00 of debit limit at 0.05/min
+    customer = Customer.objects.get(pk=world.customer.pk)
+    with change_context(source="test"):
+        customer.balance = Decimal("-0.50")
+        customer.save()
+    # Schema v3: the balance is not in the snapshot, so the published one is the same and Simulate still sees it.
+    assert dataclasses.replace(snapshot_build(), revision=published.revision,
+                               generated_at=published.generated_at) == published
+    assert simulate(api, dst=UK_MOBILE, ip=IP)["max_duration"] == 600
+    with change_context(source="test"):
+        customer.balance = Decimal("-1.00")
+        customer.save()
+    result = simulate(api, dst=UK_MOBILE, ip=IP)
+    assert (result["code"], result["reason"]) == (402, "Insufficient Balance")
+    assert result["trace"][-1] == "money: REJECT available 0.000000 < first increment 0.005000: 402 Insufficient Balance"
+
+
 def test_snapshot_takes_a_fixed_number_of_queries(world, django_assert_num_queries) -> None:
     with django_assert_num_queries(13):
         snapshot = snapshot_build()

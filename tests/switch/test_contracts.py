@@ -54,7 +54,7 @@ SNAPSHOT = RoutingSnapshot(
         )),
         RateCard(2, "Carrier A", "USD", (), provider_id=7),
     ),
-    customers=(Customer(10, "Acme", CustomerStatus.PENALTY, D("-5.5"), D("20"), 30, 5, True, False, True),),
+    customers=(Customer(10, "Acme", CustomerStatus.PENALTY, D("20"), 30, 5, True, False, True),),
     ip_auths=(IpAuth(5, 10, "192.0.2.0/24", IpDirection.SENDS, 10, 2, "123#", True),),
     sip_users=(SipUser(6, 10, "alice", "0" * 32, 2, 1, ("198.51.100.7", "2001:db8::/32")),),
     providers=(Provider(7, "Carrier A", (Gateway("gw1.example", 5080, Transport.TLS), Gateway("192.0.2.9"))),),
@@ -97,7 +97,11 @@ def test_rewriting_a_snapshot_file_replaces_it(tmp_path: Path) -> None:
 
 def test_the_file_format() -> None:
     data = json.loads(codec.dumps(SNAPSHOT))
-    assert data["schema_version"] == SCHEMA_VERSION == 2
+    assert data["schema_version"] == SCHEMA_VERSION == 3
+    # Schema v3: balances move with every call, so they come through the switch's Counters, not the file.
+    assert data["customers"]["fields"] == ["id", "name", "status", "debit_limit", "channels", "cps",
+                                           "email_verification", "mobile_verification", "email_verified",
+                                           "mobile_verified"]
     assert data["generated_at"] == "2026-11-28T09:30:15.123456+00:00"
     rows = data["rate_cards"]["rows"][0][3]
     assert rows["fields"] == ["prefix", "rate", "name", "connection_fee", "mcd", "pulse", "grace", "status"]
@@ -128,6 +132,9 @@ def test_a_snapshot_of_another_schema_version_is_refused() -> None:
     data["schema_version"] = SCHEMA_VERSION + 1
     expected = f"snapshot schema version {SCHEMA_VERSION + 1}; this code reads version {SCHEMA_VERSION}"
     with pytest.raises(SnapshotVersionError, match=expected):
+        codec.snapshot_from_dict(data)
+    data["schema_version"] = 2  # a file from before balances left the snapshot
+    with pytest.raises(SnapshotVersionError, match="snapshot schema version 2; this code reads version 3"):
         codec.snapshot_from_dict(data)
     del data["schema_version"]
     with pytest.raises(SnapshotVersionError, match="version None"):

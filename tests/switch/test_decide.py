@@ -68,7 +68,7 @@ def cards(sell: RateRow | None = None, a: RateRow | None = None, b: RateRow | No
 def snapshot(*, customer: Customer | None = None, route: IngressRoute | None = None,
              rate_cards: tuple[RateCard, ...] | None = None, **extra: Any) -> RoutingSnapshot:
     base: dict[str, Any] = {
-        "customers": (customer or Customer(1, "Acme", balance=D("10")),),
+        "customers": (customer or Customer(1, "Acme"),),
         "ip_auths": (IpAuth(1, 1, IP),),
         "providers": providers(),
         "ingress_routes": (route or IngressRoute(1, 1, CUSTOMER_CARD),),
@@ -78,9 +78,17 @@ def snapshot(*, customer: Customer | None = None, route: IngressRoute | None = N
     return RoutingSnapshot(1, NOW, **base)
 
 
+def funded(balance: Decimal = D(10)) -> MemoryCounters:
+    """Counters giving customers 1 and 2 (all these tests use) `balance`: balances are not in the snapshot."""
+    counters = MemoryCounters()
+    for customer_id in (1, 2):
+        counters.set_balance(customer_id, balance)
+    return counters
+
+
 def run(snap: RoutingSnapshot, call: Call | None = None, counters: MemoryCounters | None = None,
         seed: int = 1) -> Decision:
-    return decide(SnapshotIndex(snap), counters or MemoryCounters(), call or Call(IP, NUMBER, "15551234567"),
+    return decide(SnapshotIndex(snap), counters or funded(), call or Call(IP, NUMBER, "15551234567"),
                   random.Random(seed))
 
 
@@ -135,7 +143,7 @@ def test_a_receives_only_entry_does_not_identify_callers() -> None:
 
 
 def test_cidr_entries_match_most_specific_first() -> None:
-    snap = snapshot(customers=(Customer(1, "Wide", balance=D(10)), Customer(2, "Narrow", balance=D(10))),
+    snap = snapshot(customers=(Customer(1, "Wide"), Customer(2, "Narrow")),
                     ip_auths=(IpAuth(1, 1, "192.0.2.0/24"), IpAuth(2, 2, "192.0.2.8/29")),
                     ingress_routes=(IngressRoute(1, 1, CUSTOMER_CARD), IngressRoute(2, 2, CUSTOMER_CARD)))
     assert run(snap, Call("192.0.2.9", NUMBER, "1")).customer.id == 2  # type: ignore[union-attr]
@@ -148,19 +156,19 @@ def test_cidr_entries_match_most_specific_first() -> None:
     (CustomerStatus.PENALTY, "Account Penalty"),
 ])
 def test_customer_not_active(status: CustomerStatus, reason: str) -> None:
-    rejected(run(snapshot(customer=Customer(1, "Acme", status, D(10)))), 403, reason)
+    rejected(run(snapshot(customer=Customer(1, "Acme", status))), 403, reason)
 
 
 @pytest.mark.parametrize("customer", [
-    Customer(1, "Acme", balance=D(10), email_verification=True),
-    Customer(1, "Acme", balance=D(10), mobile_verification=True, email_verified=True),
+    Customer(1, "Acme", email_verification=True),
+    Customer(1, "Acme", mobile_verification=True, email_verified=True),
 ])
 def test_verification_missing(customer: Customer) -> None:
     rejected(run(snapshot(customer=customer)), 403, "Verification Required")
 
 
 def test_verification_done_passes() -> None:
-    customer = Customer(1, "Acme", balance=D(10), email_verification=True, email_verified=True)
+    customer = Customer(1, "Acme", email_verification=True, email_verified=True)
     assert run(snapshot(customer=customer)).accepted
 
 
@@ -217,9 +225,9 @@ def test_every_provider_removed_by_profit_assurance() -> None:
 
 @pytest.mark.parametrize("scope", [CUSTOMER, IP_AUTH, ROUTE])
 def test_channel_limit(scope: str) -> None:
-    snap = snapshot(customer=Customer(1, "Acme", balance=D(10), channels=2),
+    snap = snapshot(customer=Customer(1, "Acme", channels=2),
                     ip_auths=(IpAuth(1, 1, IP, channels=2),), route=IngressRoute(1, 1, CUSTOMER_CARD, channels=2))
-    counters = MemoryCounters()
+    counters = funded()
     counters.set(scope, 1, channels=1)
     assert run(snap, counters=counters).accepted
     counters.set(scope, 1, channels=2)
@@ -228,15 +236,15 @@ def test_channel_limit(scope: str) -> None:
 
 @pytest.mark.parametrize("scope", [CUSTOMER, IP_AUTH, ROUTE])
 def test_cps_limit(scope: str) -> None:
-    snap = snapshot(customer=Customer(1, "Acme", balance=D(10), cps=5),
+    snap = snapshot(customer=Customer(1, "Acme", cps=5),
                     ip_auths=(IpAuth(1, 1, IP, cps=5),), route=IngressRoute(1, 1, CUSTOMER_CARD, cps=5))
-    counters = MemoryCounters()
+    counters = funded()
     counters.set(scope, 1, cps=5)
     rejected(run(snap, counters=counters), 503, "CPS Limit Reached")
 
 
 def test_zero_limits_are_unlimited() -> None:
-    counters = MemoryCounters()
+    counters = funded()
     for scope in (CUSTOMER, IP_AUTH, ROUTE):
         counters.set(scope, 1, channels=10_000, cps=10_000)
     assert run(snapshot(), counters=counters).accepted
@@ -245,16 +253,28 @@ def test_zero_limits_are_unlimited() -> None:
 def test_insufficient_balance_counts_reservations_and_debit_limit() -> None:
     # 0.60/min, 60/60: the first increment costs 0.60.
     rated = cards(sell=RateRow("44", D("0.60"), mcd=60, pulse=60))
-    customer = Customer(1, "Acme", balance=D("0.50"))
-    decision = run(snapshot(customer=customer, rate_cards=rated))
+    decision = run(snapshot(rate_cards=rated), counters=funded(D("0.50")))
     rejected(decision, 402, "Insufficient Balance")
     # A reject keeps what the steps before it found, for the simulator to show.
     assert decision.route is not None and decision.rate is not None and decision.rate.rate == D("0.60")
-    with_credit = Customer(1, "Acme", balance=D("0.50"), debit_limit=D("0.10"))
-    assert run(snapshot(customer=with_credit, rate_cards=rated)).accepted
-    counters = MemoryCounters()
+    with_credit = Customer(1, "Acme", debit_limit=D("0.10"))
+    assert run(snapshot(customer=with_credit, rate_cards=rated), counters=funded(D("0.50"))).accepted
+    counters = funded(D("0.50"))
     counters.reserve(1, D("0.01"))
     rejected(run(snapshot(customer=with_credit, rate_cards=rated), counters=counters), 402, "Insufficient Balance")
+
+
+def test_the_balance_is_read_from_the_counters_on_every_call() -> None:
+    # Schema v3: a charge moves the balance without a new snapshot; the same index sees it on the next call.
+    index = SnapshotIndex(snapshot(customer=Customer(1, "Acme", debit_limit=D("0.01"))))
+    counters = MemoryCounters()
+    decision = decide(index, counters, Call(IP, NUMBER, "1"))  # 0.05/min, 1/1: the first second costs 0.000833
+    assert decision.accepted and decision.max_duration == 12  # 0.01 of credit buys 12 s
+    counters.set_balance(1, D("-0.01"))
+    rejected(decide(index, counters, Call(IP, NUMBER, "1")), 402, "Insufficient Balance")
+    assert decide(index, counters, Call(IP, NUMBER, "1")).trace[-1].args[:2] == (D("0.00"), D("0.000833"))
+    counters.set_balance(1, D("1"))
+    assert decide(index, counters, Call(IP, NUMBER, "1")).max_duration == 1212
 
 
 def test_customer_rate_above_the_capped_rate() -> None:
@@ -319,7 +339,7 @@ def test_sip_user_whitelist_applies() -> None:
 
 def test_sip_user_limits_use_the_user_scope() -> None:
     snap = snapshot(ip_auths=(), sip_users=(SipUser(7, 1, "alice", ha1("alice", REALM, "s3cret"), channels=1),))
-    counters = MemoryCounters()
+    counters = funded()
     counters.set(SIP_USER, 7, channels=1)
     rejected(run(snap, Call(IP, NUMBER, "1", sip_user="alice", digest=signed("s3cret")), counters), 503,
              "Channel Limit Reached")
@@ -346,7 +366,7 @@ def test_routes_sharing_a_tech_prefix_are_told_apart_by_dial_string() -> None:
 
 def shared(cli_auth: bool = False, **extra: Any) -> RoutingSnapshot:
     base: dict[str, Any] = {
-        "customers": (Customer(1, "One", balance=D(10)), Customer(2, "Two", balance=D(10))),
+        "customers": (Customer(1, "One"), Customer(2, "Two")),
         "ip_auths": (IpAuth(1, 1, IP, cli_authentication=cli_auth), IpAuth(2, 2, IP, cli_authentication=cli_auth)),
         "ingress_routes": (IngressRoute(1, 1, CUSTOMER_CARD, tech_prefix="11#"),
                            IngressRoute(2, 2, CUSTOMER_CARD, tech_prefix="22#")),
@@ -408,7 +428,7 @@ def test_catastrophic_patterns_in_every_rule_decide_in_linear_time() -> None:
               IngressRoute(2, 1, CUSTOMER_CARD, dial_string="^44"))
     index = SnapshotIndex(snapshot(parameter_rewrites=rewrites, cli_rules=rules, ingress_routes=routes))
     started = time.perf_counter()
-    decision = decide(index, MemoryCounters(), Call(IP, number, "1" * 26, pai="1" * 26), random.Random(1))
+    decision = decide(index, funded(), Call(IP, number, "1" * 26, pai="1" * 26), random.Random(1))
     assert time.perf_counter() - started < 0.05
     assert decision.accepted, [str(line) for line in decision.trace]
     assert (decision.route.id, decision.destination, decision.cli) == (2, number, "1" * 26)  # type: ignore[union-attr]
@@ -435,10 +455,10 @@ def test_weighted_order_follows_weights_and_keeps_all_for_failover() -> None:
                          weights=(CardWeight(CARD_A, 8), CardWeight(CARD_B, 1), CardWeight(CARD_C, 1)))
     index = SnapshotIndex(snapshot(route=route))
     rng = random.Random(7)
-    firsts = [decide(index, MemoryCounters(), Call(IP, NUMBER, "1"), rng).routes[0].provider.name
+    firsts = [decide(index, funded(), Call(IP, NUMBER, "1"), rng).routes[0].provider.name
               for _ in range(2000)]
     assert 0.75 < firsts.count("Alpha") / 2000 < 0.85
-    assert sorted(names(decide(index, MemoryCounters(), Call(IP, NUMBER, "1"), rng))) == ["Alpha", "Bravo", "Charlie"]
+    assert sorted(names(decide(index, funded(), Call(IP, NUMBER, "1"), rng))) == ["Alpha", "Bravo", "Charlie"]
     # Seeded: the same order again.
     assert names(run(snapshot(route=route), seed=3)) == names(run(snapshot(route=route), seed=3))
 
@@ -483,8 +503,8 @@ def test_profit_assurance_counts_grace_on_each_side() -> None:
 def test_max_duration_is_what_the_money_buys_after_the_fee_in_whole_pulses() -> None:
     # Available 1.00 + 0.50 - 0.20 = 1.30; fee 0.10 leaves 1.20 = 72 s at 1.00/min; 30/6 -> 72 s.
     rated = cards(sell=RateRow("44", D("1.00"), connection_fee=D("0.10"), mcd=30, pulse=6))
-    customer = Customer(1, "Acme", balance=D("1.00"), debit_limit=D("0.50"))
-    counters = MemoryCounters()
+    customer = Customer(1, "Acme", debit_limit=D("0.50"))
+    counters = funded(D("1.00"))
     counters.reserve(1, D("0.20"))
     decision = run(snapshot(customer=customer, rate_cards=rated), counters=counters)
     assert decision.max_duration == 72 and decision.reserve == D("0.60")
@@ -495,9 +515,8 @@ def test_max_duration_is_what_the_money_buys_after_the_fee_in_whole_pulses() -> 
 
 def test_max_duration_is_capped_by_the_route() -> None:
     route = IngressRoute(1, 1, CUSTOMER_CARD, max_duration=3600)
-    rich = Customer(1, "Acme", balance=D("1000"))
-    assert run(snapshot(customer=rich, route=route)).max_duration == 3600
-    assert run(snapshot(customer=Customer(1, "Acme", balance=D("1")))).max_duration == 1200
+    assert run(snapshot(route=route), counters=funded(D("1000"))).max_duration == 3600
+    assert run(snapshot(), counters=funded(D("1"))).max_duration == 1200
 
 
 def test_free_rate_takes_the_route_cap_or_none() -> None:
@@ -511,7 +530,7 @@ def test_recording_flag() -> None:
     route = IngressRoute(1, 1, CUSTOMER_CARD, recording=Recording.SAMPLE_25)
     index = SnapshotIndex(snapshot(route=route))
     rng = random.Random(5)
-    share = sum(decide(index, MemoryCounters(), Call(IP, NUMBER, "1"), rng).recording for _ in range(4000)) / 4000
+    share = sum(decide(index, funded(), Call(IP, NUMBER, "1"), rng).recording for _ in range(4000)) / 4000
     assert 0.2 < share < 0.3
 
 
@@ -522,5 +541,5 @@ def test_memoised_egress_lists_are_per_route_settings() -> None:
               IngressRoute(3, 1, CUSTOMER_CARD, tech_prefix="3#", strategy=Strategy.REVERSE_LCR))
     index = SnapshotIndex(snapshot(ingress_routes=routes))
     for _ in range(2):
-        got = [names(decide(index, MemoryCounters(), Call(IP, tech + NUMBER, "1"))) for tech in ("1#", "2#", "3#")]
+        got = [names(decide(index, funded(), Call(IP, tech + NUMBER, "1"))) for tech in ("1#", "2#", "3#")]
         assert got == [["Alpha"], ["Bravo", "Charlie"], ["Charlie", "Alpha", "Bravo"]]

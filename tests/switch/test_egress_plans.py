@@ -104,15 +104,17 @@ def test_memoised_plans_decide_as_the_per_call_reading(seed: int) -> None:
         rate_cards=(RateCard(CUSTOMER_CARD, "Retail", "USD", rows[CUSTOMER_CARD], egress_card_ids=PROVIDER_CARDS),
                     *(RateCard(card_id, f"Card {card_id}", "USD", rows[card_id],
                                provider_id=providers[card_id].id) for card_id in PROVIDER_CARDS)),
-        customers=(Customer(1, "Acme", balance=Decimal(1000)),), ip_auths=(IpAuth(1, 1, "192.0.2.1"),),
+        customers=(Customer(1, "Acme"),), ip_auths=(IpAuth(1, 1, "192.0.2.1"),),
         providers=tuple(providers.values()), ingress_routes=routes)
     index = SnapshotIndex(snapshot)
+    counters = MemoryCounters()
+    counters.set_balance(1, Decimal(1000))
     cards = {card_id: PrefixIndex(card_rows) for card_id, card_rows in rows.items()}
     checked = 0
     for _ in range(2):  # the second pass reads what the first memoised
         for number in ("".join(generator.choices("1234", k=6)) for _ in range(300)):
             for route in routes:
-                decision = decide(index, MemoryCounters(), Call("192.0.2.1", route.tech_prefix + number, "1"))
+                decision = decide(index, counters, Call("192.0.2.1", route.tech_prefix + number, "1"))
                 sell, order, dropped = reference(cards, providers, route, number)
                 assert (decision.rate.prefix if decision.rate is not None else None) == sell
                 assert tuple(item.card_id for item in decision.routes) == order

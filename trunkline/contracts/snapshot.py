@@ -15,7 +15,9 @@ from enum import StrEnum
 
 # Bumped whenever a field is added, removed or changes meaning: a switch refuses a snapshot of another version
 # instead of guessing (see codec.SnapshotVersionError).
-SCHEMA_VERSION = 2  # 2: customers, auth entries, providers, ingress routes, card egress/provider links
+# 2: customers, auth entries, providers, ingress routes, card egress/provider links.
+# 3: Customer.balance left: balances move with every call, so the switch reads them through its Counters.
+SCHEMA_VERSION = 3
 
 ZERO = Decimal(0)
 
@@ -128,12 +130,15 @@ class RateCard:
 
 @dataclass(frozen=True, slots=True)
 class Customer:
-    """The fields of a customer the call decision reads; `*_verified` say whether a contact has verified."""
+    """The fields of a customer the call decision reads; `*_verified` say whether a contact has verified.
+
+    No balance, reserved amount or live count: those change with every call, so the switch reads them through
+    `trunkline.switch.counters.Counters` instead of waiting for the next snapshot.
+    """
 
     id: int
     name: str
     status: CustomerStatus = CustomerStatus.ACTIVE
-    balance: Decimal = ZERO  # may be negative (postpaid within the debit limit)
     debit_limit: Decimal = ZERO
     channels: int = 0  # 0 = unlimited
     cps: int = 0

@@ -1,7 +1,9 @@
 """Simulate Call (issue 4, item 6): run the switch's own decide() on a fresh snapshot and explain the result.
 
 The simulator builds the snapshot from the database on every call (slow next to a switch, fine for one
-operator's click) so it shows what the next publication will do, with no calls up and nothing reserved.
+operator's click) so it shows what the next publication will do. Balances are not in the snapshot: decide()
+reads them, as the switch does, through its Counters, here DatabaseCounters (the balance as it is now, no calls
+up, nothing reserved).
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from typing import Any
 from trunkline.contracts.snapshot import IpAuth
 from trunkline.core.models import User
 from trunkline.customers.models import Customer
+from trunkline.routing.counters import DatabaseCounters
 from trunkline.routing.models import SimulatedCall
 from trunkline.routing.snapshot import snapshot_build
 from trunkline.switch.auth import digest_response
-from trunkline.switch.counters import MemoryCounters
 from trunkline.switch.decide import decide
 from trunkline.switch.index import SnapshotIndex
 from trunkline.switch.types import Call, Decision, Digest
@@ -29,7 +31,7 @@ def simulate_call(*, dst: str, cli: str, ip: str, user: str | None = None, pai: 
         # HA1, so the simulation shows what happens after a successful authentication.
         digest = Digest(realm="simulate", nonce="simulate", uri=f"sip:{dst}@simulate", response="")
         call = call._replace(digest=digest._replace(response=digest_response(known.ha1, digest)))
-    return _result(call, decide(index, MemoryCounters(), call))
+    return _result(call, decide(index, DatabaseCounters(), call))
 
 
 def simulate_and_record(*, created_by: User | None, dst: str, cli: str, ip: str, user: str | None = None,

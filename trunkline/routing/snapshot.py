@@ -110,12 +110,12 @@ def _customers() -> tuple[contract.Customer, ...]:
         if mobile:
             mobile_verified.add(customer_id)
     return tuple(
-        contract.Customer(id=pk, name=name, status=contract.CustomerStatus(status), balance=balance,
+        contract.Customer(id=pk, name=name, status=contract.CustomerStatus(status),
                           debit_limit=debit_limit, channels=channels, cps=cps, email_verification=email_on,
                           mobile_verification=mobile_on, email_verified=pk in email_verified,
                           mobile_verified=pk in mobile_verified)
-        for pk, name, status, balance, debit_limit, channels, cps, email_on, mobile_on in Customer.objects.order_by(
-            "pk").values_list("pk", "name", "status", "balance", "debit_limit", "channels", "cps",
+        for pk, name, status, debit_limit, channels, cps, email_on, mobile_on in Customer.objects.order_by(
+            "pk").values_list("pk", "name", "status", "debit_limit", "channels", "cps",
                               "email_verification", "mobile_verification"))
 
 

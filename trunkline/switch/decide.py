@@ -178,7 +178,7 @@ def decide(index: SnapshotIndex, counters: Counters, call: Call, rng: random.Ran
                                         "{0.mcd}/{0.pulse}, grace {0.grace}", (sell,))))
 
     # 8. Money.
-    available = customer.balance - counters.reserved(customer.id) + customer.debit_limit
+    available = counters.balance(customer.id) - counters.reserved(customer.id) + customer.debit_limit
     plan = card.plans.get(id(rates)) or card.plan(rates, sell)
     first = plan.first
     if available < first:
