@@ -7,6 +7,7 @@ from trunkline.core.views import generic
 from trunkline.routing.filtersets import ProviderFilterSet
 from trunkline.routing.forms import ProviderBulkEditForm, ProviderForm
 from trunkline.routing.models import Provider
+from trunkline.routing.services.providers import provider_save
 from trunkline.routing.tables import ProviderTable
 
 
@@ -30,10 +31,7 @@ class ProviderEditView(generic.ObjectEditView):
         return reverse("routing:provider_list")
 
     def save_form(self, request: HttpRequest, form: ProviderForm) -> Provider:
-        provider = form.save(commit=False)
-        provider.full_clean()
-        provider.save()
-        return provider
+        return provider_save(provider=form.save(commit=False))
 
 
 class ProviderBulkEditView(generic.BulkEditView):

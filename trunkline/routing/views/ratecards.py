@@ -21,7 +21,14 @@ from trunkline.routing.filtersets import RateCardFilterSet
 from trunkline.routing.forms import RateCardForm, RateImportForm, RevisionScheduleForm
 from trunkline.routing.models import RateCard, RateImport, RateRevision
 from trunkline.routing.ratefile import MappingError
-from trunkline.routing.selectors import rate_csv_lines
+from trunkline.routing.selectors import (
+    card_revision,
+    card_revisions,
+    customer_cards_using,
+    rate_csv_lines,
+    revision_rates,
+    running_imports,
+)
 from trunkline.routing.services.ratecards import (
     rate_card_delete,
     rate_card_import,
@@ -54,15 +61,12 @@ class RateCardView(generic.ObjectView):
     template_name = "routing/ratecard.html"
 
     def get_extra_context(self, request: HttpRequest, obj: RateCard) -> dict[str, Any]:
-        rates = obj.active_revision.rates.order_by("prefix") if obj.active_revision else RateRevision.objects.none()
         prefix = request.GET.get("prefix", "").strip()
-        if prefix:
-            rates = rates.filter(prefix__startswith=prefix)
+        rates = revision_rates(revision=obj.active_revision, prefix=prefix)
         page = Paginator(rates, RATES_PER_PAGE).get_page(request.GET.get("page"))
-        return {"revisions": obj.revisions.order_by("-number"), "page": page, "rates": page.object_list,
-                "prefix": prefix, "schedule_form": RevisionScheduleForm(),
-                "customer_cards": obj.customer_cards.order_by("name"),
-                "running_imports": obj.imports.filter(finished__isnull=True).only("pk", "rows", "created")}
+        return {"revisions": card_revisions(obj), "page": page, "rates": page.object_list, "prefix": prefix,
+                "schedule_form": RevisionScheduleForm(), "customer_cards": customer_cards_using(obj),
+                "running_imports": running_imports(obj)}
 
 
 class RateCardEditView(generic.ObjectEditView):
@@ -126,8 +130,7 @@ class RateCardExportView(RoleRequiredMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         card = get_object_or_404(RateCard, pk=pk)
-        number = ascii_int(request.GET.get("revision", ""))
-        revision = card.active_revision if number is None else card.revisions.filter(number=number).first()
+        revision = card_revision(card, ascii_int(request.GET.get("revision", "")))
         if revision is None:
             messages.error(request, "There is no such revision to export.")
             return redirect(card.get_absolute_url())
