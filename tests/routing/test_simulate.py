@@ -147,7 +147,8 @@ def test_a_balance_change_shows_in_simulate_without_a_publication(api, world, tm
         customer.save()
     result = simulate(api, dst=UK_MOBILE, ip=IP)
     assert (result["code"], result["reason"]) == (402, "Insufficient Balance")
-    assert result["trace"][-1] == "money: REJECT available 0.000000 < first increment 0.005000: 402 Insufficient Balance"
+    assert result["trace"][-1] == ("money: REJECT available 0.000000 < first increment 0.005000: "
+                                   "402 Insufficient Balance")
 
 
 def test_snapshot_takes_a_fixed_number_of_queries(world, django_assert_num_queries) -> None:

@@ -78,7 +78,10 @@ def snapshot(*, customer: Customer | None = None, route: IngressRoute | None = N
     return RoutingSnapshot(1, NOW, **base)
 
 
-def funded(balance: Decimal = D(10)) -> MemoryCounters:
+BALANCE = D(10)
+
+
+def funded(balance: Decimal = BALANCE) -> MemoryCounters:
     """Counters giving customers 1 and 2 (all these tests use) `balance`: balances are not in the snapshot."""
     counters = MemoryCounters()
     for customer_id in (1, 2):
@@ -192,6 +195,29 @@ def test_dial_string_does_not_allow_the_number() -> None:
     assert str(decision.trace[-1]) == (f"route: REJECT no dial string of the routes with no tech prefix allows "
                                        f"{NUMBER}: 503 Blocked by Dial plan")
     assert run(snapshot(route=IngressRoute(1, 1, CUSTOMER_CARD, dial_string="^44"))).accepted
+
+
+def test_ip_auth_dial_pattern_reads_the_routed_number() -> None:
+    # After the parameter rewrite (0 -> 44) and with the route's tech prefix (9#) stripped: as received,
+    # neither 9#... nor 0... matches ^44.
+    def routed(pattern: str, dialled: str) -> Decision:
+        return run(snapshot(ip_auths=(IpAuth(1, 1, IP, dial_pattern=pattern),),
+                            route=IngressRoute(1, 1, CUSTOMER_CARD, tech_prefix="9#"),
+                            parameter_rewrites=(ParameterRewrite(1, AuthKind.IP, 1, RewriteType.DESTINATION, "9#0",
+                                                                 "9#44"),)), Call(IP, dialled, "1"))
+
+    for dialled in ("9#" + NUMBER, "9#0" + NUMBER[2:]):
+        decision = routed(r"^44\d{10}$", dialled)
+        assert decision.accepted and decision.destination == NUMBER, [str(line) for line in decision.trace]
+    decision = routed("^1", "9#" + NUMBER)
+    rejected(decision, 503, "Blocked by Dial plan")
+    assert str(decision.trace[-1]) == (f"route: REJECT IP-auth entry #1 dial pattern ^1 does not allow {NUMBER}: "
+                                       f"503 Blocked by Dial plan")
+    assert decision.customer is not None and decision.auth is not None and decision.route is None
+    # A SIP user has no dial pattern: the same call from one routes.
+    snap = snapshot(ip_auths=(IpAuth(1, 1, IP, dial_pattern="^1"),),
+                    sip_users=(SipUser(1, 1, "alice", ha1("alice", REALM, "s3cret")),))
+    assert run(snap, Call(IP, NUMBER, "1", sip_user="alice", digest=signed("s3cret"))).accepted
 
 
 def test_no_customer_rate() -> None:

@@ -16,7 +16,8 @@ from enum import StrEnum
 # Bumped whenever a field is added, removed or changes meaning: a switch refuses a snapshot of another version
 # instead of guessing (see codec.SnapshotVersionError).
 # 2: customers, auth entries, providers, ingress routes, card egress/provider links.
-# 3: Customer.balance left: balances move with every call, so the switch reads them through its Counters.
+# 3: Customer.balance left: balances move with every call, so the switch reads them through its Counters;
+#    IpAuth.dial_pattern came.
 SCHEMA_VERSION = 3
 
 ZERO = Decimal(0)
@@ -158,6 +159,7 @@ class IpAuth:
     cps: int = 0
     tech_prefix: str = ""
     cli_authentication: bool = False  # the CLI rules tell customers sharing this IP apart
+    dial_pattern: str = ""  # regex the routed number must match (see decide(), step 5); empty = all
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,10 +43,11 @@ def snapshot_build() -> contract.RoutingSnapshot:
         customers=_customers(),
         ip_auths=tuple(
             contract.IpAuth(id=pk, customer_id=customer_id, ip=ip, direction=contract.IpDirection(direction),
-                            channels=channels, cps=cps, tech_prefix=tech_prefix, cli_authentication=cli_auth)
-            for pk, customer_id, ip, direction, channels, cps, tech_prefix, cli_auth in IpAuth.objects.order_by(
-                "pk").values_list("pk", "customer_id", "ip", "direction", "channels", "cps", "tech_prefix",
-                                  "cli_authentication")),
+                            channels=channels, cps=cps, tech_prefix=tech_prefix, cli_authentication=cli_auth,
+                            dial_pattern=dial_pattern)
+            for pk, customer_id, ip, direction, channels, cps, tech_prefix, cli_auth, dial_pattern in (
+                IpAuth.objects.order_by("pk").values_list("pk", "customer_id", "ip", "direction", "channels", "cps",
+                                                          "tech_prefix", "cli_authentication", "dial_pattern"))),
         sip_users=tuple(
             contract.SipUser(id=pk, customer_id=customer_id, username=username, ha1=ha1, channels=channels,
                              cps=cps, ip_whitelist=tuple(whitelist))

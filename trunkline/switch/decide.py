@@ -92,7 +92,7 @@ def decide(index: SnapshotIndex, counters: Counters, call: Call, rng: random.Ran
         if whitelist is not None and not whitelist.lookup(call.source_ip):
             return _reject(trace, _IDENTIFY, 403, IP_NOT_AUTHORISED, "{} is not on SIP user {}'s whitelist",
                            (call.source_ip, user.username))
-        auth, kind, scope = user, _USER_KIND, SIP_USER
+        auth, kind, scope, dialled = user, _USER_KIND, SIP_USER, None
         trace.append(_new_line((_IDENTIFY, True, "SIP user {} (#{}) digest verified", (user.username, user.id))))
     else:
         entries = index.ips.lookup(call.source_ip)
@@ -105,6 +105,7 @@ def decide(index: SnapshotIndex, counters: Counters, call: Call, rng: random.Ran
                            "source {} is shared by {} entries and neither tech prefix nor CLI tells them apart",
                            (call.source_ip, len(entries)))
         auth, kind, scope = chosen, _IP_KIND, IP_AUTH
+        dialled = chosen if chosen.dial_pattern else None  # the entry whose dial pattern step 5 checks
         trace.append(_new_line((_IDENTIFY, True, "source {}:{} is IP-auth entry #{} ({})",
                                 (call.source_ip, call.source_port, chosen.id, chosen.ip))))
     customer = index.customers[auth.customer_id]
@@ -143,6 +144,14 @@ def decide(index: SnapshotIndex, counters: Counters, call: Call, rng: random.Ran
         return _reject(trace, _ROUTE, 580, NO_ROUTE, "no enabled ingress route for {}", (destination,),
                        _NOTHING_FOUND._replace(customer=customer, auth=auth))
     number = destination[len(prefix):]
+    # The IP-auth entry's dial pattern reads the number the route's dial string reads: after the parameter
+    # rewrite, tech prefix stripped, the number that is rated and routed. Its usual value (E.164, ConnexCS's
+    # default) describes that number; a pattern for the number as received would have to repeat every tech
+    # prefix and undo every rewrite.
+    if dialled is not None and not index.dial_patterns[dialled.id].search(number):
+        return _reject(trace, _ROUTE, 503, BLOCKED_BY_DIAL_PLAN, "IP-auth entry #{} dial pattern {} does not allow {}",
+                       (dialled.id, dialled.dial_pattern, number),
+                       _NOTHING_FOUND._replace(customer=customer, auth=auth))
     route = next((route for route, dial in candidates if dial is None or dial.search(number)), None)
     if route is None:
         return _reject(trace, _ROUTE, 503, BLOCKED_BY_DIAL_PLAN, "no dial string of the routes with {} allows {}",

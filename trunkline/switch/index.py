@@ -123,6 +123,8 @@ class SnapshotIndex:
         self.customers = {customer.id: customer for customer in snapshot.customers}
         sending = [entry for entry in snapshot.ip_auths if entry.direction == IpDirection.SENDS]
         self.ips = IpTable((entry.ip, entry) for entry in sending)
+        self.dial_patterns = {entry.id: compile_pattern(entry.dial_pattern, f"IP-auth entry #{entry.id} dial_pattern")
+                              for entry in sending if entry.dial_pattern}
         self.users = {user.username: user for user in snapshot.sip_users}
         self.whitelists = {user.id: IpTable((ip, True) for ip in user.ip_whitelist)
                            for user in snapshot.sip_users if user.ip_whitelist}
