@@ -1,10 +1,18 @@
-"""The `trunkline` console script: Django's management command runner with Trunkline's settings."""
+"""The `trunkline` console script: Django's management command runner with Trunkline's settings.
+
+`trunkline switch ...` is the engine's own command line (trunkline/switch/main.py): dispatched before Django is
+imported, so the switch process never loads it.
+"""
 
 import os
 import sys
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["switch"]:
+        from trunkline.switch.main import main as switch_main
+
+        sys.exit(switch_main(sys.argv[2:]))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 

@@ -28,6 +28,9 @@ from typing import Any
 
 from trunkline.contracts.snapshot import SCHEMA_VERSION, RoutingSnapshot
 
+# The file's name in the var directory ($TRUNKLINE_VAR_DIR): the publisher writes it, `trunkline switch` reads it.
+SNAPSHOT_FILE = "routing-snapshot.json"
+
 _Convert = Callable[[Any], Any]
 
 

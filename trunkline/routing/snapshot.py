@@ -22,14 +22,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from trunkline.contracts import snapshot as contract
-from trunkline.contracts.codec import write_snapshot
+from trunkline.contracts.codec import SNAPSHOT_FILE, write_snapshot
 from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT, job_handler
 from trunkline.core.models import Job
 from trunkline.customers.models import Contact, Customer
 from trunkline.routing.models import CliRule, IngressRoute, Provider, Rate, RateCard
 from trunkline.sipauth.models import IpAuth, ParameterRewrite, SipUser
 
-SNAPSHOT_FILE = "routing-snapshot.json"
 PUBLISH_DEBOUNCE = timedelta(seconds=2)
 _RATE_CHUNK = 10_000
 
