@@ -30,6 +30,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy --strict trunkline/switch trunkline/contracts
 	$(BIN)/trunkline makemigrations --check --dry-run
 
 bench: install
