@@ -4,12 +4,20 @@ which have their own tests)."""
 import pytest
 from django.core.exceptions import ValidationError
 
+from tests.factories import make_customer
 from tests.routing.helpers import load_rates, make_card
 from trunkline.audit.models import ObjectChange
 from trunkline.core.context import change_context
-from trunkline.routing.models import Provider
-from trunkline.routing.selectors import card_revision, card_revisions, customer_cards_using, revision_rates
+from trunkline.routing.models import CliRule, Provider
+from trunkline.routing.selectors import (
+    card_revision,
+    card_revisions,
+    cli_rules,
+    customer_cards_using,
+    revision_rates,
+)
 from trunkline.routing.services.providers import provider_save
+from trunkline.routing.services.routes import cli_rule_save
 
 pytestmark = pytest.mark.django_db
 
@@ -55,3 +63,20 @@ def test_provider_save_refuses_a_bad_gateway_and_writes_nothing() -> None:
     assert raised.value.message_dict == {"gateways": ["Gateway 1: 'not a host!' is not an IP address or host name."]}
     assert not Provider.objects.exists()
     assert not ObjectChange.objects.exists()
+
+
+def test_cli_rule_save_keeps_the_rules_in_the_order_the_switch_tries_them() -> None:
+    customer = make_customer()
+    with change_context(source="test"):
+        first = cli_rule_save(rule=CliRule(customer=customer, cli="^44"))
+        second = cli_rule_save(rule=CliRule(customer=customer, cli="^33", rewrite_cli="0033"))
+    assert list(cli_rules(customer)) == [first, second]
+
+
+def test_cli_rule_save_refuses_a_pattern_the_switch_cannot_load_and_writes_nothing() -> None:
+    customer = make_customer()
+    with change_context(source="test"), pytest.raises(ValidationError) as raised:
+        cli_rule_save(rule=CliRule(customer=customer, cli="("))
+    assert raised.value.message_dict == {"cli": ["missing ) in '('"]}
+    assert not CliRule.objects.exists()
+    assert not ObjectChange.objects.filter(object_type__model="clirule").exists()

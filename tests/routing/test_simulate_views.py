@@ -16,9 +16,9 @@ from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT, enqueue_debounced
 from trunkline.core.models import Job, User
 from trunkline.customers.models import Customer
 from trunkline.routing.models import IngressRoute, SimulatedCall
+from trunkline.routing.selectors import customer_ip
 from trunkline.routing.simulate import simulate_and_record
 from trunkline.routing.snapshot import snapshot_publish
-from trunkline.routing.views.simulations import customer_ip
 
 IP = SIMULATE_IP
 UNKNOWN_IP = "203.0.113.99"

@@ -5,15 +5,18 @@ services."""
 from __future__ import annotations
 
 import csv
+import ipaddress
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from django.db.models import QuerySet
 
 from trunkline.contracts import snapshot
 from trunkline.core.csv_safety import safe_cell
-from trunkline.routing.models import CliRule, Rate, RateCard, RateImport, RateRevision
+from trunkline.customers.models import Customer
+from trunkline.routing.models import CliRule, IngressRoute, Rate, RateCard, RateImport, RateRevision, SimulatedCall
 from trunkline.routing.ratefile import COLUMNS, format_amount
+from trunkline.sipauth.choices import Direction
 from trunkline.switch.cli import CliResult, CliRuleSet
 
 #
@@ -71,6 +74,16 @@ def rate_csv_lines(*, revision: RateRevision) -> Iterator[str]:
 #
 
 
+def ingress_routes(customer: Customer) -> QuerySet[IngressRoute]:
+    """The Routing tab's routes, with what each row shows: its card and that card's egress cards, lock, exclude."""
+    return (customer.ingress_routes.select_related("rate_card")
+            .prefetch_related("lock", "exclude", "rate_card__egress_cards").order_by("tech_prefix", "id"))
+
+
+def cli_rules(customer: Customer) -> QuerySet[CliRule]:
+    return customer.cli_rules.order_by("id")  # the order the switch tries them in
+
+
 def cli_rules_evaluate(*, customer_id: int, cli: str, pai: str | None, dialed: str, direction: str,
                        seed: int | None = None) -> CliResult:
     """What the switch does with a call's CLI and P-Asserted-ID under the customer's saved rules: the Testing box
@@ -78,3 +91,30 @@ def cli_rules_evaluate(*, customer_id: int, cli: str, pai: str | None, dialed: s
     rules = CliRuleSet([rule.to_contract() for rule in CliRule.objects.filter(customer_id=customer_id).order_by("id")])
     rng = random.Random(seed) if seed is not None else None
     return rules.evaluate(cli, pai, dialed, snapshot.CliDirection(direction), rng=rng)
+
+
+#
+# Simulations
+#
+
+
+def customer_ip(customer: Customer) -> str:
+    """The Customer IP the Simulate dialog starts with: of the customer's "sends" IP-auth entries, in the Auth tab's
+    order, the first exact address, else the first host of the first network (a call comes from one address)."""
+    networks = [ipaddress.ip_network(ip, strict=False) for ip in
+                customer.ip_auths.filter(direction=Direction.SENDS).order_by("ip", "id").values_list("ip", flat=True)]
+    exact = next((network for network in networks if network.num_addresses == 1), None)
+    if exact is not None:
+        return str(exact.network_address)
+    return str(next(networks[0].hosts(), networks[0].network_address)) if networks else ""
+
+
+def simulated_calls(customer: Customer | None = None) -> QuerySet[SimulatedCall]:
+    """Kept simulations, newest first: the customer's (its Latest Calls tab), or everyone's (the Simulate page)."""
+    calls = customer.simulated_calls.all() if customer is not None else SimulatedCall.objects.all()
+    return calls.select_related("customer", "created_by")
+
+
+def rate_cards_by_id(ids: Iterable[int]) -> dict[int, RateCard]:
+    """The cards that still exist among `ids` (a simulation names cards that may have been deleted since)."""
+    return RateCard.objects.in_bulk(ids)

@@ -1,4 +1,5 @@
-"""Writes about customers' ingress routes: saving a route with its lock and exclude lists, generating a tech prefix."""
+"""Writes about customers' ingress routes and CLI rules: saving a route with its lock and exclude lists, generating
+a tech prefix, saving a CLI rule."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from trunkline.customers.models import Customer
-from trunkline.routing.models import IngressRoute, RateCard
+from trunkline.routing.models import CliRule, IngressRoute, RateCard
 
 TECH_PREFIX_DIGITS = 4
 _TECH_PREFIX_TRIES = 200
@@ -70,3 +71,11 @@ def generate_tech_prefix(*, customer: Customer, rng: random.Random | None = None
         if not any(prefix.startswith(other) or other.startswith(prefix) for other in used):
             return prefix
     raise ValidationError({"customer": [f"No free tech prefix found for {customer}; type one."]})
+
+
+def cli_rule_save(*, rule: CliRule) -> CliRule:
+    """Create or update a CLI rule; full_clean() refuses a pattern the switch could not load, alone or with the
+    customer's other rules."""
+    rule.full_clean()
+    rule.save()
+    return rule

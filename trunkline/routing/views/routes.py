@@ -15,8 +15,8 @@ from trunkline.customers.models import Customer
 from trunkline.customers.views import CustomerCardView
 from trunkline.routing.forms import GENERATE_TECH_PREFIX, CliRuleForm, CliTestForm, IngressRouteForm
 from trunkline.routing.models import CliRule, IngressRoute
-from trunkline.routing.selectors import cli_rules_evaluate
-from trunkline.routing.services.routes import generate_tech_prefix, ingress_route_save
+from trunkline.routing.selectors import cli_rules, cli_rules_evaluate, ingress_routes
+from trunkline.routing.services.routes import cli_rule_save, generate_tech_prefix, ingress_route_save
 from trunkline.switch.cli import REJECT_CODE, REJECT_REASON
 from trunkline.switch.regex import PatternError
 
@@ -41,10 +41,8 @@ class RoutingTabView(CustomerCardView):
     def get_tab_context(self, request: HttpRequest, customer: Customer) -> dict[str, Any]:
         form = CliTestForm(request.GET if "test_cli" in request.GET else None)
         context: dict[str, Any] = {
-            "routes": customer.ingress_routes.select_related("rate_card").prefetch_related(
-                "lock", "exclude", "rate_card__egress_cards")
-            .order_by("tech_prefix", "id"),
-            "cli_rules": customer.cli_rules.order_by("id"),
+            "routes": ingress_routes(customer),
+            "cli_rules": cli_rules(customer),
             "cli_form": form,
             "cli_examples": CLI_EXAMPLES,
         }
@@ -125,10 +123,7 @@ class CliRuleEditView(_RoutingTabEditView):
     form = CliRuleForm
 
     def save_form(self, request: HttpRequest, form: CliRuleForm) -> CliRule:
-        rule = form.save(commit=False)
-        rule.full_clean()
-        rule.save()
-        return rule
+        return cli_rule_save(rule=form.save(commit=False))
 
 
 class _RoutingTabDeleteView(generic.ObjectDeleteView):

@@ -1,6 +1,5 @@
 """Simulate Call: the customer card's Latest Calls tab, the global Simulate page, a simulation's result page."""
 
-import ipaddress
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,24 +17,13 @@ from trunkline.customers.models import Customer
 from trunkline.customers.views import CustomerCardView
 from trunkline.routing.choices import RoutingStrategy
 from trunkline.routing.forms import SimulateForm
-from trunkline.routing.models import RateCard, SimulatedCall
+from trunkline.routing.models import SimulatedCall
+from trunkline.routing.selectors import customer_ip, rate_cards_by_id, simulated_calls
 from trunkline.routing.simulate import simulate_and_record
 from trunkline.routing.snapshot import snapshot_publication
-from trunkline.sipauth.choices import Direction
 from trunkline.switch.regex import PatternError
 
 CALLS_PER_PAGE = 50
-
-
-def customer_ip(customer: Customer) -> str:
-    """The Customer IP the Simulate dialog starts with: of the customer's "sends" IP-auth entries, in the Auth tab's
-    order, the first exact address, else the first host of the first network (a call comes from one address)."""
-    networks = [ipaddress.ip_network(ip, strict=False) for ip in
-                customer.ip_auths.filter(direction=Direction.SENDS).order_by("ip", "id").values_list("ip", flat=True)]
-    exact = next((network for network in networks if network.num_addresses == 1), None)
-    if exact is not None:
-        return str(exact.network_address)
-    return str(next(networks[0].hosts(), networks[0].network_address)) if networks else ""
 
 
 def _initial(query: QueryDict) -> dict[str, str]:
@@ -64,7 +52,7 @@ def _run(request: HttpRequest, form: SimulateForm, customer: Customer | None = N
 
 
 def _calls_page(request: HttpRequest, calls: QuerySet[SimulatedCall]) -> dict[str, Any]:
-    page = Paginator(calls.select_related("customer", "created_by"), CALLS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(calls, CALLS_PER_PAGE).get_page(request.GET.get("page"))
     return {"page": page, "calls": page.object_list}
 
 
@@ -79,7 +67,7 @@ class LatestCallsTabView(CustomerCardView):
     def get_tab_context(self, request: HttpRequest, customer: Customer) -> dict[str, Any]:
         form = self.form or SimulateForm(initial={"ip": customer_ip(customer), **_initial(request.GET)})
         # ?simulate opens the dialog without JavaScript (the Simulate button's link).
-        return {**_calls_page(request, customer.simulated_calls.all()), "form": form,
+        return {**_calls_page(request, simulated_calls(customer)), "form": form,
                 "dialog_open": self.form is not None or "simulate" in request.GET}
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -110,7 +98,7 @@ class SimulateView(RoleRequiredMixin, View):
 
     def render_page(self, request: HttpRequest, form: SimulateForm) -> HttpResponse:
         return render(request, self.template_name, {"form": form, "publication": snapshot_publication(),
-                                                    **_calls_page(request, SimulatedCall.objects.all())})
+                                                    **_calls_page(request, simulated_calls())})
 
 
 class SimulationView(generic.ObjectView):
@@ -123,7 +111,7 @@ class SimulationView(generic.ObjectView):
         result = obj.result
         route = result["ingress_route"]
         card_ids = {item["card_id"] for item in result["egress"]} | ({route["rate_card_id"]} if route else set())
-        cards = RateCard.objects.in_bulk(card_ids)  # a card deleted since shows as its id
+        cards = rate_cards_by_id(card_ids)  # a card deleted since shows as its id
         egress = [{**item, "card": cards.get(item["card_id"]), "loss": item["margin"].startswith("-")}
                   for item in result["egress"]]
         trace: list[dict[str, Any]] = []
