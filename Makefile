@@ -7,8 +7,11 @@ PYTEST_ARGS ?=
 .PHONY: install run test lint bench
 
 $(STAMP): pyproject.toml
+	@echo "== Creating the Python environment in $(VENV)/"
 	python3 -m venv $(VENV)
+	@echo "== Upgrading pip"
 	$(BIN)/pip install --quiet --upgrade pip
+	@echo "== Installing Trunkline and its dependencies into $(VENV)/ (a minute or two the first time)"
 	$(BIN)/pip install --quiet -e ".[dev]"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
@@ -17,12 +20,14 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/trunkline migrate --noinput
-	$(BIN)/trunkline createadmin
 	$(BIN)/trunkline demo --if-empty
 	@# The switch's routing file, current before anything serves; the worker republishes it after each change.
 	$(BIN)/trunkline publish_snapshot
-	@# The worker (background jobs) runs beside the web server and stops with it.
-	$(BIN)/trunkline worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; $(BIN)/trunkline web
+	@# Beside the web server and stopped with it: the worker (background jobs) and the outbox, the local mail and
+	@# SMS sink the demo settings send to (var/outbox/). The web server creates `admin` on the first run and
+	@# ends with a banner: the address, the user and its password (or how to reset it).
+	$(BIN)/trunkline worker & worker=$$!; $(BIN)/trunkline outbox & outbox=$$!; \
+	trap 'kill $$worker $$outbox 2>/dev/null' EXIT INT TERM; $(BIN)/trunkline web --create-admin
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -312,9 +312,11 @@ def test_demo_command():
     call_command("demo", stdout=out)
 
     # Customers billed in USD, GBP or EUR (46 of the 50) get a demo ingress route and IP-auth entry each.
-    assert out.getvalue() == ("Demo data: 50 customers created, 0 already there.\n"
+    assert out.getvalue() == ("Demo data: 50 customers created, 0 already there; 70 contacts created.\n"
                               "Demo routing: 3 providers, 12 rate cards, 46 ingress routes, 46 IP-auth entries "
-                              "created.\n")
+                              "created.\n"
+                              "Demo email and SMS: Setup > Settings send to the outbox; `trunkline outbox` (started "
+                              "by `make run`) writes each message to var/outbox/.\n")
     entries = customer_changes()
     assert entries.count() == 50
     assert set(entries.values_list("source", "user_name", "action")) == {("command", "command", "create")}
@@ -333,7 +335,7 @@ def test_demo_command_twice_writes_nothing_new():
 
     call_command("demo", stdout=out)
 
-    assert out.getvalue() == ("Demo data: 0 customers created, 50 already there.\n"
+    assert out.getvalue() == ("Demo data: 0 customers created, 50 already there; 0 contacts created.\n"
                               "Demo routing: 0 providers, 0 rate cards, 0 ingress routes, 0 IP-auth entries "
                               "created.\n")
     assert counts() == before

@@ -88,7 +88,7 @@ def test_a_second_run_creates_nothing() -> None:
 
     output = run()
 
-    assert output == "Demo data: 0 customers created, 50 already there.\n" + NOTHING_CREATED
+    assert output == "Demo data: 0 customers created, 50 already there; 0 contacts created.\n" + NOTHING_CREATED
     assert counts() == before
 
 

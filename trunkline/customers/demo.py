@@ -3,8 +3,12 @@
 import random
 from decimal import Decimal
 
-from trunkline.customers.choices import CustomerStatus
-from trunkline.customers.models import Customer
+from django.contrib.auth.hashers import make_password
+
+from trunkline.core.models import SystemSettings
+from trunkline.customers.choices import ContactType, CustomerStatus
+from trunkline.customers.models import Contact, Customer
+from trunkline.notifications import outbox
 
 PREFIXES = ["Acme", "Blue Ocean", "Northwind", "Skyline", "Atlas", "Vertex", "Pioneer", "Crescent", "Summit",
             "Harbor", "Lumen", "Orbit", "Falcon", "Meridian", "Quantum", "Redwood", "Silverline", "Tidal",
@@ -31,6 +35,19 @@ PLACES = [
 TAGS = ["wholesale", "retail", "call-centre", "cli-route", "premium", "vip", "trial", "us-48", "prepaid", "postpaid"]
 STATUS_WEIGHTS = [(CustomerStatus.ACTIVE, 70), (CustomerStatus.PENDING_APPROVAL, 12), (CustomerStatus.INACTIVE, 12),
                   (CustomerStatus.PENALTY, 6)]
+# Mobile numbers: these plus two digits are valid for the country (libphonenumber); in the US and Canada they are
+# the fictional 555-01xx range.
+MOBILE_BASE = {"GB": "+4474001234", "US": "+120155501", "CA": "+141655501", "DE": "+49151234567", "NL": "+316123456",
+               "FR": "+336123456", "ES": "+346123456", "IN": "+9181234567", "AE": "+9715012345", "NG": "+23480212345",
+               "PH": "+6390512345", "AU": "+614915701"}
+FIRST_NAMES = ["Alice", "Ben", "Chloe", "Daniel", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi", "Liam",
+               "Maya", "Nikhil", "Olga", "Pablo", "Rosa", "Samir", "Tara", "Victor"]
+LAST_NAMES = ["Adams", "Becker", "Costa", "Dubois", "Evans", "Fischer", "Garcia", "Hughes", "Ivanova", "Jansen",
+              "Khan", "Lopez", "Martin", "Nwosu", "Okafor", "Patel", "Reyes", "Santos", "Tanaka", "Weber"]
+# What a demo customer's contacts do: everyone has billing; some have a NOC contact too.
+CONTACT_TYPES = (ContactType.BILLING, ContactType.NOC)
+DEMO_EMAIL_FROM = "noc@trunkline-demo.example"
+DEMO_COMPANY = "Trunkline Demo Carrier"
 TAX_BY_COUNTRY = {"GB": Decimal("20"), "DE": Decimal("19"), "NL": Decimal("21"), "FR": Decimal("20"),
                   "ES": Decimal("21")}
 
@@ -87,3 +104,64 @@ def demo_customers_create() -> int:
         customer.save()
         created += 1
     return created
+
+
+def demo_contacts(customer: dict, number: int) -> list[dict]:
+    """The contacts of the demo customer `customer` (the `number`th of the demo): one or two people with an email at
+    the customer's domain and a mobile in its country."""
+    rng = random.Random(f"{customer['name']} contacts")  # its own sequence: the customers above stay as they were
+    slug = customer["name"].lower().replace(" ", "")
+    firsts = rng.sample(FIRST_NAMES, 2)
+    contacts = []
+    for position, contact_type in enumerate(CONTACT_TYPES[:rng.choice([1, 2])]):
+        first, last = firsts[position], rng.choice(LAST_NAMES)
+        contacts.append({
+            "name": f"{first} {last}",
+            "email": f"{first}.{last}@{slug}.example".lower(),
+            "mobile": f"{MOBILE_BASE[customer['country']]}{(2 * number + position) % 100:02d}",
+            "contact_type": contact_type,
+        })
+    return contacts
+
+
+def demo_contacts_create() -> int:
+    """Give each demo customer without contacts its demo contacts (validated and audited); returns how many were
+    created. They have no password (none can log in) until an operator sets one with the key icon."""
+    customers = Customer.objects.in_bulk([data["name"] for data in demo_customers()], field_name="name")
+    with_contacts = set(Contact.objects.values_list("customer_id", flat=True))
+    taken = set(Contact.objects.values_list("email", flat=True))
+    created = 0
+    for number, data in enumerate(demo_customers()):
+        customer = customers.get(data["name"])
+        if customer is None or customer.pk in with_contacts:
+            continue
+        for fields in demo_contacts(data, number):
+            if fields["email"] in taken:
+                continue
+            contact = Contact(customer=customer, password=make_password(None), **fields)
+            contact.full_clean()
+            contact.save()
+            created += 1
+    return created
+
+
+def demo_settings_outbox() -> list[str]:
+    """Point email and SMS in Setup > Settings at the outbox (`trunkline outbox`, started by `make run`) where they
+    are not set up yet, so Send Email & SMS works in the demo; returns which ("email", "SMS")."""
+    settings = SystemSettings.load()
+    pointed = []
+    if not settings.smtp_host:
+        settings.smtp_host, settings.smtp_port = outbox.HOST, outbox.SMTP_PORT
+        settings.smtp_security, settings.smtp_username, settings.smtp_password = "none", "", ""
+        settings.email_from = settings.email_from or DEMO_EMAIL_FROM
+        settings.company_name = settings.company_name or DEMO_COMPANY
+        pointed.append("email")
+    if not settings.sms_account_sid:
+        settings.sms_api_url = f"http://{outbox.HOST}:{outbox.SMS_PORT}"
+        settings.sms_account_sid, settings.sms_auth_token = outbox.SMS_ACCOUNT_SID, outbox.SMS_AUTH_TOKEN
+        settings.sms_from = settings.sms_from or "Trunkline"
+        pointed.append("SMS")
+    if pointed:
+        settings.full_clean()
+        settings.save()
+    return pointed
