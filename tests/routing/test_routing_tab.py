@@ -11,9 +11,9 @@ from django.utils.html import escape
 from tests.factories import make_customer
 from tests.routing.helpers import make_card
 from trunkline.audit.models import ObjectChange
+from trunkline.core import cardtabs
 from trunkline.core.context import change_context
 from trunkline.customers.models import Customer
-from trunkline.customers.views import CARD_TABS
 from trunkline.routing.models import CliRule, IngressRoute, RateCard
 from trunkline.routing.services.routes import ingress_route_save
 
@@ -54,8 +54,9 @@ def _rule(customer: Customer, **fields: Any) -> CliRule:
     return rule
 
 
-def test_tab_order() -> None:
-    assert [label for label, _ in CARD_TABS] == ["Main", "Auth", "Routing", "Latest Calls", "Audit Log"]
+def test_tab_order(viewer_user) -> None:
+    assert [tab.label for tab in cardtabs.tabs_for(viewer_user)] == ["Main", "Auth", "Routing", "Latest Calls",
+                                                                     "Audit Log"]
 
 
 def test_tab_lists_routes_disabled_in_red_and_rules(web: Client, acme, cards) -> None:
@@ -75,7 +76,7 @@ def test_tab_lists_routes_disabled_in_red_and_rules(web: Client, acme, cards) ->
 
 
 def test_add_edit_delete_route_with_audit(web: Client, acme, cards) -> None:
-    add = reverse("customer_routing:ingressroute_add") + f"?customer={acme.pk}"
+    add = reverse("customer_routing:ingressroute_add", args=[acme.pk])
     form = web.get(add).content.decode()
     assert "Carrier One" in form and "Stray Carrier" not in form  # lock/exclude: the card's egress cards only
     response = web.post(add, {**ROUTE_FORM, "rate_card": cards["sell"].pk, "lock": [cards["one"].pk]})
@@ -86,7 +87,7 @@ def test_add_edit_delete_route_with_audit(web: Client, acme, cards) -> None:
     created = ObjectChange.objects.get(object_type__model="ingressroute", action="create", source="web")
     assert created.postchange_data["lock"] == [cards["one"].pk]
 
-    edit = reverse("customer_routing:ingressroute_edit", args=[route.pk])
+    edit = reverse("customer_routing:ingressroute_edit", args=[acme.pk, route.pk])
     data = {**ROUTE_FORM, "rate_card": cards["sell"].pk, "exclude": [cards["two"].pk], "channels": "30"}
     del data["enabled"]  # unticked
     response = web.post(edit, data)
@@ -97,9 +98,9 @@ def test_add_edit_delete_route_with_audit(web: Client, acme, cards) -> None:
     update = ObjectChange.objects.get(object_type__model="ingressroute", action="update", source="web")
     assert update.prechange_data["channels"] == 20 and update.postchange_data["channels"] == 30
 
-    confirm = web.get(reverse("customer_routing:ingressroute_delete", args=[route.pk])).content.decode()
+    confirm = web.get(reverse("customer_routing:ingressroute_delete", args=[acme.pk, route.pk])).content.decode()
     assert f'<a class="btn" href="{_tab(acme.pk)}">Cancel</a>' in confirm
-    response = web.post(reverse("customer_routing:ingressroute_delete", args=[route.pk]))
+    response = web.post(reverse("customer_routing:ingressroute_delete", args=[acme.pk, route.pk]))
     assert response["Location"] == _tab(acme.pk)
     assert not IngressRoute.objects.exists()
     assert ObjectChange.objects.filter(object_type__model="ingressroute", action="delete", source="web").exists()
@@ -118,7 +119,7 @@ def test_route_validation_error_on_its_field_writes_nothing(web: Client, acme, c
     if "lock" in change:
         # Not an egress card of Acme Sell, so not offered: posted as a crafted request would.
         data["lock"] = [cards["stray"].pk]
-    response = web.post(reverse("customer_routing:ingressroute_add") + f"?customer={acme.pk}", data)
+    response = web.post(reverse("customer_routing:ingressroute_add", args=[acme.pk]), data)
     assert response.status_code == 200
     form = response.context["form"]
     assert field in form.errors and message in " ".join(form.errors[field])
@@ -128,14 +129,14 @@ def test_route_validation_error_on_its_field_writes_nothing(web: Client, acme, c
 
 def test_rate_card_in_another_currency_is_refused(web: Client, acme, cards) -> None:
     euro = make_card(name="Euro Sell", currency="EUR")
-    response = web.post(reverse("customer_routing:ingressroute_add") + f"?customer={acme.pk}",
+    response = web.post(reverse("customer_routing:ingressroute_add", args=[acme.pk]),
                         {**ROUTE_FORM, "rate_card": euro.pk})
     assert "rate_card" in response.context["form"].errors
     assert not IngressRoute.objects.exists()
 
 
 def test_generate_fills_the_tech_prefix_and_saves_nothing(web: Client, acme, cards) -> None:
-    response = web.post(reverse("customer_routing:ingressroute_add") + f"?customer={acme.pk}",
+    response = web.post(reverse("customer_routing:ingressroute_add", args=[acme.pk]),
                         {**ROUTE_FORM, "rate_card": cards["sell"].pk, "tech_prefix": "", "channels": "7",
                          "_generate_tech_prefix": "1"})
     assert response.status_code == 200
@@ -148,13 +149,13 @@ def test_generate_fills_the_tech_prefix_and_saves_nothing(web: Client, acme, car
 
 
 def test_add_edit_delete_cli_rule_with_audit(web: Client, acme) -> None:
-    response = web.post(reverse("customer_routing:clirule_add") + f"?customer={acme.pk}", CLI_FORM)
+    response = web.post(reverse("customer_routing:clirule_add", args=[acme.pk]), CLI_FORM)
     assert response["Location"] == _tab(acme.pk)
     rule = CliRule.objects.get(customer=acme)
-    web.post(reverse("customer_routing:clirule_edit", args=[rule.pk]), {**CLI_FORM, "cli": "789$"})
+    web.post(reverse("customer_routing:clirule_edit", args=[acme.pk, rule.pk]), {**CLI_FORM, "cli": "789$"})
     rule.refresh_from_db()
     assert rule.cli == "789$"
-    web.post(reverse("customer_routing:clirule_delete", args=[rule.pk]))
+    web.post(reverse("customer_routing:clirule_delete", args=[acme.pk, rule.pk]))
     assert not CliRule.objects.exists()
     actions = list(ObjectChange.objects.filter(object_type__model="clirule", source="web")
                    .order_by("id").values_list("action", flat=True))
@@ -162,7 +163,7 @@ def test_add_edit_delete_cli_rule_with_audit(web: Client, acme) -> None:
 
 
 def test_cli_rule_error_on_its_field(web: Client, acme) -> None:
-    response = web.post(reverse("customer_routing:clirule_add") + f"?customer={acme.pk}",
+    response = web.post(reverse("customer_routing:clirule_add", args=[acme.pk]),
                         {**CLI_FORM, "cli": "^1", "forced": "on"})
     assert "must be a plain number" in " ".join(response.context["form"].errors["forced"])
     assert not CliRule.objects.exists()
@@ -238,25 +239,26 @@ def test_viewer_sees_no_write_controls_and_cannot_write(viewer_user, acme, cards
     client.force_login(viewer_user)
     body = client.get(_tab(acme.pk)).content.decode()
     assert "Add ingress route" not in body and "Add CLI rule" not in body
-    assert reverse("customer_routing:ingressroute_edit", args=[route.pk]) not in body
-    assert reverse("customer_routing:clirule_delete", args=[rule.pk]) not in body
+    assert reverse("customer_routing:ingressroute_edit", args=[acme.pk, route.pk]) not in body
+    assert reverse("customer_routing:clirule_delete", args=[acme.pk, rule.pk]) not in body
     assert 'id="cli-testing"' in body
     before = ObjectChange.objects.count()
-    add = reverse("customer_routing:ingressroute_add") + f"?customer={acme.pk}"
+    add = reverse("customer_routing:ingressroute_add", args=[acme.pk])
     assert client.get(add).status_code == 403
     assert client.post(add, {**ROUTE_FORM, "rate_card": cards["sell"].pk}).status_code == 403
     assert client.post(add, {**ROUTE_FORM, "_generate_tech_prefix": "1"}).status_code == 403
-    assert client.post(reverse("customer_routing:ingressroute_edit", args=[route.pk]), ROUTE_FORM).status_code == 403
-    assert client.post(reverse("customer_routing:ingressroute_delete", args=[route.pk])).status_code == 403
-    assert client.post(reverse("customer_routing:clirule_add") + f"?customer={acme.pk}", CLI_FORM).status_code == 403
-    assert client.post(reverse("customer_routing:clirule_edit", args=[rule.pk]), CLI_FORM).status_code == 403
-    assert client.post(reverse("customer_routing:clirule_delete", args=[rule.pk])).status_code == 403
+    edit = reverse("customer_routing:ingressroute_edit", args=[acme.pk, route.pk])
+    assert client.post(edit, ROUTE_FORM).status_code == 403
+    assert client.post(reverse("customer_routing:ingressroute_delete", args=[acme.pk, route.pk])).status_code == 403
+    assert client.post(reverse("customer_routing:clirule_add", args=[acme.pk]), CLI_FORM).status_code == 403
+    assert client.post(reverse("customer_routing:clirule_edit", args=[acme.pk, rule.pk]), CLI_FORM).status_code == 403
+    assert client.post(reverse("customer_routing:clirule_delete", args=[acme.pk, rule.pk])).status_code == 403
     assert ObjectChange.objects.count() == before
     assert IngressRoute.objects.count() == 1 and CliRule.objects.count() == 1
 
 
 def test_weights_typed_by_card_name(web: Client, acme, cards) -> None:
-    add = reverse("customer_routing:ingressroute_add") + f"?customer={acme.pk}"
+    add = reverse("customer_routing:ingressroute_add", args=[acme.pk])
     data = {**ROUTE_FORM, "rate_card": cards["sell"].pk, "strategy": "weighted",
             "weights": "Carrier One: 3\ncarrier two : 1\n"}
     response = web.post(add, data)
@@ -264,7 +266,7 @@ def test_weights_typed_by_card_name(web: Client, acme, cards) -> None:
     route = IngressRoute.objects.get(customer=acme)
     assert route.weights == {str(cards["one"].pk): 3, str(cards["two"].pk): 1}
     # Shown again as typed, by name, on the edit form.
-    form = web.get(reverse("customer_routing:ingressroute_edit", args=[route.pk])).content.decode()
+    form = web.get(reverse("customer_routing:ingressroute_edit", args=[acme.pk, route.pk])).content.decode()
     assert "Carrier One: 3\nCarrier Two: 1</textarea>" in form
 
 
@@ -277,9 +279,24 @@ def test_weights_typed_by_card_name(web: Client, acme, cards) -> None:
 ])
 def test_weights_errors_name_the_line_and_write_nothing(web: Client, acme, cards, weights, message) -> None:
     before = ObjectChange.objects.count()
-    response = web.post(reverse("customer_routing:ingressroute_add") + f"?customer={acme.pk}",
+    response = web.post(reverse("customer_routing:ingressroute_add", args=[acme.pk]),
                         {**ROUTE_FORM, "rate_card": cards["sell"].pk, "weights": weights})
     assert response.status_code == 200
     assert response.context["form"].errors["weights"] == [message]
     assert not IngressRoute.objects.exists()
+    assert ObjectChange.objects.count() == before
+
+
+def test_another_customers_route_and_rule_are_not_found_under_this_customer(web: Client, acme, cards) -> None:
+    other = make_customer(name="Other")
+    route = _route(other, cards["sell"], tech_prefix="77#")
+    rule = _rule(other, cli="^33")
+    before = ObjectChange.objects.count()
+    for name, obj, form in (("ingressroute", route, ROUTE_FORM), ("clirule", rule, CLI_FORM)):
+        for action, data in (("edit", form), ("delete", {})):
+            url = reverse(f"customer_routing:{name}_{action}", args=[acme.pk, obj.pk])
+            assert web.get(url).status_code == 404, url
+            assert web.post(url, data).status_code == 404, url
+    assert list(IngressRoute.objects.values_list("customer", "tech_prefix")) == [(other.pk, "77#")]
+    assert list(CliRule.objects.values_list("customer", "cli")) == [(other.pk, "^33")]
     assert ObjectChange.objects.count() == before

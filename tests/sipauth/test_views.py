@@ -8,7 +8,7 @@ from django.urls import reverse
 from tests.factories import make_customer
 from tests.sipauth.factories import SIP_PASSWORD, make_ip_auth, make_rewrite, make_sip_user
 from trunkline.audit.models import ObjectChange
-from trunkline.customers.views import CARD_TABS
+from trunkline.core import cardtabs
 from trunkline.sipauth.digest import digest_ha1
 from trunkline.sipauth.models import IpAuth, ParameterRewrite, SipUser
 
@@ -23,8 +23,8 @@ def _auth_url(customer_id: int) -> str:
     return reverse("sipauth:auth_tab", args=[customer_id])
 
 
-def test_auth_tab_follows_main() -> None:
-    assert [label for label, _ in CARD_TABS][:2] == ["Main", "Auth"]
+def test_auth_tab_follows_main(viewer_user) -> None:
+    assert [tab.label for tab in cardtabs.tabs_for(viewer_user)][:2] == ["Main", "Auth"]
 
 
 def test_auth_tab_lists_entries_and_rules(web: Client, setup_context: None) -> None:
@@ -37,12 +37,12 @@ def test_auth_tab_lists_entries_and_rules(web: Client, setup_context: None) -> N
     assert 'aria-current="page">Auth</a>' in body
     assert "203.0.113.7" in body and "acme-desk" in body and "<code>00</code> → <code>+</code>" in body
     assert "198.51.100.200" not in body
-    assert reverse("sipauth:ipauth_edit", args=[entry.pk]) in body
+    assert reverse("sipauth:ipauth_edit", args=[customer.pk, entry.pk]) in body
 
 
 def test_add_ip_auth_with_rewrites(web: Client, setup_context: None) -> None:
     customer = make_customer()
-    response = web.post(reverse("sipauth:ipauth_add") + f"?customer={customer.pk}", {**IP_FORM, "password": "s3cret"})
+    response = web.post(reverse("sipauth:ipauth_add", args=[customer.pk]), {**IP_FORM, "password": "s3cret"})
     assert response.status_code == 302
     assert response["Location"] == _auth_url(customer.pk)
     entry = IpAuth.objects.get(customer=customer)
@@ -52,9 +52,9 @@ def test_add_ip_auth_with_rewrites(web: Client, setup_context: None) -> None:
     assert ObjectChange.objects.filter(object_type__model="parameterrewrite", action="create",
                                        source="web").count() == 2
     # Write-only: the edit form never shows the password, and a blank one keeps it.
-    form = web.get(reverse("sipauth:ipauth_edit", args=[entry.pk])).content.decode()
+    form = web.get(reverse("sipauth:ipauth_edit", args=[customer.pk, entry.pk])).content.decode()
     assert "s3cret" not in form and "A password is set." in form
-    web.post(reverse("sipauth:ipauth_edit", args=[entry.pk]), {**IP_FORM, "channels": "12"})
+    web.post(reverse("sipauth:ipauth_edit", args=[customer.pk, entry.pk]), {**IP_FORM, "channels": "12"})
     entry.refresh_from_db()
     assert entry.password == "s3cret" and entry.channels == 12
     assert ObjectChange.objects.filter(object_type__model="parameterrewrite").count() == 2  # rules unchanged
@@ -62,7 +62,7 @@ def test_add_ip_auth_with_rewrites(web: Client, setup_context: None) -> None:
 
 def test_bad_rewrite_names_the_line_and_writes_nothing(web: Client, setup_context: None) -> None:
     customer = make_customer()
-    response = web.post(reverse("sipauth:ipauth_add") + f"?customer={customer.pk}",
+    response = web.post(reverse("sipauth:ipauth_add", args=[customer.pk]),
                         {**IP_FORM, "rewrites": "destination: 00 => +\ncli: ^(0 => 44"})
     assert response.status_code == 200
     assert "Line 2:" in response.content.decode()
@@ -72,22 +72,23 @@ def test_bad_rewrite_names_the_line_and_writes_nothing(web: Client, setup_contex
 def test_same_ip_warning_after_save(web: Client, setup_context: None) -> None:
     make_ip_auth(make_customer(name="First Co"), ip="203.0.113.10", tech_prefix="11")
     customer = make_customer()
-    response = web.post(reverse("sipauth:ipauth_add") + f"?customer={customer.pk}",
+    response = web.post(reverse("sipauth:ipauth_add", args=[customer.pk]),
                         {**IP_FORM, "tech_prefix": "22"}, follow=True)
     assert "203.0.113.10 is shared with customer First Co" in response.content.decode()
-    refused = web.post(reverse("sipauth:ipauth_add") + f"?customer={customer.pk}", IP_FORM)
+    refused = web.post(reverse("sipauth:ipauth_add", args=[customer.pk]), IP_FORM)
     assert "could not be told apart" in refused.content.decode()
     assert IpAuth.objects.filter(customer=customer).count() == 1
 
 
 def test_add_sip_user_keeps_only_the_digest(web: Client, setup_context: None) -> None:
     customer = make_customer(channels=8)
-    response = web.post(reverse("sipauth:sipuser_add") + f"?customer={customer.pk}", SIP_FORM)
+    response = web.post(reverse("sipauth:sipuser_add", args=[customer.pk]), SIP_FORM)
     assert response["Location"] == _auth_url(customer.pk)
     user = SipUser.objects.get(customer=customer)
     assert user.ha1 == digest_ha1("acme100", "Swift-Otter-51")
-    assert "Swift-Otter-51" not in web.get(reverse("sipauth:sipuser_edit", args=[user.pk])).content.decode()
-    over = web.post(reverse("sipauth:sipuser_add") + f"?customer={customer.pk}",
+    form = web.get(reverse("sipauth:sipuser_edit", args=[customer.pk, user.pk])).content.decode()
+    assert "Swift-Otter-51" not in form
+    over = web.post(reverse("sipauth:sipuser_add", args=[customer.pk]),
                     {**SIP_FORM, "username": "acme101", "channels": "4"})
     assert "No channel capacity available for your account" in over.content.decode()
     assert SipUser.objects.count() == 1
@@ -95,7 +96,7 @@ def test_add_sip_user_keeps_only_the_digest(web: Client, setup_context: None) ->
 
 def test_delete_sip_user(web: Client, setup_context: None) -> None:
     user = make_sip_user()
-    response = web.post(reverse("sipauth:sipuser_delete", args=[user.pk]))
+    response = web.post(reverse("sipauth:sipuser_delete", args=[user.customer_id, user.pk]))
     assert response["Location"] == _auth_url(user.customer_id)
     assert not SipUser.objects.exists()
     assert ObjectChange.objects.filter(object_type__model="sipuser", action="delete", source="web").exists()
@@ -137,15 +138,30 @@ def test_viewer_sees_no_write_controls_and_cannot_write(viewer_user, setup_conte
     client.force_login(viewer_user)
     body = client.get(_auth_url(customer.pk)).content.decode()
     assert "Add IP authentication" not in body and "Add SIP user" not in body
-    assert reverse("sipauth:ipauth_edit", args=[entry.pk]) not in body
-    assert reverse("sipauth:sipuser_delete", args=[user.pk]) not in body
+    assert reverse("sipauth:ipauth_edit", args=[customer.pk, entry.pk]) not in body
+    assert reverse("sipauth:sipuser_delete", args=[customer.pk, user.pk]) not in body
     assert "Testing" in body
     before = ObjectChange.objects.count()
-    add = reverse("sipauth:ipauth_add") + f"?customer={customer.pk}"
+    add = reverse("sipauth:ipauth_add", args=[customer.pk])
     assert client.post(add, IP_FORM).status_code == 403
-    assert client.post(reverse("sipauth:ipauth_edit", args=[entry.pk]), IP_FORM).status_code == 403
-    assert client.post(reverse("sipauth:ipauth_delete", args=[entry.pk])).status_code == 403
-    assert client.post(reverse("sipauth:sipuser_add") + f"?customer={customer.pk}", SIP_FORM).status_code == 403
-    assert client.post(reverse("sipauth:sipuser_delete", args=[user.pk])).status_code == 403
+    assert client.post(reverse("sipauth:ipauth_edit", args=[customer.pk, entry.pk]), IP_FORM).status_code == 403
+    assert client.post(reverse("sipauth:ipauth_delete", args=[customer.pk, entry.pk])).status_code == 403
+    assert client.post(reverse("sipauth:sipuser_add", args=[customer.pk]), SIP_FORM).status_code == 403
+    assert client.post(reverse("sipauth:sipuser_delete", args=[customer.pk, user.pk])).status_code == 403
     assert ObjectChange.objects.count() == before
     assert IpAuth.objects.count() == 1 and SipUser.objects.count() == 1
+
+
+def test_another_customers_entries_are_not_found_under_this_customer(web: Client, setup_context: None) -> None:
+    acme, other = make_customer(name="Acme"), make_customer(name="Other")
+    entry, user = make_ip_auth(other, ip="198.51.100.7"), make_sip_user(other, username="other-desk")
+    before = ObjectChange.objects.count()
+    for name, obj, form in (("ipauth", entry, IP_FORM), ("sipuser", user, SIP_FORM)):
+        for action, data in (("edit", form), ("delete", {})):
+            url = reverse(f"sipauth:{name}_{action}", args=[acme.pk, obj.pk])
+            assert web.get(url).status_code == 404, url
+            assert web.post(url, data).status_code == 404, url
+    entry.refresh_from_db()
+    user.refresh_from_db()
+    assert (entry.customer_id, entry.ip, user.customer_id) == (other.pk, "198.51.100.7", other.pk)
+    assert ObjectChange.objects.count() == before

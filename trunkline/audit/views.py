@@ -1,5 +1,4 @@
-from django.db.models import Q
-
+from trunkline.audit import selectors
 from trunkline.audit.filtersets import ObjectChangeFilterSet
 from trunkline.audit.models import ObjectChange
 from trunkline.audit.tables import ObjectChangeTable
@@ -20,6 +19,4 @@ class ObjectChangeView(generic.ObjectView):
     template_name = "audit/objectchange.html"
 
     def get_extra_context(self, request, obj):
-        related = ObjectChange.objects.filter(Q(request_id=obj.request_id) & ~Q(pk=obj.pk)).select_related(
-            "object_type")[:50]
-        return {"related": related}
+        return {"related": selectors.changes_of_request(obj, limit=50)}

@@ -18,9 +18,9 @@ urlpatterns = [
     path("<int:pk>/delete/", views.CustomerDeleteView.as_view(), name="customer_delete"),
     path("<int:pk>/number-blocks/assign/", views.NumberBlockAssignView.as_view(), name="numberblock_assign"),
     path("number-blocks/<int:pk>/release/", views.NumberBlockReleaseView.as_view(), name="numberblock_release"),
-    path("contacts/add/", views.ContactEditView.as_view(), name="contact_add"),
-    path("contacts/<int:pk>/edit/", views.ContactEditView.as_view(), name="contact_edit"),
-    path("contacts/<int:pk>/delete/", views.ContactDeleteView.as_view(), name="contact_delete"),
+    path("<int:owner>/contacts/add/", views.ContactEditView.as_view(), name="contact_add"),
+    path("<int:owner>/contacts/<int:pk>/edit/", views.ContactEditView.as_view(), name="contact_edit"),
+    path("<int:owner>/contacts/<int:pk>/delete/", views.ContactDeleteView.as_view(), name="contact_delete"),
     path("contacts/<int:pk>/password/", views.ContactPasswordView.as_view(), name="contact_password"),
     path("messages/<int:pk>/", views.MessageView.as_view(), name="message"),
 ]

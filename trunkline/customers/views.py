@@ -1,21 +1,20 @@
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views import View
 
-from trunkline.audit.models import ObjectChange
+from trunkline.core import cardtabs
 from trunkline.core.integers import ascii_int
 from trunkline.core.models import Job, SystemSettings
 from trunkline.core.views import generic
 from trunkline.core.views.mixins import RoleRequiredMixin
-from trunkline.customers import services
+from trunkline.core.views.owned import OwnedObjectDeleteView, OwnedObjectEditView
+from trunkline.customers import selectors, services
 from trunkline.customers.api.serializers import CustomerSerializer
 from trunkline.customers.choices import DeliveryStatus, MessageChannel
 from trunkline.customers.filtersets import CustomerFilterSet
@@ -31,26 +30,10 @@ from trunkline.customers.tables import CustomerTable
 from trunkline.notifications import render as message_render
 from trunkline.notifications.config import sms_config, smtp_config
 
-# The tabs on the left of a customer card, in the order of the mission page (Main, Auth, Routing, Stats, Latest
-# Calls, Dialogs, Payments, DID, CDR, Packages, Invoices, Contracts), then Audit Log; each (label, URL name taking
-# the customer's pk). A tab is listed once the issue that fills it lands: adding one is one line here.
-CARD_TABS: tuple[tuple[str, str], ...] = (
-    ("Main", "customers:customer"),
-    ("Auth", "sipauth:auth_tab"),
-    ("Routing", "customer_routing:routing_tab"),
-    ("Latest Calls", "customer_routing:latest_calls_tab"),
-    ("Audit Log", "customers:customer_audit"),
-)
 RECENT_DELIVERIES = 20
 AUDIT_PER_PAGE = 50
 DELIVERIES_PER_PAGE = 100
 PLACEHOLDERS = tuple(f"{{{{ {name} }}}}" for name in message_render.PLACEHOLDERS)
-
-
-def channels_in_use(customer: Customer) -> int:
-    """Calls the customer has up right now. Trunkline has no call control yet, so none are ever up; the issue that
-    brings live calls (Dialogs) counts them here, and the card's "Channels in use" follows."""
-    return 0
 
 
 class CustomerListView(generic.ObjectListView):
@@ -64,35 +47,39 @@ class CustomerListView(generic.ObjectListView):
 
 
 class CustomerCardView(generic.ObjectView):
-    """One tab of a customer card; the tab list comes from CARD_TABS."""
+    """One tab of a customer card. The tab list is the card-tab registry's (core.cardtabs: each app registers its
+    tabs in its AppConfig.ready()); a tab the operator's role does not see answers 403."""
 
     queryset = Customer.objects.all()
-    tab: str
+    tab: str  # the tab's registry key
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated and not cardtabs.may_see(self.tab, request.user):
+            raise PermissionDenied(f"Your role ({cardtabs.role_of(request.user)}) does not see this tab.")
+        return super().dispatch(request, *args, **kwargs)
 
     def get_tab_context(self, request: HttpRequest, customer: Customer) -> dict[str, Any]:
         return {}
 
     def get_extra_context(self, request: HttpRequest, obj: Customer) -> dict[str, Any]:
-        tabs = [{"label": label, "url": reverse(name, args=[obj.pk]), "active": label == self.tab}
-                for label, name in CARD_TABS]
+        tabs = [{"label": tab.label, "url": tab.url(obj.pk), "active": tab.key == self.tab}
+                for tab in cardtabs.tabs_for(request.user)]
         return {"tabs": tabs, **self.get_tab_context(request, obj)}
 
 
 class CustomerView(CustomerCardView):
     """The Main tab: summary, contacts, internal number blocks, message deliveries, details."""
 
-    tab = "Main"
+    tab = "main"
     template_name = "customers/customer.html"
 
     def get_tab_context(self, request: HttpRequest, customer: Customer) -> dict[str, Any]:
-        settings = SystemSettings.load()
         return {
-            "channels_in_use": channels_in_use(customer),
-            "contacts": customer.contacts.all(),
-            "number_blocks": customer.number_blocks.all(),
-            "number_range_set": bool(settings.number_range_start and settings.number_block_size),
-            "deliveries": customer.deliveries.select_related("message", "contact").order_by("-id")[
-                :RECENT_DELIVERIES],
+            "channels_in_use": selectors.channels_in_use(customer),
+            "contacts": selectors.contacts(customer),
+            "number_blocks": selectors.number_blocks(customer),
+            "number_range_set": selectors.number_range_set(),
+            "deliveries": selectors.recent_deliveries(customer, RECENT_DELIVERIES),
             "recent_deliveries": RECENT_DELIVERIES,
         }
 
@@ -100,17 +87,11 @@ class CustomerView(CustomerCardView):
 class CustomerAuditView(CustomerCardView):
     """The Audit Log tab: changes to the customer, its contacts and number blocks, and the settings it uses."""
 
-    tab = "Audit Log"
+    tab = "audit_log"
     template_name = "customers/customer_audit.html"
 
     def get_tab_context(self, request: HttpRequest, customer: Customer) -> dict[str, Any]:
-        customer_type = ContentType.objects.get_for_model(Customer)
-        changes = ObjectChange.objects.filter(
-            Q(object_type=customer_type, object_id=customer.pk)
-            | Q(related_object_type=customer_type, related_object_id=customer.pk)
-            | Q(object_type=ContentType.objects.get_for_model(SystemSettings))
-        ).select_related("object_type").order_by("-time", "-id")
-        page = Paginator(changes, AUDIT_PER_PAGE).get_page(request.GET.get("page"))
+        page = Paginator(selectors.customer_changes(customer), AUDIT_PER_PAGE).get_page(request.GET.get("page"))
         return {"page": page, "changes": page.object_list}
 
 
@@ -151,19 +132,13 @@ def _card_crumbs(customer: Customer) -> list[tuple[str, str]]:
     return [("Customers", reverse("customers:customer_list")), (str(customer), customer.get_absolute_url())]
 
 
-class ContactEditView(generic.ObjectEditView):
-    """Add (from a card: ?customer=<pk>) or edit a contact; contact_save() writes it and emails the password."""
+class ContactEditView(OwnedObjectEditView):
+    """Add or edit a contact from its customer's card; contact_save() writes it and emails the password."""
 
     queryset = Contact.objects.select_related("customer")
+    owner_model = Customer
+    tab = "main"
     form = ContactForm
-
-    def get_object(self, pk: int | None) -> Contact:
-        contact = super().get_object(pk)
-        customer = self.request.GET.get("customer", "")
-        if contact.pk is None and ascii_int(customer) is not None:
-            # Added from a card: the crumbs and Cancel lead back to that card.
-            contact.customer = get_object_or_404(Customer, pk=customer)
-        return contact
 
     def save_form(self, request: HttpRequest, form: ContactForm) -> Contact:
         contact = form.save(commit=False)
@@ -172,20 +147,13 @@ class ContactEditView(generic.ObjectEditView):
         password, auto = form.chosen_password()
         return services.contact_save(contact=contact, password=password, auto_generate_password=auto)
 
-    def get_crumbs(self, obj: Contact) -> list[tuple[str, str]]:
-        return _card_crumbs(obj.customer) if obj.customer_id else [("Customers", reverse("customers:customer_list"))]
 
-    def get_return_url(self, obj: Contact) -> str:
-        return obj.customer.get_absolute_url() if obj.customer_id else reverse("customers:customer_list")
-
-
-class ContactDeleteView(generic.ObjectDeleteView):
+class ContactDeleteView(OwnedObjectDeleteView):
     queryset = Contact.objects.select_related("customer")
+    owner_model = Customer
+    tab = "main"
     consequence = ("The contact can no longer log into the portal and gets no more emails or SMS. The deletion is "
                    "kept in the customer's audit log.")
-
-    def get_success_url(self, obj: Contact) -> str:
-        return obj.customer.get_absolute_url()
 
 
 class ContactPasswordView(RoleRequiredMixin, View):
@@ -277,7 +245,7 @@ class CustomerSendView(RoleRequiredMixin, View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         ids = [number for pk in request.POST.getlist("pk") if (number := ascii_int(pk)) is not None]
-        customers = list(Customer.objects.filter(pk__in=ids).annotate(contact_count=Count("contacts")).order_by("name"))
+        customers = selectors.customers_to_message(ids)
         if not customers:
             messages.warning(request, "Select at least one customer to send to.")
             return redirect("customers:customer_list")
@@ -294,10 +262,7 @@ class CustomerSendView(RoleRequiredMixin, View):
                 what = "email" if message.channel == MessageChannel.EMAIL else "SMS"
                 messages.success(request, f"Queued the {what} to {count} recipient{'s' if count != 1 else ''}.")
                 return redirect(message.get_absolute_url())
-        contacts = Contact.objects.filter(customer__in=customers)
-        # What each channel reaches, as the service counts it: every contact email, every contact mobile, once.
-        reach = {MessageChannel.EMAIL: contacts.values("email").distinct().count(),
-                 MessageChannel.SMS: contacts.exclude(mobile="").values("mobile").distinct().count()}
+        reach = selectors.message_reach(customers)
         return render(request, self.template_name, {
             "form": form,
             "customers": customers,
@@ -320,8 +285,8 @@ class MessageView(generic.ObjectView):
     template_name = "customers/message.html"
 
     def get_extra_context(self, request: HttpRequest, obj: Message) -> dict[str, Any]:
-        deliveries = obj.deliveries.select_related("customer", "contact").order_by("id")
-        counts = dict(deliveries.values_list("status").annotate(n=Count("id")).order_by())
+        deliveries = selectors.message_deliveries(obj)
+        counts = selectors.delivery_counts(deliveries)
         job: Job | None = obj.job
         total = job.progress_total if job else deliveries.count()
         done = job.progress_done if job else total

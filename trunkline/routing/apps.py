@@ -7,6 +7,11 @@ class RoutingConfig(AppConfig):
     verbose_name = "Routing"
 
     def ready(self) -> None:
+        from trunkline.core import cardtabs
+
+        # The customer card's tabs drawn by this app (core.cardtabs: the order follows the mission page).
+        cardtabs.register("routing", "Routing", "customer_routing:routing_tab", order=30)
+        cardtabs.register("latest_calls", "Latest Calls", "customer_routing:latest_calls_tab", order=50)
         # Registers the job handlers (scheduled activation, snapshot publication) with the worker.
         from trunkline.routing import snapshot  # noqa: F401
         from trunkline.routing.services import ratecards  # noqa: F401

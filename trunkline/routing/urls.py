@@ -28,10 +28,11 @@ urlpatterns = [
 card_urlpatterns = [
     path("<int:pk>/routing/", routes.RoutingTabView.as_view(), name="routing_tab"),
     path("<int:pk>/latest-calls/", simulations.LatestCallsTabView.as_view(), name="latest_calls_tab"),
-    path("ingress-routes/add/", routes.IngressRouteEditView.as_view(), name="ingressroute_add"),
-    path("ingress-routes/<int:pk>/edit/", routes.IngressRouteEditView.as_view(), name="ingressroute_edit"),
-    path("ingress-routes/<int:pk>/delete/", routes.IngressRouteDeleteView.as_view(), name="ingressroute_delete"),
-    path("cli-rules/add/", routes.CliRuleEditView.as_view(), name="clirule_add"),
-    path("cli-rules/<int:pk>/edit/", routes.CliRuleEditView.as_view(), name="clirule_edit"),
-    path("cli-rules/<int:pk>/delete/", routes.CliRuleDeleteView.as_view(), name="clirule_delete"),
+    path("<int:owner>/ingress-routes/add/", routes.IngressRouteEditView.as_view(), name="ingressroute_add"),
+    path("<int:owner>/ingress-routes/<int:pk>/edit/", routes.IngressRouteEditView.as_view(), name="ingressroute_edit"),
+    path("<int:owner>/ingress-routes/<int:pk>/delete/", routes.IngressRouteDeleteView.as_view(),
+         name="ingressroute_delete"),
+    path("<int:owner>/cli-rules/add/", routes.CliRuleEditView.as_view(), name="clirule_add"),
+    path("<int:owner>/cli-rules/<int:pk>/edit/", routes.CliRuleEditView.as_view(), name="clirule_edit"),
+    path("<int:owner>/cli-rules/<int:pk>/delete/", routes.CliRuleDeleteView.as_view(), name="clirule_delete"),
 ]

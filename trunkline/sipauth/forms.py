@@ -7,6 +7,7 @@ from trunkline.customers.forms import IpListField
 from trunkline.customers.models import Customer
 from trunkline.sipauth.choices import RewriteType
 from trunkline.sipauth.models import IpAuth, SipUser
+from trunkline.sipauth.selectors import stored_rules
 from trunkline.switch.regex import MAX_SUBJECT_LENGTH
 
 REWRITE_ARROW = "=>"
@@ -42,12 +43,6 @@ class RewritesField(forms.CharField):
                                             f"destination or cli.")
             rules.append((kind, match.strip(), replace.strip()))
         return rules
-
-
-def stored_rules(owner: IpAuth | SipUser) -> list[tuple[str, str, str]]:
-    if owner.pk is None:
-        return []
-    return [(rule.type, rule.match, rule.replace) for rule in owner.parameter_rewrites.all()]
 
 
 class _AuthForm(forms.ModelForm):

@@ -4,18 +4,16 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import models
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, redirect
+from django.http import HttpRequest
 from django.urls import reverse
 
-from trunkline.core.integers import ascii_int
 from trunkline.core.views import generic
+from trunkline.core.views.owned import OwnedObjectDeleteView, OwnedObjectEditView
 from trunkline.customers.models import Customer
 from trunkline.customers.views import CustomerCardView
-from trunkline.sipauth import services
+from trunkline.sipauth import selectors, services
 from trunkline.sipauth.api.serializers import RewritePreviewSerializer
-from trunkline.sipauth.forms import IpAuthForm, RewriteTestForm, SipUserForm, stored_rules
+from trunkline.sipauth.forms import IpAuthForm, RewriteTestForm, SipUserForm
 from trunkline.sipauth.models import IpAuth, ParameterRewrite, SipUser
 from trunkline.switch.regex import PatternError
 from trunkline.switch.rewrite import preview
@@ -26,20 +24,17 @@ def auth_tab_url(customer_id: int) -> str:
 
 
 class AuthTabView(CustomerCardView):
-    tab = "Auth"
+    tab = "auth"
     template_name = "sipauth/auth_tab.html"
 
     def get_tab_context(self, request: HttpRequest, customer: Customer) -> dict[str, Any]:
-        return {
-            "ip_auths": customer.ip_auths.prefetch_related("parameter_rewrites").order_by("ip", "id"),
-            "sip_users": customer.sip_users.prefetch_related("parameter_rewrites").order_by("username"),
-        }
+        return {"ip_auths": selectors.ip_auths(customer), "sip_users": selectors.sip_users(customer)}
 
 
 def replace_rules(owner: IpAuth | SipUser, rules: list[tuple[str, str, str]]) -> None:
     """Make the owner's rules these, in this order; untouched when unchanged, so saving an entry does not log a
     delete and re-create of every rule."""
-    if stored_rules(owner) == rules:
+    if selectors.stored_rules(owner) == rules:
         return
     for rule in owner.parameter_rewrites.all():
         rule.delete()  # one by one: each deletion reaches the audit log
@@ -55,35 +50,10 @@ def replace_rules(owner: IpAuth | SipUser, rules: list[tuple[str, str, str]]) ->
         rule.save()
 
 
-class _AuthEditView(generic.ObjectEditView):
-    """Add (from a card: ?customer=<pk>) or edit an Auth entry; after a save the operator is back on the Auth tab."""
-
-    saved: IpAuth | SipUser  # set by save_form, for the redirect
-
-    def get_object(self, pk: int | None) -> models.Model:
-        obj = super().get_object(pk)
-        customer = self.request.GET.get("customer", "")
-        if obj.pk is None and ascii_int(customer) is not None:
-            obj.customer = get_object_or_404(Customer, pk=customer)
-        return obj
-
-    def get_crumbs(self, obj: Any) -> list[tuple[str, str]]:
-        crumbs = [("Customers", reverse("customers:customer_list"))]
-        return [*crumbs, (str(obj.customer), auth_tab_url(obj.customer_id))] if obj.customer_id else crumbs
-
-    def get_return_url(self, obj: Any) -> str:
-        return auth_tab_url(obj.customer_id) if obj.customer_id else reverse("customers:customer_list")
-
-    def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
-        response = super().post(request, pk)
-        if isinstance(response, HttpResponseRedirect):
-            # The generic view lands on the card's Main tab; the entry was added from the Auth tab.
-            return redirect(auth_tab_url(self.saved.customer_id))
-        return response
-
-
-class IpAuthEditView(_AuthEditView):
+class IpAuthEditView(OwnedObjectEditView):
     queryset = IpAuth.objects.select_related("customer")
+    owner_model = Customer
+    tab = "auth"
     form = IpAuthForm
 
     def save_form(self, request: HttpRequest, form: IpAuthForm) -> IpAuth:
@@ -94,27 +64,26 @@ class IpAuthEditView(_AuthEditView):
         replace_rules(entry, form.cleaned_data["rewrites"])
         for warning in warnings:
             messages.warning(request, warning)
-        self.saved = entry
         return entry
 
 
-class SipUserEditView(_AuthEditView):
+class SipUserEditView(OwnedObjectEditView):
     queryset = SipUser.objects.select_related("customer")
+    owner_model = Customer
+    tab = "auth"
     form = SipUserForm
 
     def save_form(self, request: HttpRequest, form: SipUserForm) -> SipUser:
         user = services.sip_user_save(user=form.save(commit=False), password=form.cleaned_data["password"])
         replace_rules(user, form.cleaned_data["rewrites"])
-        self.saved = user
         return user
 
 
-class _AuthDeleteView(generic.ObjectDeleteView):
+class _AuthDeleteView(OwnedObjectDeleteView):
+    owner_model = Customer
+    tab = "auth"
     consequence = ("Calls are no longer accepted with it, and its parameter rewrites are deleted too. The "
                    "deletion is kept in the customer's audit log.")
-
-    def get_success_url(self, obj: Any) -> str:
-        return auth_tab_url(obj.customer_id)
 
 
 class IpAuthDeleteView(_AuthDeleteView):
@@ -135,7 +104,7 @@ class _RewriteTestView(generic.ObjectView):
 
     def get_extra_context(self, request: HttpRequest, obj: Any) -> dict[str, Any]:
         form = RewriteTestForm(request.GET or None)
-        context: dict[str, Any] = {"form": form, "rules": obj.parameter_rewrites.all(),
+        context: dict[str, Any] = {"form": form, "rules": selectors.rewrite_rules(obj),
                                    "crumbs": [("Customers", reverse("customers:customer_list")),
                                               (str(obj.customer), auth_tab_url(obj.customer_id))]}
         if form.is_valid():

@@ -310,20 +310,32 @@ class ObjectDeleteView(RoleRequiredMixin, View):
     def delete_object(self, obj: models.Model) -> None:
         obj.delete()
 
+    def get_object(self, pk: int) -> models.Model:
+        return get_object_or_404(self.queryset, pk=pk)
+
+    def get_crumbs(self, obj: models.Model) -> list[tuple[str, str]]:
+        return []
+
+    def get_return_url(self, obj: models.Model) -> str:
+        """Where Cancel leads."""
+        return obj.get_absolute_url()
+
     def get_success_url(self, obj: models.Model) -> str:
         return reverse(_url_name(self.queryset.model, "list"))
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        obj = get_object_or_404(self.queryset, pk=pk)
+        obj = self.get_object(pk)
         if reason := self.refusal(request, obj):
             messages.error(request, reason)
             return redirect(obj.get_absolute_url())
         return render(request, self.template_name, {"object": obj, "model": self.queryset.model,
                                                     "verbose_name": obj._meta.verbose_name, "verb": self.verb,
-                                                    "consequence": self.consequence})
+                                                    "consequence": self.consequence,
+                                                    "crumbs": self.get_crumbs(obj),
+                                                    "return_url": self.get_return_url(obj)})
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        obj = get_object_or_404(self.queryset, pk=pk)
+        obj = self.get_object(pk)
         if reason := self.refusal(request, obj):
             messages.error(request, reason)
             return redirect(obj.get_absolute_url())

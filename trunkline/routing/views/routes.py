@@ -6,11 +6,8 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.urls import reverse
 
-from trunkline.core.integers import ascii_int
-from trunkline.core.views import generic
+from trunkline.core.views.owned import OwnedObjectDeleteView, OwnedObjectEditView
 from trunkline.customers.models import Customer
 from trunkline.customers.views import CustomerCardView
 from trunkline.routing.forms import GENERATE_TECH_PREFIX, CliRuleForm, CliTestForm, IngressRouteForm
@@ -30,12 +27,8 @@ CLI_EXAMPLES = (
 )
 
 
-def routing_tab_url(customer_id: int) -> str:
-    return reverse("customer_routing:routing_tab", args=[customer_id])
-
-
 class RoutingTabView(CustomerCardView):
-    tab = "Routing"
+    tab = "routing"
     template_name = "routing/routing_tab.html"
 
     def get_tab_context(self, request: HttpRequest, customer: Customer) -> dict[str, Any]:
@@ -59,36 +52,17 @@ class RoutingTabView(CustomerCardView):
         return context
 
 
-class _RoutingTabEditView(generic.ObjectEditView):
-    """Add (from a card: ?customer=<pk>) or edit a route or CLI rule; after a save the operator is back on the
-    Routing tab."""
-
-    def get_object(self, pk: int | None) -> Any:
-        obj = super().get_object(pk)
-        customer = self.request.GET.get("customer", "")
-        if obj.pk is None and ascii_int(customer) is not None:
-            obj.customer = get_object_or_404(Customer, pk=customer)
-        return obj
-
-    def get_crumbs(self, obj: Any) -> list[tuple[str, str]]:
-        crumbs = [("Customers", reverse("customers:customer_list"))]
-        return [*crumbs, (str(obj.customer), routing_tab_url(obj.customer_id))] if obj.customer_id else crumbs
-
-    def get_return_url(self, obj: Any) -> str:
-        return routing_tab_url(obj.customer_id) if obj.customer_id else reverse("customers:customer_list")
-
-    def get_success_url(self, obj: Any) -> str:
-        return routing_tab_url(obj.customer_id)
-
-
-class IngressRouteEditView(_RoutingTabEditView):
+class IngressRouteEditView(OwnedObjectEditView):
     queryset = IngressRoute.objects.select_related("customer", "rate_card")
+    owner_model = Customer
+    tab = "routing"
     form = IngressRouteForm
 
-    def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    def post(self, request: HttpRequest, owner: int, pk: int | None = None) -> HttpResponse:  # type: ignore[override]
         if GENERATE_TECH_PREFIX in request.POST:
+            self.owner_pk = owner
             return self.generate(request, pk)
-        return super().post(request, pk)
+        return super().post(request, owner, pk)
 
     def generate(self, request: HttpRequest, pk: int | None) -> HttpResponse:
         """The Generate button: the form again as typed, with a fresh tech prefix in its box; nothing is saved."""
@@ -104,13 +78,10 @@ class IngressRouteEditView(_RoutingTabEditView):
                 initial[name] = request.POST.getlist(name)
             elif name in request.POST:
                 initial[name] = request.POST[name]
-        if obj.customer_id is None:
-            messages.error(request, "Add the route from a customer's Routing tab to generate a tech prefix.")
-        else:
-            try:
-                initial["tech_prefix"] = generate_tech_prefix(customer=obj.customer)
-            except ValidationError as error:
-                messages.error(request, " ".join(error.messages))
+        try:
+            initial["tech_prefix"] = generate_tech_prefix(customer=obj.customer)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
         return self.render_form(request, obj, IngressRouteForm(instance=obj, initial=initial))
 
     def save_form(self, request: HttpRequest, form: IngressRouteForm) -> IngressRoute:
@@ -118,37 +89,27 @@ class IngressRouteEditView(_RoutingTabEditView):
                                   exclude=list(form.cleaned_data["exclude"]))
 
 
-class CliRuleEditView(_RoutingTabEditView):
+class CliRuleEditView(OwnedObjectEditView):
     queryset = CliRule.objects.select_related("customer")
+    owner_model = Customer
+    tab = "routing"
     form = CliRuleForm
 
     def save_form(self, request: HttpRequest, form: CliRuleForm) -> CliRule:
         return cli_rule_save(rule=form.save(commit=False))
 
 
-class _RoutingTabDeleteView(generic.ObjectDeleteView):
-    """Confirm on a page whose Cancel (and trail) lead back to the Routing tab: routes and rules have no page of
-    their own."""
-
-    template_name = "routing/card_object_delete.html"
-
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        obj = get_object_or_404(self.queryset, pk=pk)
-        return render(request, self.template_name, {
-            "object": obj, "model": self.queryset.model, "verbose_name": obj._meta.verbose_name, "verb": self.verb,
-            "consequence": self.consequence, "return_url": routing_tab_url(obj.customer_id)})
-
-    def get_success_url(self, obj: Any) -> str:
-        return routing_tab_url(obj.customer_id)
-
-
-class IngressRouteDeleteView(_RoutingTabDeleteView):
+class IngressRouteDeleteView(OwnedObjectDeleteView):
     queryset = IngressRoute.objects.select_related("customer")
+    owner_model = Customer
+    tab = "routing"
     consequence = ("Calls that used this route (its tech prefix, or the customer's calls if it was the only one) are "
                    "no longer accepted. The deletion is kept in the customer's audit log.")
 
 
-class CliRuleDeleteView(_RoutingTabDeleteView):
+class CliRuleDeleteView(OwnedObjectDeleteView):
     queryset = CliRule.objects.select_related("customer")
+    owner_model = Customer
+    tab = "routing"
     consequence = ("The switch stops applying it; if it was the customer's last rule in its direction, every CLI "
                    "passes. The deletion is kept in the customer's audit log.")

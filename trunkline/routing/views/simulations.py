@@ -60,7 +60,7 @@ class LatestCallsTabView(CustomerCardView):
     """The customer's calls, newest first: today the simulations kept for it (live calls come with the switch). A
     POST runs a simulation from the Simulate dialog; with errors, the tab comes back with the dialog open."""
 
-    tab = "Latest Calls"
+    tab = "latest_calls"
     template_name = "routing/latest_calls_tab.html"
     form: SimulateForm | None = None  # the POSTed form with its errors
 

@@ -1,0 +1,28 @@
+"""Reads of the audit log for the control panel."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q, QuerySet
+
+from trunkline.audit.models import ObjectChange
+
+
+def changes_about(obj: models.Model, *, also: Iterable[type[models.Model]] = ()) -> QuerySet[ObjectChange]:
+    """Changes to `obj`, to the objects whose related object it is (a customer's contacts), and every change to the
+    models in `also`; newest first."""
+    object_type = ContentType.objects.get_for_model(obj)
+    condition = (Q(object_type=object_type, object_id=obj.pk)
+                 | Q(related_object_type=object_type, related_object_id=obj.pk))
+    for model in also:
+        condition |= Q(object_type=ContentType.objects.get_for_model(model))
+    return ObjectChange.objects.filter(condition).select_related("object_type").order_by("-time", "-id")
+
+
+def changes_of_request(change: ObjectChange, limit: int) -> QuerySet[ObjectChange]:
+    """The other changes made by the same request as `change`."""
+    return ObjectChange.objects.filter(Q(request_id=change.request_id) & ~Q(pk=change.pk)).select_related(
+        "object_type")[:limit]
