@@ -1,4 +1,5 @@
-"""Builders for Auth-tab test data, through the same services the API uses."""
+"""Builders for Auth-tab test data (and the routes that tell shared IPs apart), through the services the API
+uses."""
 
 from itertools import count
 from typing import Any
@@ -6,6 +7,8 @@ from typing import Any
 from tests.factories import make_customer
 from trunkline.core.context import change_context
 from trunkline.customers.models import Customer
+from trunkline.routing.models import IngressRoute, RateCard
+from trunkline.routing.services.routes import ingress_route_save
 from trunkline.sipauth.models import IpAuth, ParameterRewrite, SipUser
 from trunkline.sipauth.services import ip_auth_save, sip_user_save
 
@@ -22,6 +25,13 @@ def make_ip_auth(customer: Customer | None = None, **fields: Any) -> IpAuth:
     with change_context(source="test"):
         ip_auth_save(entry=entry)
     return entry
+
+
+def make_route(customer: Customer, rate_card: RateCard, tech_prefix: str = "", **fields: Any) -> IngressRoute:
+    """An ingress route: what tells customers sharing an IP apart (trunkline.sipauth.sharing)."""
+    with change_context(source="test"):
+        return ingress_route_save(route=IngressRoute(customer=customer, rate_card=rate_card, tech_prefix=tech_prefix,
+                                                     **fields))
 
 
 def make_sip_user(customer: Customer | None = None, *, password: str = SIP_PASSWORD, **fields: Any) -> SipUser:

@@ -6,7 +6,8 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.factories import make_customer
-from tests.sipauth.factories import SIP_PASSWORD, make_ip_auth, make_rewrite, make_sip_user
+from tests.routing.helpers import make_card
+from tests.sipauth.factories import SIP_PASSWORD, make_ip_auth, make_rewrite, make_route, make_sip_user
 from trunkline.audit.models import ObjectChange
 from trunkline.core import cardtabs
 from trunkline.sipauth.digest import digest_ha1
@@ -70,14 +71,18 @@ def test_bad_rewrite_names_the_line_and_writes_nothing(web: Client, setup_contex
 
 
 def test_same_ip_warning_after_save(web: Client, setup_context: None) -> None:
-    make_ip_auth(make_customer(name="First Co"), ip="203.0.113.10", tech_prefix="11")
-    customer = make_customer()
-    response = web.post(reverse("sipauth:ipauth_add", args=[customer.pk]),
-                        {**IP_FORM, "tech_prefix": "22"}, follow=True)
+    # Told apart by the tech prefixes of the customers' ingress routes, as the switch does.
+    card = make_card()
+    first, customer, third = make_customer(name="First Co"), make_customer(), make_customer()
+    for owner, prefix in ((first, "11#"), (customer, "22#"), (third, "11#")):
+        make_route(owner, card, prefix)
+    make_ip_auth(first, ip="203.0.113.10")
+    response = web.post(reverse("sipauth:ipauth_add", args=[customer.pk]), IP_FORM, follow=True)
     assert "203.0.113.10 is shared with customer First Co" in response.content.decode()
-    refused = web.post(reverse("sipauth:ipauth_add", args=[customer.pk]), IP_FORM)
-    assert "could not be told apart" in refused.content.decode()
-    assert IpAuth.objects.filter(customer=customer).count() == 1
+    refused = web.post(reverse("sipauth:ipauth_add", args=[third.pk]), IP_FORM)
+    assert "could not be told apart: both customers have an enabled ingress route with tech prefix 11#" in (
+        refused.content.decode())
+    assert IpAuth.objects.filter(customer=third).count() == 0
 
 
 def test_add_sip_user_keeps_only_the_digest(web: Client, setup_context: None) -> None:

@@ -15,3 +15,9 @@ class RoutingConfig(AppConfig):
         # Registers the job handlers (scheduled activation, snapshot publication) with the worker.
         from trunkline.routing import snapshot  # noqa: F401
         from trunkline.routing.services import ratecards  # noqa: F401
+
+        # The call decision's facts about shared IPs, which sipauth (a lower layer) checks IP-auth saves against.
+        from trunkline.routing.sharing import customer_facts
+        from trunkline.sipauth.sharing import register_facts_source
+
+        register_facts_source(customer_facts)

@@ -88,7 +88,9 @@ class IpAuth(BelongsToCustomer, ChangeLoggedModel):
                                     help_text="A regular expression the dialled number must match; empty = any.")
     cli_prefix = models.CharField("CLI prefix", max_length=20, blank=True, validators=[validate_cli_prefix])
     tech_prefix = models.CharField(max_length=20, blank=True, validators=[validate_tech_prefix],
-                                   help_text="Tells customers sharing an IP apart.")
+                                   help_text="Legacy (domain.md §3.5), not read by the switch: customers "
+                                             "sharing an IP are told apart by their ingress routes' tech "
+                                             "prefixes.")
     strip_digits = models.PositiveSmallIntegerField(default=0)
     bandwidth = models.PositiveIntegerField(default=0, help_text="kbit/s; 0 = unlimited.")
     force_from = models.CharField(max_length=200, blank=True, validators=[reject_control_characters])
@@ -102,7 +104,9 @@ class IpAuth(BelongsToCustomer, ChangeLoggedModel):
     force_nat = models.BooleanField("force NAT", default=False)
     intercept_reinvite = models.BooleanField(default=False)
     cli_authentication = models.BooleanField("CLI authentication", default=False,
-                                             help_text="Tell customers sharing this IP apart by their CLI rules.")
+                                             help_text="Customers sharing this IP whose routes' tech prefixes tie are "
+                                                       "told apart by their outbound CLI rules; turn it on for "
+                                                       "all of them.")
 
     audit_masked_fields = ("password",)
 

@@ -11,75 +11,30 @@ import string
 
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Sum
 
 from trunkline.core.integers import ascii_int
 from trunkline.customers.models import Customer
-from trunkline.sipauth.choices import Direction
 from trunkline.sipauth.digest import digest_ha1
 from trunkline.sipauth.models import IpAuth, SipUser
+from trunkline.sipauth.sharing import serialise_shared_ip_writes, shared_ip_warnings
 
 NO_CHANNEL_CAPACITY = "No channel capacity available for your account"
 SIP_PASSWORD_MIN_LENGTH = 8
 VOICEMAIL_PIN_LENGTH = 6
-# Any constant: PostgreSQL advisory locks are keyed by a number, and IP-auth writes share this one.
-_IP_AUTH_LOCK_KEY = 0x5149_5041  # "SIPA"
 
 #
 # IP authentication
 #
 
 
-def _serialise_ip_auth_writes() -> None:
-    """Two customers adding the same IP at once would each see the other's entry missing: take turns.
-    PostgreSQL: a transaction-scoped advisory lock. SQLite (the single-machine default) allows one writer at a
-    time already."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_IP_AUTH_LOCK_KEY])
-
-
-def _told_apart_by(entry: IpAuth, other: IpAuth) -> str | None:
-    """What lets the switch tell calls from a shared IP apart (DESIGN.md, The call decision, step 1), if anything.
-    CLI authentication must be on for both (domain.md §1.9); tech prefixes must both be set and differ (the
-    longest wins, so 1 and 12 are fine, but a customer without one would take calls meant for nobody)."""
-    if entry.cli_authentication and other.cli_authentication:
-        return "CLI authentication"
-    if entry.tech_prefix and other.tech_prefix and entry.tech_prefix != other.tech_prefix:
-        return f"tech prefixes {entry.tech_prefix} and {other.tech_prefix}"
-    return None
-
-
-def _shared_ip_warnings(entry: IpAuth) -> list[str]:
-    """Warnings for other customers' entries whose networks overlap this one; ValidationError if any of them
-    cannot be told apart. Only entries that send calls identify a customer, so only those are compared."""
-    if entry.direction != Direction.SENDS:
-        return []
-    network = entry.network
-    others = (IpAuth.objects.filter(direction=Direction.SENDS).exclude(customer_id=entry.customer_id)
-              .exclude(pk=entry.pk).select_related("customer").order_by("id"))
-    warnings: list[str] = []
-    for other in others:
-        if other.network.version != network.version or not other.network.overlaps(network):
-            continue
-        reason = _told_apart_by(entry, other)
-        if reason is None:
-            raise ValidationError({"ip": [
-                f"{entry.ip} overlaps {other.ip} of customer {other.customer.name} (IP auth #{other.pk}). Calls "
-                f"from it could not be told apart: give both entries different tech prefixes, or turn on CLI "
-                f"authentication on both."]})
-        warnings.append(f"{entry.ip} is shared with customer {other.customer.name} ({other.ip}, IP auth "
-                        f"#{other.pk}); calls are told apart by {reason}.")
-    return warnings
-
-
 def ip_auth_save(*, entry: IpAuth) -> list[str]:
-    """Create or update an IP-auth entry; returns warnings about customers sharing its IP."""
+    """Create or update an IP-auth entry; returns warnings about customers sharing its IP (sipauth.sharing)."""
     entry.full_clean()
     with transaction.atomic():
-        _serialise_ip_auth_writes()
-        warnings = _shared_ip_warnings(entry)
+        serialise_shared_ip_writes()
+        warnings = shared_ip_warnings(entry)
         entry.save()
     return warnings
 

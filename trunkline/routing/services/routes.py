@@ -11,6 +11,7 @@ from django.db import transaction
 
 from trunkline.customers.models import Customer
 from trunkline.routing.models import CliRule, IngressRoute, RateCard
+from trunkline.routing.sharing import check_route_change
 
 TECH_PREFIX_DIGITS = 4
 _TECH_PREFIX_TRIES = 200
@@ -53,6 +54,7 @@ def ingress_route_save(*, route: IngressRoute, lock: Sequence[RateCard] | None =
     route._pending_links = {name: cards for name, cards in (("lock", lock), ("exclude", exclude)) if cards is not None}
     try:
         with transaction.atomic():
+            check_route_change(route)
             route.save()
             for name, cards in route._pending_links.items():
                 getattr(route, name).set(cards)
