@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.factories import make_customer
 from trunkline.core.models import UserPreference
+from trunkline.core.tables import PerCurrency
 from trunkline.customers.models import Customer
 from trunkline.customers.tables import CustomerTable
 
@@ -89,21 +90,61 @@ def test_group_by_status_is_computed_in_the_database(web, customers) -> None:
     assert {value: g["count"] for value, g in groups.items()} == {"active": 1, "inactive": 1}
     numeric = [c.name for c in response.context["numeric_columns"]]
     debit = numeric.index("debit_limit")
-    assert groups["active"]["aggregates"][debit][1:] == (Decimal("100"), Decimal("100.00"))
-    assert groups["inactive"]["aggregates"][debit][1:] == (Decimal("50.5"), Decimal("50.50"))
+    assert groups["active"]["aggregates"][debit][1:] == (PerCurrency((("USD", Decimal("100.00")),)),
+                                                         PerCurrency((("USD", Decimal("100.00")),)))
+    assert groups["inactive"]["aggregates"][debit][1:] == (PerCurrency((("USD", Decimal("50.50")),)),
+                                                           PerCurrency((("USD", Decimal("50.50")),)))
     totals = response.context["grouped"].totals
-    assert totals[debit][1:] == (Decimal("150.5"), Decimal("75.25"))
+    assert totals[debit][1:] == (PerCurrency((("USD", Decimal("150.50")),)),
+                                 PerCurrency((("USD", Decimal("75.25")),)))
     assert response.context["total"] == 2
 
 
 def test_group_sums_never_add_up_different_currencies(web, customers) -> None:
+    """Money is summed and averaged per currency, in each group and in the totals; other numbers as they are."""
     response = web.get(BOARD + "?group_by=status")
-    groups = {g["value"]: g["count"] for g in response.context["groups"]}
-    assert groups == {"active": 2, "inactive": 1, "penalty": 1}
-    assert [c.name for c in response.context["numeric_columns"]] == ["channels", "cps"]
-    assert "amounts in different currencies are never added up" in response.content.decode()
-    by_currency = web.get(BOARD + "?group_by=currency")
-    assert "debit_limit" in [c.name for c in by_currency.context["numeric_columns"]]
+    groups = {g["value"]: g for g in response.context["groups"]}
+    assert {value: g["count"] for value, g in groups.items()} == {"active": 2, "inactive": 1, "penalty": 1}
+    numeric = [c.name for c in response.context["numeric_columns"]]
+    assert numeric == ["balance", "debit_limit", "channels", "cps"]
+    debit, channels = numeric.index("debit_limit"), numeric.index("channels")
+
+    def cells(aggregates: list, position: int) -> tuple[str, str]:
+        return str(aggregates[position][1]), str(aggregates[position][2])
+
+    assert cells(groups["active"]["aggregates"], debit) == ("EUR 300.00 · USD 100.00", "EUR 300.00 · USD 100.00")
+    assert cells(groups["inactive"]["aggregates"], debit) == ("USD 50.50", "USD 50.50")
+    assert cells(groups["penalty"]["aggregates"], debit) == ("GBP 0.00", "GBP 0.00")
+    assert groups["active"]["aggregates"][channels][1:] == (40, Decimal("20.00"))
+    totals = response.context["grouped"].totals
+    assert cells(totals, debit) == ("EUR 300.00 · GBP 0.00 · USD 150.50", "EUR 300.00 · GBP 0.00 · USD 75.25")
+    assert totals[channels][1:] == (45, Decimal("11.25"))
+    html = response.content.decode()
+    assert '<th class="num">EUR 300.00 · GBP 0.00 · USD 150.50</th>' in html
+
+
+def test_grouped_by_currency_the_totals_stay_per_currency(web, customers) -> None:
+    make_customer(name="Echo", status="active", currency="USD", debit_limit=Decimal("1234.5"))
+    response = web.get(BOARD + "?group_by=currency")
+    numeric = [c.name for c in response.context["numeric_columns"]]
+    debit = numeric.index("debit_limit")
+    groups = {g["value"]: str(g["aggregates"][debit][1]) for g in response.context["groups"]}
+    assert groups == {"EUR": "EUR 300.00", "GBP": "GBP 0.00", "USD": "USD 1385.00"}
+    totals = response.context["grouped"].totals[debit]
+    assert (str(totals[1]), str(totals[2])) == ("EUR 300.00 · GBP 0.00 · USD 1385.00",
+                                                "EUR 300.00 · GBP 0.00 · USD 461.67")
+    # On the page, with thousands separators.
+    assert "EUR 300.00 · GBP 0.00 · USD 1,385.00" in response.content.decode()
+
+
+def test_export_of_groups_writes_money_per_currency(web, customers) -> None:
+    web.post("/preferences/tables/CustomerTable/", {"columns": json.dumps(["debit_limit"])})
+    response = web.get(BOARD + "?group_by=status&export=csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows == [["Status", "Count", "Debit limit (sum)", "Debit limit (average)"],
+                    ["Active", "2", "EUR 300.00 · USD 100.00", "EUR 300.00 · USD 100.00"],
+                    ["Inactive", "1", "USD 50.50", "USD 50.50"],
+                    ["Penalty", "1", "GBP 0.00", "GBP 0.00"]]
 
 
 def test_group_by_ignores_unknown_columns(web, customers) -> None:

@@ -317,10 +317,10 @@ def test_group_by_status_counts_each_status(operator_page: Page) -> None:
     debit_sum = header.index("Debit limit (sum)")
     rows = table_texts(page, "[data-testid=groups]")
     assert [(row[0], row[1]) for row in rows] == [("Active", "3"), ("Inactive", "1"), ("Penalty", "2")]
-    assert [row[debit_sum] for row in rows] == ["3,000.50", "0.00", "250.00"]
+    assert [row[debit_sum] for row in rows] == ["USD 3,000.50", "USD 0.00", "USD 250.00"]
     footer = table_texts(page, "[data-testid=groups]", "tfoot")[0]
     assert footer[:2] == ["Total", "6"]
-    assert footer[debit_sum] == "3,250.50"
+    assert footer[debit_sum] == "USD 3,250.50"
     expect(page.locator(".chips .chip-group")).to_have_text("Grouped by Status ✕")
 
     # A group's label opens the board filtered to that group.

@@ -116,55 +116,75 @@ class Table:
     def group(self, queryset: QuerySet, column: Column) -> GroupedRows:
         """One row per value of `column`: its count and the SUM / AVG of each visible numeric column, plus the
         same over all rows, from ONE grouped query. Money is never added up across currencies: when money
-        columns are visible the query also groups by currency, and if the rows hold several, money is left out."""
+        columns are visible the query also groups by currency, and money sums and averages are kept per currency
+        ("EUR 5.00 · USD 10.00"), in each group and in the totals (grouped by currency, too)."""
         field = column.order_by
         numeric = self.numeric_columns()
-        currency = self.currency_field
-        split_by_currency = bool(currency) and currency != field and any(c.money for c in numeric)
-        keys = [field, currency] if split_by_currency else [field]
+        currency = self.currency_field if any(c.money for c in numeric) else None
+        keys = [field] if currency in (None, field) else [field, currency]
         aggregates: dict[str, Any] = {"count": Count("pk")}
         for c in numeric:
             aggregates[f"sum__{c.name}"] = Sum(c.order_by)
             aggregates[f"n__{c.name}"] = Count(c.order_by)  # AVG ignores NULLs: so does the count behind it
         rows = list(queryset.order_by().values(*keys).annotate(**aggregates).order_by(*keys))
 
-        currencies = {row[currency] for row in rows} if split_by_currency else set()
-        money_left_out = len(currencies) > 1
-        if money_left_out:
-            numeric = [c for c in numeric if not c.money]
         # Fold the per-currency rows into one per group value, and everything into the totals.
         merged: dict[Any, _Sums] = {}
-        overall = _Sums(numeric)
+        overall = _Sums(numeric, currency)
         for row in rows:
-            group = merged.setdefault(row[field], _Sums(numeric))
+            group = merged.setdefault(row[field], _Sums(numeric, currency))
             for sums in (group, overall):
                 sums.add(row)
         groups = [{"value": value, "label": _group_label(queryset.model, field, value), "count": sums.count,
                    "aggregates": sums.cells()} for value, sums in merged.items()]
         return GroupedRows(column=column, numeric=numeric, groups=groups, count=overall.count,
-                           totals=overall.cells(), money_left_out=money_left_out)
+                           totals=overall.cells())
+
+
+@dataclass(frozen=True)
+class PerCurrency:
+    """A sum or average of a money column, one amount per currency (in currency order); str() is how an export
+    writes it: "EUR 300.00 · USD 150.50"."""
+
+    amounts: tuple[tuple[str, Decimal], ...]
+
+    def __str__(self) -> str:
+        return " · ".join(f"{currency} {amount:.2f}" for currency, amount in self.amounts)
 
 
 class _Sums:
-    """Running count, and SUM and non-null count per numeric column, of some grouped rows."""
+    """Running count, and SUM and non-null count per numeric column (per currency for money), of grouped rows."""
 
-    def __init__(self, columns: list[Column]) -> None:
+    def __init__(self, columns: list[Column], currency: str | None) -> None:
         self.columns = columns
+        self.currency = currency  # the row key holding the currency; None: money is summed as any number
         self.count = 0
-        self.sums: dict[str, Any] = dict.fromkeys(c.name for c in columns)
-        self.counts: dict[str, int] = dict.fromkeys((c.name for c in columns), 0)
+        # Per column, per currency ("" for a column that is not money, or a table without currencies).
+        self.sums: dict[str, dict[str, Any]] = {c.name: {} for c in columns}
+        self.counts: dict[str, dict[str, int]] = {c.name: {} for c in columns}
 
     def add(self, row: dict[str, Any]) -> None:
         self.count += row["count"]
         for c in self.columns:
+            key = row[self.currency] if c.money and self.currency else ""
             value = row[f"sum__{c.name}"]
             if value is not None:
-                self.sums[c.name] = value if self.sums[c.name] is None else self.sums[c.name] + value
-            self.counts[c.name] += row[f"n__{c.name}"]
+                sums = self.sums[c.name]
+                sums[key] = value if sums.get(key) is None else sums[key] + value
+            self.counts[c.name][key] = self.counts[c.name].get(key, 0) + row[f"n__{c.name}"]
 
     def cells(self) -> list[tuple[Column, Any, Any]]:
         """(column, sum, average) per column; the average is the sum over the non-null count, as AVG does."""
-        return [(c, self.sums[c.name], _average(self.sums[c.name], self.counts[c.name])) for c in self.columns]
+        cells = []
+        for c in self.columns:
+            sums, counts = self.sums[c.name], self.counts[c.name]
+            if c.money and self.currency:
+                keys = sorted(sums)
+                cells.append((c, PerCurrency(tuple((k, _round(sums[k])) for k in keys)),
+                              PerCurrency(tuple((k, _average(sums[k], counts[k])) for k in keys))))
+            else:
+                cells.append((c, sums.get(""), _average(sums.get(""), counts.get("", 0))))
+        return cells
 
 
 @dataclass
@@ -174,7 +194,6 @@ class GroupedRows:
     groups: list[dict[str, Any]]
     count: int
     totals: list[tuple[Column, Any, Any]]
-    money_left_out: bool
 
 
 def _average(total: Any, count: int) -> Any:

@@ -8,6 +8,8 @@ from django.template.defaultfilters import floatformat
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
+from trunkline.core.tables import PerCurrency
+
 register = template.Library()
 
 
@@ -65,9 +67,12 @@ def field_errors_in(form: Any, sections: Any) -> bool:
 
 @register.simple_tag
 def aggregate(column: Any, value: Any) -> str:
-    """A group's sum or average: money with two decimals, counts as whole numbers where they are whole."""
+    """A group's sum or average: money with two decimals (per currency: "EUR 300.00 · USD 150.50"), counts as
+    whole numbers where they are whole."""
     if value is None:
         return "—"
+    if isinstance(value, PerCurrency):
+        return " · ".join(f"{currency} {intcomma(floatformat(amount, 2))}" for currency, amount in value.amounts) or "—"
     return intcomma(floatformat(value, "2" if column.money else "-2"))
 
 
