@@ -4,12 +4,16 @@
 import time
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from rest_framework.test import APIClient
 
 from tests.factories import make_customer
 from tests.sipauth.factories import make_ip_auth, make_rewrite, make_sip_user
 from trunkline.audit.models import ObjectChange
+from trunkline.core.context import change_context
 from trunkline.sipauth.models import IpAuth, ParameterRewrite, SipUser
+from trunkline.sipauth.services import replace_rules
 
 LIST = "/api/v1/parameter-rewrites/"
 TEST = f"{LIST}test/"
@@ -251,3 +255,35 @@ def test_openapi_schema_lists_the_auth_endpoints(db):
     for path in ("/api/v1/ip-auth/", "/api/v1/sip-users/", "/api/v1/sip-users/{id}/reset-voicemail-pin/",
                  "/api/v1/parameter-rewrites/", "/api/v1/parameter-rewrites/test/"):
         assert path in paths
+
+
+#
+# services.replace_rules: the Auth forms' rewrite box
+#
+
+
+def test_replace_rules_writes_the_rules_in_order_and_nothing_when_unchanged(entry: IpAuth) -> None:
+    rules = [("destination", "00", "+"), ("cli", r"^0(\d+)$", r"44\1")]
+    with change_context(source="test"):
+        replace_rules(owner=entry, rules=rules)
+    assert list(entry.parameter_rewrites.values_list("type", "match", "replace", "order")) == [
+        ("destination", "00", "+", 10), ("cli", r"^0(\d+)$", r"44\1", 20)]
+    before = counts()
+
+    with change_context(source="test"):
+        replace_rules(owner=entry, rules=rules)
+
+    assert counts() == before
+
+
+def test_replace_rules_names_the_line_of_a_refused_rule(user: SipUser) -> None:
+    make_rewrite(user, match="00", replace="+")
+    before = counts()
+
+    with pytest.raises(ValidationError) as raised, change_context(source="test"), transaction.atomic():
+        replace_rules(owner=user, rules=[("destination", "0", "44"), ("destination", "(", "")])
+
+    assert list(raised.value.message_dict) == ["rewrites"]
+    assert raised.value.message_dict["rewrites"][0].startswith("Line 2: ")
+    assert counts() == before
+    assert list(user.parameter_rewrites.values_list("match", "replace")) == [("00", "+")]

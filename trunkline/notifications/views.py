@@ -11,6 +11,7 @@ from trunkline.core.jobs import MAX_ATTEMPTS
 from trunkline.core.locking import keep_untouched_fields, lock_rows, post_initial_values, show_as_posted
 from trunkline.core.models import Job, SystemSettings
 from trunkline.core.views.mixins import RoleRequiredMixin
+from trunkline.notifications import selectors
 from trunkline.notifications.forms import SettingsForm, TestEmailForm, TestSmsForm
 from trunkline.notifications.jobs import retry_job
 from trunkline.notifications.services import settings_send_test_email, settings_send_test_sms
@@ -83,15 +84,12 @@ class JobListView(RoleRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         status = request.GET.get("status", "")
-        jobs = Job.objects.order_by("-id")
-        if status in Job.Status.values:
-            jobs = jobs.filter(status=status)
-        else:
+        if status not in Job.Status.values:
             status = ""
-        page = Paginator(jobs, JOBS_PER_PAGE).get_page(request.GET.get("page"))
+        page = Paginator(selectors.jobs(status), JOBS_PER_PAGE).get_page(request.GET.get("page"))
         return render(request, "notifications/jobs.html", {
             "page": page, "jobs": page.object_list, "status": status, "statuses": Job.Status.choices,
-            "failed_count": Job.objects.filter(status=Job.Status.FAILED).count(), "max_attempts": MAX_ATTEMPTS,
+            "failed_count": selectors.failed_job_count(), "max_attempts": MAX_ATTEMPTS,
         })
 
 

@@ -17,7 +17,8 @@ from django.db.models import Sum
 from trunkline.core.integers import ascii_int
 from trunkline.customers.models import Customer
 from trunkline.sipauth.digest import digest_ha1
-from trunkline.sipauth.models import IpAuth, SipUser
+from trunkline.sipauth.models import IpAuth, ParameterRewrite, SipUser
+from trunkline.sipauth.selectors import stored_rules
 from trunkline.sipauth.sharing import serialise_shared_ip_writes, shared_ip_warnings
 
 NO_CHANNEL_CAPACITY = "No channel capacity available for your account"
@@ -104,3 +105,27 @@ def sip_user_reset_voicemail_pin(*, user: SipUser) -> str:
     with transaction.atomic():
         user.save(update_fields=["voicemail_pin", "updated"])
     return pin
+
+
+#
+# Parameter rewrites
+#
+
+
+def replace_rules(*, owner: IpAuth | SipUser, rules: list[tuple[str, str, str]]) -> None:
+    """Make the owner's rules these (type, match, replace), in this order; untouched when unchanged, so saving an
+    entry does not log a delete and re-create of every rule."""
+    if stored_rules(owner) == rules:
+        return
+    for rule in owner.parameter_rewrites.all():
+        rule.delete()  # one by one: each deletion reaches the audit log
+    key = "ip_auth" if isinstance(owner, IpAuth) else "sip_user"
+    for number, (kind, match, replace) in enumerate(rules, start=1):
+        rule = ParameterRewrite(**{key: owner}, type=kind, match=match, replace=replace, order=number * 10)
+        try:
+            rule.full_clean()
+        except ValidationError as error:
+            # Every rule is in one box, so name the line.
+            raise ValidationError({"rewrites": [f"Line {number}: {message}" for message in error.messages]}) \
+                from error
+        rule.save()

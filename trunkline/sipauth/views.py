@@ -3,7 +3,6 @@
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.urls import reverse
 
@@ -14,7 +13,7 @@ from trunkline.customers.views import CustomerCardView
 from trunkline.sipauth import selectors, services
 from trunkline.sipauth.api.serializers import RewritePreviewSerializer
 from trunkline.sipauth.forms import IpAuthForm, RewriteTestForm, SipUserForm
-from trunkline.sipauth.models import IpAuth, ParameterRewrite, SipUser
+from trunkline.sipauth.models import IpAuth, SipUser
 from trunkline.switch.regex import PatternError
 from trunkline.switch.rewrite import preview
 
@@ -31,25 +30,6 @@ class AuthTabView(CustomerCardView):
         return {"ip_auths": selectors.ip_auths(customer), "sip_users": selectors.sip_users(customer)}
 
 
-def replace_rules(owner: IpAuth | SipUser, rules: list[tuple[str, str, str]]) -> None:
-    """Make the owner's rules these, in this order; untouched when unchanged, so saving an entry does not log a
-    delete and re-create of every rule."""
-    if selectors.stored_rules(owner) == rules:
-        return
-    for rule in owner.parameter_rewrites.all():
-        rule.delete()  # one by one: each deletion reaches the audit log
-    key = "ip_auth" if isinstance(owner, IpAuth) else "sip_user"
-    for number, (kind, match, replace) in enumerate(rules, start=1):
-        rule = ParameterRewrite(**{key: owner}, type=kind, match=match, replace=replace, order=number * 10)
-        try:
-            rule.full_clean()
-        except ValidationError as error:
-            # Every rule is in one box, so name the line.
-            raise ValidationError({"rewrites": [f"Line {number}: {message}" for message in error.messages]}) \
-                from error
-        rule.save()
-
-
 class IpAuthEditView(OwnedObjectEditView):
     queryset = IpAuth.objects.select_related("customer")
     owner_model = Customer
@@ -61,7 +41,7 @@ class IpAuthEditView(OwnedObjectEditView):
         if form.cleaned_data["password"]:
             entry.password = form.cleaned_data["password"]
         warnings = services.ip_auth_save(entry=entry)
-        replace_rules(entry, form.cleaned_data["rewrites"])
+        services.replace_rules(owner=entry, rules=form.cleaned_data["rewrites"])
         for warning in warnings:
             messages.warning(request, warning)
         return entry
@@ -75,7 +55,7 @@ class SipUserEditView(OwnedObjectEditView):
 
     def save_form(self, request: HttpRequest, form: SipUserForm) -> SipUser:
         user = services.sip_user_save(user=form.save(commit=False), password=form.cleaned_data["password"])
-        replace_rules(user, form.cleaned_data["rewrites"])
+        services.replace_rules(owner=user, rules=form.cleaned_data["rewrites"])
         return user
 
 
