@@ -19,8 +19,9 @@ from rest_framework.test import APIClient
 from tests.conftest import PASSWORD
 from tests.factories import CONTACT_PASSWORD, make_customer
 from trunkline.core.context import change_context
-from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT, run_worker
+from trunkline.core.jobs import run_worker
 from trunkline.core.models import Job, User
+from trunkline.routing.publication import PUBLISH_SNAPSHOT
 from trunkline.routing.snapshot import SNAPSHOT_FILE
 
 WRITERS = 8
@@ -87,7 +88,7 @@ def test_eight_writers_beside_a_busy_worker_get_no_server_error(caplog) -> None:
     assert set(total) <= {200, 201}, total  # every write went through: no 4xx from locks either
     assert total[200] >= 50 and total[201] >= 25, total
     assert [record.getMessage() for record in caplog.records] == []  # the worker met no error either
-    publications = Counter(Job.objects.filter(kind=PUBLISH_ROUTING_SNAPSHOT).values_list("status", flat=True))
+    publications = Counter(Job.objects.filter(kind=PUBLISH_SNAPSHOT).values_list("status", flat=True))
     assert publications["done"] >= 3 and publications["failed"] == 0, publications
     assert (Path(settings.VAR_DIR) / SNAPSHOT_FILE).is_file()
     print(f"\n{WRITERS} writers, {SECONDS} s: {dict(total)}; publications {dict(publications)}")

@@ -10,9 +10,9 @@ import pytest
 
 from trunkline.audit.models import ObjectChange
 from trunkline.core import bulk_import
-from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT
 from trunkline.core.models import Job
 from trunkline.customers.models import Customer
+from trunkline.routing.publication import PUBLISH_SNAPSHOT
 
 URL = "/api/v1/customers/import/"
 HEADER = "name,currency,status,channels\n"
@@ -81,7 +81,7 @@ def test_every_created_row_has_exactly_one_entry_across_batches(api, django_capt
         ("create", "api", "operator", uuid.UUID(response["X-Request-ID"]))}
     # The routing snapshot is asked for once, whatever the number of batches.
     assert len(callbacks) == 1
-    assert Job.objects.filter(kind=PUBLISH_ROUTING_SNAPSHOT, status="queued").count() == 1
+    assert Job.objects.filter(kind=PUBLISH_SNAPSHOT, status="queued").count() == 1
 
 
 def test_creates_and_updates_are_logged_in_the_files_order(api, setup_context):

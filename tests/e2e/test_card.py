@@ -18,10 +18,11 @@ from playwright.sync_api import Page, expect
 from tests.factories import CONTACT_PASSWORD, make_contact, make_customer
 from tests.servers import EMAIL_FROM, SMTPServer, save_settings
 from trunkline.audit.models import ObjectChange
-from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT, run_ready_jobs
+from trunkline.core.jobs import run_ready_jobs
 from trunkline.core.models import Job, User
 from trunkline.customers.models import Contact, Customer, Message, NumberBlock
 from trunkline.customers.services import SEND_MESSAGE_JOB
+from trunkline.routing.publication import PUBLISH_SNAPSHOT
 
 pytestmark = pytest.mark.e2e
 
@@ -214,7 +215,7 @@ def test_send_an_email_to_two_selected_customers(operator_page: Page, operator_u
     run_ready_jobs()  # the worker, here in the test's process
     # One sending job, run once (a routing snapshot publication may have come due meanwhile too: the test's
     # customers and contacts are records the call decision reads).
-    assert list(Job.objects.exclude(kind=PUBLISH_ROUTING_SNAPSHOT).values_list("kind", "status", "attempts")) == [
+    assert list(Job.objects.exclude(kind=PUBLISH_SNAPSHOT).values_list("kind", "status", "attempts")) == [
         (SEND_MESSAGE_JOB, "done", 1)]
 
     # The page refreshes itself until the job is done.

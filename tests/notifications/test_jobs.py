@@ -9,8 +9,9 @@ from django.test import Client
 from django.utils import timezone
 
 from trunkline.audit.models import ObjectChange
-from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT, job_handler, run_next_job
+from trunkline.core.jobs import job_handler, run_next_job
 from trunkline.core.models import Job
+from trunkline.routing.publication import PUBLISH_SNAPSHOT
 
 FINISHED = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 ran: list[int] = []
@@ -94,8 +95,8 @@ def test_retry_refuses_a_job_that_has_not_failed(api, done) -> None:
 
 
 def test_retry_refuses_a_debounced_job_whose_newer_twin_waits(api, db) -> None:
-    old = Job.objects.create(kind=PUBLISH_ROUTING_SNAPSHOT, debounced=True, status="failed", attempts=5)
-    Job.objects.create(kind=PUBLISH_ROUTING_SNAPSHOT, debounced=True, status="queued",
+    old = Job.objects.create(kind=PUBLISH_SNAPSHOT, debounced=True, status="failed", attempts=5)
+    Job.objects.create(kind=PUBLISH_SNAPSHOT, debounced=True, status="queued",
                        run_after=timezone.now() + timedelta(seconds=2))
     response = api.post(f"/api/v1/jobs/{old.pk}/retry/")
     assert response.status_code == 400

@@ -12,10 +12,11 @@ from django.utils.html import escape
 from tests.factories import make_customer
 from tests.routing.helpers import SIMULATE_IP, SimulateWorld, simulate_world
 from tests.sipauth.factories import make_ip_auth
-from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT, enqueue_debounced
+from trunkline.core.jobs import enqueue_debounced
 from trunkline.core.models import Job, User
 from trunkline.customers.models import Customer
 from trunkline.routing.models import IngressRoute, SimulatedCall
+from trunkline.routing.publication import PUBLISH_SNAPSHOT
 from trunkline.routing.selectors import customer_ip
 from trunkline.routing.simulate import simulate_and_record
 from trunkline.routing.snapshot import snapshot_publish
@@ -217,12 +218,12 @@ def test_global_page_says_when_the_switch_file_was_published(web: Client, world,
     note = web.get(SIMULATE).content.decode().split('data-testid="publication">')[1].split("</p>")[0]
     assert "has not been published yet" in note and "queued" not in note
     published = snapshot_publish()
-    enqueue_debounced(PUBLISH_ROUTING_SNAPSHOT)  # a change made since
+    enqueue_debounced(PUBLISH_SNAPSHOT)  # a change made since
     stamp = datetime.fromtimestamp(published.stat().st_mtime, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
     note = web.get(SIMULATE).content.decode().split('data-testid="publication">')[1].split("</p>")[0]
     assert f"The switch's routing file was published {stamp} UTC" in note
     assert "Changes made since are queued" in note and "failed" not in note
-    Job.objects.filter(kind=PUBLISH_ROUTING_SNAPSHOT).update(status=Job.Status.FAILED, last_error="OSError: disk full",
+    Job.objects.filter(kind=PUBLISH_SNAPSHOT).update(status=Job.Status.FAILED, last_error="OSError: disk full",
                                                              finished=timezone.now())
     note = web.get(SIMULATE).content.decode().split('data-testid="publication">')[1].split("</p>")[0]
     assert "<strong>The last publication failed: OSError: disk full</strong>" in note

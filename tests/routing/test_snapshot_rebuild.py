@@ -14,27 +14,22 @@ from tests.routing.helpers import load_rates, make_card
 from tests.sipauth.factories import make_ip_auth
 from trunkline.contracts.codec import read_snapshot
 from trunkline.core.context import change_context
-from trunkline.core.jobs import (
-    PUBLISH_ROUTING_SNAPSHOT,
-    enqueue_debounced,
-    job_handler,
-    run_next_job,
-    run_ready_jobs,
-)
+from trunkline.core.jobs import enqueue_debounced, job_handler, run_next_job, run_ready_jobs
 from trunkline.core.models import Job, SystemSettings
 from trunkline.customers.models import Customer
 from trunkline.customers.services import number_block_assign
-from trunkline.routing.snapshot import PUBLISH_DEBOUNCE, SNAPSHOT_FILE, snapshot_publish
+from trunkline.routing.publication import PUBLISH_DEBOUNCE, PUBLISH_SNAPSHOT
+from trunkline.routing.snapshot import SNAPSHOT_FILE, snapshot_publish
 
 pytestmark = pytest.mark.django_db
 
 
 def publish_jobs() -> list[tuple[str, bool]]:
-    return list(Job.objects.filter(kind=PUBLISH_ROUTING_SNAPSHOT).values_list("status", "debounced"))
+    return list(Job.objects.filter(kind=PUBLISH_SNAPSHOT).values_list("status", "debounced"))
 
 
 def make_due() -> None:
-    Job.objects.filter(kind=PUBLISH_ROUTING_SNAPSHOT).update(run_after=timezone.now() - timedelta(seconds=1))
+    Job.objects.filter(kind=PUBLISH_SNAPSHOT).update(run_after=timezone.now() - timedelta(seconds=1))
 
 
 def test_a_change_queues_one_publish_job_after_its_commit(api, django_capture_on_commit_callbacks) -> None:
@@ -47,7 +42,7 @@ def test_a_change_queues_one_publish_job_after_its_commit(api, django_capture_on
         assert publish_jobs() == []
     for callback in callbacks:
         callback()
-    job = Job.objects.get(kind=PUBLISH_ROUTING_SNAPSHOT)
+    job = Job.objects.get(kind=PUBLISH_SNAPSHOT)
     assert (job.status, job.debounced, job.payload) == ("queued", True, {})
     assert before + PUBLISH_DEBOUNCE <= job.run_after <= timezone.now() + PUBLISH_DEBOUNCE
 
@@ -117,21 +112,21 @@ def test_the_worker_publishes_what_the_change_made(django_capture_on_commit_call
 
 def test_a_change_while_the_job_runs_queues_another(django_capture_on_commit_callbacks, settings, tmp_path) -> None:
     settings.VAR_DIR = tmp_path
-    job = enqueue_debounced(PUBLISH_ROUTING_SNAPSHOT)
+    job = enqueue_debounced(PUBLISH_SNAPSHOT)
     Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING)
     # The running build may have read the data before this change: the change must be published again.
-    second = enqueue_debounced(PUBLISH_ROUTING_SNAPSHOT)
+    second = enqueue_debounced(PUBLISH_SNAPSHOT)
     assert second.pk != job.pk
-    assert enqueue_debounced(PUBLISH_ROUTING_SNAPSHOT).pk == second.pk
+    assert enqueue_debounced(PUBLISH_SNAPSHOT).pk == second.pk
     assert sorted(publish_jobs()) == [("queued", True), ("running", True)]
 
 
 def test_the_database_allows_one_waiting_debounced_job_per_kind() -> None:
-    Job.objects.create(kind=PUBLISH_ROUTING_SNAPSHOT, debounced=True)
+    Job.objects.create(kind=PUBLISH_SNAPSHOT, debounced=True)
     with pytest.raises(IntegrityError), transaction.atomic():
-        Job.objects.create(kind=PUBLISH_ROUTING_SNAPSHOT, debounced=True)
-    Job.objects.create(kind=PUBLISH_ROUTING_SNAPSHOT, debounced=True, status=Job.Status.DONE)
-    assert Job.objects.filter(kind=PUBLISH_ROUTING_SNAPSHOT).count() == 2
+        Job.objects.create(kind=PUBLISH_SNAPSHOT, debounced=True)
+    Job.objects.create(kind=PUBLISH_SNAPSHOT, debounced=True, status=Job.Status.DONE)
+    assert Job.objects.filter(kind=PUBLISH_SNAPSHOT).count() == 2
 
 
 @job_handler("tests.debounced_fail", debounce=timedelta(seconds=0))
@@ -161,7 +156,7 @@ def test_the_api_says_when_the_switch_file_was_published(api, api_for, viewer_us
     url = reverse("api:routing-snapshot")
     assert api.get(url).json() == {"published_at": None, "pending": False, "failed": ""}
     published = snapshot_publish()
-    enqueue_debounced(PUBLISH_ROUTING_SNAPSHOT)
+    enqueue_debounced(PUBLISH_SNAPSHOT)
     stamp = datetime.fromtimestamp(published.stat().st_mtime, tz=UTC)
     answer = api_for(viewer_user).get(url).json()
     assert (datetime.fromisoformat(answer["published_at"].replace("Z", "+00:00")), answer["pending"],

@@ -2,7 +2,8 @@
 
 Every ChangeLoggedModel write goes through here whatever the path (form, API, bulk, command),
 and a write without a change context raises instead of passing silently. For the same reason this is where
-a change queues the debounced jobs its model names (`jobs_after_change`: the routing snapshot rebuild).
+each logged change is told to the change observers of core.changelog (the routing app's snapshot publication
+follows the fields the switch reads that way), with the fields it changed.
 Rows inserted by bulk_create(), which sends no signals, come here through core.changelog (record_created).
 """
 
@@ -14,9 +15,9 @@ from django.db.models import Model
 from django.db.models.signals import post_save, pre_delete, pre_save
 
 from trunkline.audit.models import ObjectChange
+from trunkline.core import changelog
 from trunkline.core.changelog import register_created_logger
 from trunkline.core.context import ChangeContext, MissingChangeContext, current_context
-from trunkline.core.jobs import enqueue_after_commit
 from trunkline.core.models import ChangeLoggedModel
 
 
@@ -67,9 +68,16 @@ def _entry(context: ChangeContext, instance: Model, action: str, before: dict | 
     )
 
 
-def _record(instance: Model, action: str, before: dict | None, after: dict | None) -> None:
+def _record(instance: Model, action: changelog.Action, before: dict | None, after: dict | None,
+            secrets: frozenset[str] = frozenset()) -> None:
+    """Write the entry and tell the change observers; `secrets` are the masked fields that changed (the entry
+    shows them masked before and after alike)."""
     _entry(_require_context(instance), instance, action, before, after).save(force_insert=True)
-    enqueue_after_commit(getattr(instance, "jobs_after_change", ()))
+    fields = None
+    if before is not None and after is not None:
+        fields = frozenset(name for name in before.keys() | after.keys()
+                           if before.get(name) != after.get(name)) | secrets
+    changelog.changed(instance, action, fields)
 
 
 def record_created(objects: Sequence[ChangeLoggedModel]) -> None:
@@ -78,8 +86,8 @@ def record_created(objects: Sequence[ChangeLoggedModel]) -> None:
     context = _require_context(objects[0])
     ObjectChange.objects.bulk_create([_entry(context, instance, ObjectChange.Action.CREATE, None,
                                              instance.serialize_for_audit()) for instance in objects])
-    for kinds in {tuple(getattr(instance, "jobs_after_change", ())) for instance in objects}:
-        enqueue_after_commit(kinds)
+    for model in {type(instance) for instance in objects}:  # once per model, not once per row
+        changelog.changed(model, ObjectChange.Action.CREATE, None)
 
 
 def record_update(instance: Model, before: dict[str, Any], after: dict[str, Any]) -> None:
@@ -103,10 +111,10 @@ def handle_pre_save(sender: type, instance: Any, raw: bool = False, update_field
             *instance.audit_masked_fields).first()
 
 
-def _secrets_changed(instance: ChangeLoggedModel, written: set[str] | None) -> bool:
-    stored = instance.__dict__.pop("_prechange_secrets", None)
-    return bool(stored) and any(getattr(instance, name) != value for name, value in stored.items()
-                                if written is None or name in written)
+def _secrets_changed(instance: ChangeLoggedModel, written: set[str] | None) -> frozenset[str]:
+    stored = instance.__dict__.pop("_prechange_secrets", None) or {}
+    return frozenset(name for name, value in stored.items()
+                     if (written is None or name in written) and getattr(instance, name) != value)
 
 
 def handle_post_save(sender: type, instance: Any, created: bool, raw: bool = False, update_fields: Any = None,
@@ -126,7 +134,8 @@ def handle_post_save(sender: type, instance: Any, created: bool, raw: bool = Fal
     if not created and before == after and not secrets_changed:
         del instance._prechange_snapshot
         return
-    _record(instance, ObjectChange.Action.CREATE if created else ObjectChange.Action.UPDATE, before, after)
+    _record(instance, ObjectChange.Action.CREATE if created else ObjectChange.Action.UPDATE, before, after,
+            secrets_changed)
     # The next save of the same instance is a new change with this state as its "before".
     instance._prechange_snapshot = after
 

@@ -28,9 +28,6 @@ LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 # The worker's pause after an error outside a job's handler (the claim, the database): doubles per error in a row.
 ERROR_BACKOFF_MAX = 60.0
-# A job kind named here because models below the routing app ask for it (ChangeLoggedModel.jobs_after_change);
-# the routing app registers its handler.
-PUBLISH_ROUTING_SNAPSHOT = "routing.publish_snapshot"
 Handler = Callable[[Job], None]
 _handlers: dict[str, Handler] = {}
 _debounce: dict[str, timedelta] = {}

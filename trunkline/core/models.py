@@ -32,9 +32,6 @@ class ChangeLoggedModel(models.Model):
 
     audit_masked_fields: ClassVar[tuple[str, ...]] = ()
     audit_ignored_fields: ClassVar[tuple[str, ...]] = ("created", "updated")
-    # Debounced job kinds a committed change of this model calls for (the routing snapshot, for the records the
-    # call decision reads). The audit log's write path, which every change passes, queues them.
-    jobs_after_change: ClassVar[tuple[str, ...]] = ()
 
     class Meta:
         abstract = True

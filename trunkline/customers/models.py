@@ -8,7 +8,6 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
-from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT
 from trunkline.core.models import ChangeLoggedModel, Job
 from trunkline.core.money import MONEY_MAX_DIGITS, MONEY_PLACES
 from trunkline.core.validators import (
@@ -66,8 +65,6 @@ class Customer(ChangeLoggedModel):
     notes = models.TextField("private notes", blank=True)
     # Moves only through the ledger (billing); shown read-only everywhere else.
     balance = money_field("balance", default=ZERO, editable=False)
-
-    jobs_after_change = (PUBLISH_ROUTING_SNAPSHOT,)  # read by the call decision
 
     class Meta:
         ordering = ("name",)
@@ -156,8 +153,6 @@ class Contact(BelongsToCustomer, ChangeLoggedModel):
     password = models.CharField(max_length=128, editable=False)
 
     audit_masked_fields = ("password",)
-
-    jobs_after_change = (PUBLISH_ROUTING_SNAPSHOT,)  # read by the call decision
 
     class Meta:
         ordering = ("customer", "name")

@@ -5,16 +5,15 @@ IP-auth entries, SIP users, parameter rewrites, providers, rate cards, egress li
 revisions, ingress routes, their lock and exclude links, CLI rules). Rows are read with values_list(), and rate
 rows through iterator(), so 500,000 prefixes never become 500,000 model instances.
 
-A committed change to any record the decision reads queues one debounced publish job (the models name it in
-`jobs_after_change`): a burst of edits, an import or a bulk change is published once, PUBLISH_DEBOUNCE after
-the first of them, by `trunkline worker`.
+It reads only the fields routing.publication.SOURCES declares (a test holds it to that), so that a committed
+change to one of them, and only such a change, queues the debounced publish job that runs snapshot_publish().
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -23,13 +22,13 @@ from django.utils import timezone
 
 from trunkline.contracts import snapshot as contract
 from trunkline.contracts.codec import SNAPSHOT_FILE, write_snapshot
-from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT, job_handler
+from trunkline.core.jobs import job_handler
 from trunkline.core.models import Job
 from trunkline.customers.models import Contact, Customer
 from trunkline.routing.models import CliRule, IngressRoute, Provider, Rate, RateCard
+from trunkline.routing.publication import PUBLISH_DEBOUNCE, PUBLISH_SNAPSHOT, SOURCES
 from trunkline.sipauth.models import IpAuth, ParameterRewrite, SipUser
 
-PUBLISH_DEBOUNCE = timedelta(seconds=2)
 _RATE_CHUNK = 10_000
 
 
@@ -52,8 +51,9 @@ def snapshot_build() -> contract.RoutingSnapshot:
                              cps=cps, ip_whitelist=tuple(whitelist))
             for pk, customer_id, username, ha1, channels, cps, whitelist in SipUser.objects.order_by(
                 "pk").values_list("pk", "customer_id", "username", "ha1", "channels", "cps", "ip_whitelist")),
-        # to_contract() reads only the rule's own columns: one query, no per-row lookups.
-        parameter_rewrites=tuple(rule.to_contract() for rule in ParameterRewrite.objects.order_by("pk")),
+        # to_contract() reads only the rule's own columns (declared in SOURCES): one query, no per-row lookups.
+        parameter_rewrites=tuple(rule.to_contract() for rule in ParameterRewrite.objects.only(
+            *SOURCES[ParameterRewrite]).order_by("pk")),
         providers=tuple(
             contract.Provider(id=pk, name=name, status=contract.ProviderStatus(status), channels=channels, cps=cps,
                               tech_prefix=tech_prefix,
@@ -64,7 +64,7 @@ def snapshot_build() -> contract.RoutingSnapshot:
                 "pk").values_list("pk", "name", "status", "gateways", "channels", "cps", "tech_prefix")),
         rate_cards=_rate_cards(),
         ingress_routes=_ingress_routes(),
-        cli_rules=tuple(rule.to_contract() for rule in CliRule.objects.order_by("pk")),
+        cli_rules=tuple(rule.to_contract() for rule in CliRule.objects.only(*SOURCES[CliRule]).order_by("pk")),
     )
 
 
@@ -87,13 +87,13 @@ class Publication:
 def snapshot_publication() -> Publication:
     target = Path(settings.VAR_DIR) / SNAPSHOT_FILE
     published_at = datetime.fromtimestamp(target.stat().st_mtime, tz=UTC) if target.exists() else None
-    jobs = Job.objects.filter(kind=PUBLISH_ROUTING_SNAPSHOT)
+    jobs = Job.objects.filter(kind=PUBLISH_SNAPSHOT)
     last = jobs.filter(status__in=(Job.Status.DONE, Job.Status.FAILED)).order_by("-finished", "-id").first()
     return Publication(published_at=published_at, pending=jobs.filter(status=Job.Status.QUEUED).exists(),
                        failed=last.last_error if last is not None and last.status == Job.Status.FAILED else "")
 
 
-@job_handler(PUBLISH_ROUTING_SNAPSHOT, debounce=PUBLISH_DEBOUNCE)
+@job_handler(PUBLISH_SNAPSHOT, debounce=PUBLISH_DEBOUNCE)
 def publish_snapshot_job(job: Job) -> None:
     snapshot_publish()
 
@@ -102,8 +102,9 @@ def _customers() -> tuple[contract.Customer, ...]:
     # A customer counts as verified when any of its contacts is (the verification gate of DESIGN.md step 2).
     email_verified: set[int] = set()
     mobile_verified: set[int] = set()
+    # Unordered: the contacts' default order (by name) is a column the switch does not read.
     for customer_id, email, mobile in Contact.objects.filter(
-            Q(email_verified=True) | Q(mobile_verified=True)).values_list(
+            Q(email_verified=True) | Q(mobile_verified=True)).order_by().values_list(
             "customer_id", "email_verified", "mobile_verified"):
         if email:
             email_verified.add(customer_id)

@@ -12,7 +12,6 @@ from django.db import models
 from django.urls import reverse
 
 from trunkline.contracts import snapshot
-from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT
 from trunkline.core.models import ChangeLoggedModel
 from trunkline.core.validators import (
     normalize_ip_list,
@@ -110,8 +109,6 @@ class IpAuth(BelongsToCustomer, ChangeLoggedModel):
 
     audit_masked_fields = ("password",)
 
-    jobs_after_change = (PUBLISH_ROUTING_SNAPSHOT,)  # read by the call decision
-
     class Meta:
         ordering = ("customer", "ip", "id")
         verbose_name = "IP authentication"
@@ -156,8 +153,6 @@ class SipUser(BelongsToCustomer, ChangeLoggedModel):
 
     audit_masked_fields = ("ha1", "voicemail_pin")
 
-    jobs_after_change = (PUBLISH_ROUTING_SNAPSHOT,)  # read by the call decision
-
     class Meta:
         ordering = ("username",)
         verbose_name = "SIP user"
@@ -201,8 +196,6 @@ class ParameterRewrite(ChangeLoggedModel):
     replace = models.CharField(max_length=200, blank=True, validators=[reject_control_characters],
                                help_text="May use $1, \\1 and $<name>.")
     order = models.PositiveIntegerField(default=0, help_text="Rules apply in ascending order.")
-
-    jobs_after_change = (PUBLISH_ROUTING_SNAPSHOT,)  # read by the call decision
 
     class Meta:
         ordering = ("order", "id")

@@ -11,7 +11,6 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
 
-from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT
 from trunkline.core.models import ChangeLoggedModel
 from trunkline.core.validators import reject_control_characters
 from trunkline.routing.choices import ProviderStatus, Transport
@@ -73,8 +72,6 @@ class Provider(ChangeLoggedModel):
     tech_prefix = models.CharField(max_length=20, blank=True, validators=[validate_digits],
                                    help_text="Added in front of the number on calls sent to this provider.")
     notes = models.TextField(blank=True)
-
-    jobs_after_change = (PUBLISH_ROUTING_SNAPSHOT,)  # read by the call decision
 
     class Meta:
         ordering = ("name",)

@@ -11,7 +11,6 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
-from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT
 from trunkline.core.models import ChangeLoggedModel
 from trunkline.core.money import MONEY_MAX_DIGITS, RATE_PLACES
 from trunkline.core.validators import reject_control_characters, validate_currency
@@ -41,8 +40,6 @@ class RateCard(ChangeLoggedModel):
 
     # Set once: rows are priced in the currency and the egress links depend on the kind.
     immutable_fields = ("currency", "kind")
-
-    jobs_after_change = (PUBLISH_ROUTING_SNAPSHOT,)  # read by the call decision
 
     class Meta:
         ordering = ("name",)

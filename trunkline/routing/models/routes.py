@@ -9,7 +9,6 @@ from django.db import models
 
 from trunkline.contracts import snapshot
 from trunkline.core.integers import ascii_int
-from trunkline.core.jobs import PUBLISH_ROUTING_SNAPSHOT
 from trunkline.core.models import ChangeLoggedModel
 from trunkline.core.validators import reject_control_characters
 from trunkline.customers.models import BelongsToCustomer, Customer
@@ -71,8 +70,6 @@ class IngressRoute(BelongsToCustomer, ChangeLoggedModel):
                                          "to the cards in proportion, then fail over. A card not listed weighs 1.")
     public_notes = models.TextField(blank=True, help_text="Shown on the Customer Portal.")
     private_notes = models.TextField(blank=True, help_text="Control panel only.")
-
-    jobs_after_change = (PUBLISH_ROUTING_SNAPSHOT,)  # read by the call decision
 
     class Meta:
         ordering = ("customer", "tech_prefix", "id")
@@ -149,8 +146,6 @@ class CliRule(BelongsToCustomer, ChangeLoggedModel):
                                                      "(tech prefix included); empty = all.")
     use_did = models.CharField("use DID", max_length=10, choices=UseDid.choices, default=UseDid.DISABLED)
     notes = models.TextField(blank=True)
-
-    jobs_after_change = (PUBLISH_ROUTING_SNAPSHOT,)  # read by the call decision
 
     class Meta:
         ordering = ("customer", "id")  # the order the switch tries the rules in
