@@ -119,6 +119,25 @@ class CliRuleSet:
         self._outbound = tuple(rule for rule in compiled if rule.rule.direction != _INBOUND)
         self._dids = dids
 
+    @property
+    def plain(self) -> bool:
+        """No outbound rule rewrites, forces or filters on DIDs: a CLI that passes leaves as it came, and one that
+        matches no rule is refused (what the fast path, fast.py, answers without evaluate()'s trace)."""
+        return not any(rule.rewrite_cli is not None or rule.rewrite_pai is not None or rule.forced_cli is not None
+                       or rule.did_filter for rule in self._outbound)
+
+    def passes(self, cli: str, pai: str | None, dialed: str) -> bool:
+        """Whether an outbound rule matches the call (every CLI passes when there is none): for a `plain` set,
+        evaluate()'s verdict."""
+        rules = self._outbound
+        if not rules:
+            return True
+        dids = self._dids
+        for rule in rules:
+            if rule.conditions_hold(pai, dialed, dids, cli) is not False and rule.cli.search(cli) is not None:
+                return True
+        return False
+
     def evaluate(self, cli: str, pai: str | None, dialed: str, direction: CliDirection = CliDirection.OUTBOUND,
                  rng: random.Random | None = None) -> CliResult:
         rules = self._inbound if direction == _INBOUND else self._outbound
