@@ -628,7 +628,7 @@ def test_the_audit_tab_lists_this_customers_changes_and_the_settings_newest_firs
         ["test", "—", "Created", "settings Settings", "—", "View Difference"],
         ["test", "—", "Created", "customer Acme Telecom", "—", "View Difference"],
     ]
-    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row[0]) for row in rows)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", row[0]) for row in rows)
     # View Difference: before and after side by side (changed fields of an update, every field of a create).
     rename = ObjectChange.objects.get(object_repr="Bob Baker <bob@acme.example>", user_name="operator")
     html = response.content.decode()

@@ -514,7 +514,7 @@ def test_ui_bad_row_shows_the_error_and_writes_nothing(web, confirm):
     assert response.status_code == 200
     html = response.content.decode()
     assert "1 row with errors; nothing was imported." in html
-    assert f"<tr><td>Row 3</td><td><code>debit_limit</code></td><td>{SCIENTIFIC}</td></tr>" in html
+    assert f"<tr><td>Row 3</td><td class=\"mono\">debit_limit</td><td>{SCIENTIFIC}</td></tr>" in html
     assert 'name="_confirm"' not in html
     assert counts() == before
 

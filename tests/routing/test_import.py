@@ -227,7 +227,7 @@ def test_import_with_a_future_date_live_is_scheduled(api, card) -> None:
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["activated"] is False
-    assert body["detail"] == "Imported 3 rows as revision 2 (scheduled for 2099-01-01 06:00 UTC)."
+    assert body["detail"] == "Imported 3 rows as revision 2 (scheduled for 2099-01-01 06:00:00 UTC)."
     assert body["revision"]["date_live"] == "2099-01-01T06:00:00Z"
     card.refresh_from_db()
     assert card.active_revision.number == 1

@@ -51,7 +51,7 @@ def test_a_large_deck_is_imported_by_the_worker_with_progress(web: Client, opera
     assert '<meta http-equiv="refresh" content="2">' in body and "Queued for the background worker" in body
     assert "<h2>Waiting for the worker…</h2>" in body and 'aria-valuemax="10" aria-valuenow="0"' in body
     card_page = web.get(card.get_absolute_url()).content.decode()
-    assert f'An import of 5 rows started {imported.created:%Y-%m-%d %H:%M} UTC is in progress: ' \
+    assert f'An import of 5 rows started {imported.created:%Y-%m-%d %H:%M:%S} UTC is in progress: ' \
            f'<a href="/routing/imports/{imported.pk}/">' in card_page
     # Halfway: every row read, none written yet.
     imported.job.progress_done = 5

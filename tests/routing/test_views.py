@@ -102,8 +102,8 @@ def test_import_errors_name_row_and_field_and_nothing_is_written(web: Client, se
     body = response.content.decode()
     assert response.status_code == 200
     assert "2 rows with errors; nothing was imported." in body
-    assert "<td>row 3</td><td class=\"mono\">prefix</td><td>Prefix 44 is on rows 2 and 3" in body
-    assert "<td>row 4</td><td class=\"mono\">rate</td>" in body
+    assert "<td>Row 3</td><td class=\"mono\">prefix</td><td>Prefix 44 is on rows 2 and 3" in body
+    assert "<td>Row 4</td><td class=\"mono\">rate</td>" in body
     assert not RateRevision.objects.filter(card=card).exists()
     assert not Rate.objects.exists()
 
@@ -153,7 +153,7 @@ def test_schedule_a_revision(web: Client, setup_context: None) -> None:
     card.refresh_from_db()
     assert later.date_live.isoformat() == "2099-01-02T03:04:00+00:00"
     assert card.active_revision != later
-    assert "Live 2099-01-02 03:04 UTC" in web.get(reverse("routing:ratecard", args=[card.pk])).content.decode()
+    assert "Live 2099-01-02 03:04:00 UTC" in web.get(reverse("routing:ratecard", args=[card.pk])).content.decode()
 
 
 def test_export_writes_the_active_revision(web: Client, setup_context: None) -> None:

@@ -1,10 +1,11 @@
 from django.utils.html import format_html
 
+from trunkline.core.formats import utc_text
 from trunkline.core.tables import Column, Table
 
 
 def _time(value, obj) -> str:
-    return format_html('<a href="{}">{}</a>', obj.get_absolute_url(), value.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    return format_html('<a href="{}">{}</a>', obj.get_absolute_url(), utc_text(value))
 
 
 def _object(value, obj) -> str:

@@ -95,7 +95,7 @@ class ImportResult:
         return f"{verb} {self.rows:,} rows: {self.created:,} new, {self.updated:,} updated."
 
     def add_error(self, row_number: int, field_name: str, message: str) -> None:
-        key = f"row {row_number}"
+        key = row_key(row_number)
         if key not in self.errors:
             self.error_rows += 1
             if len(self.errors) >= MAX_LISTED_ERRORS:
@@ -107,6 +107,12 @@ class ImportResult:
         data = asdict(self)
         del data["preview"], data["header"]
         return {**data, "summary": self.summary}
+
+
+def row_key(number: int) -> str:
+    """How every import (customers, rates, routes, rules, ...) names a row in its errors: "row 12", counting the
+    file's rows from 1 with the header as row 1, as a spreadsheet shows them. Pages write it "Row 12"."""
+    return f"row {number}"
 
 
 def decode_upload(raw: bytes) -> str:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Model, QuerySet, Sum
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+
+from trunkline.core.formats import utc_text
 
 EMPTY = mark_safe('<span class="muted">—</span>')
 
@@ -41,6 +44,8 @@ class Column:
         elif isinstance(value, bool):
             value = format_html('<span class="bool bool-{}">{}</span>', "yes" if value else "no",
                                 "Yes" if value else "No")
+        elif isinstance(value, datetime):
+            value = utc_text(value)
         elif isinstance(value, list) and value:
             value = format_html_join_tags(value)
         elif value is None or value == "" or value == []:

@@ -1,6 +1,7 @@
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from trunkline.core.formats import percent_text
 from trunkline.core.tables import EMPTY, Column, Table
 
 UNLIMITED = mark_safe('<span class="muted">Unlimited</span>')
@@ -34,7 +35,8 @@ class CustomerTable(Table):
         Column("debit_limit", "Debit limit", order_by="debit_limit", numeric=True, money=True, formatter=_money),
         Column("minimum_payment", "Minimum payment", order_by="minimum_payment", numeric=True, money=True,
                formatter=_money),
-        Column("tax_rate", "Tax (%)", order_by="tax_rate", numeric=True, groupable=True),
+        Column("tax_rate", "Tax", order_by="tax_rate", numeric=True, groupable=True,
+               formatter=lambda value, obj: percent_text(value)),
         Column("channels", "Channels", order_by="channels", numeric=True, groupable=True, formatter=_limit),
         Column("cps", "Flow speed (CPS)", order_by="cps", numeric=True, groupable=True, formatter=_limit),
         Column("country", "Country", order_by="country", groupable=True, formatter=_country),

@@ -8,6 +8,7 @@ from django.template.defaultfilters import floatformat
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
+from trunkline.core.formats import percent_text, utc_text
 from trunkline.core.tables import PerCurrency
 
 register = template.Library()
@@ -86,3 +87,15 @@ def bound_field(form: Any, name: str) -> Any:
 def verbose_name(model: Any) -> str:
     """A model class's (or instance's) human name: "contact", "number block", "settings"."""
     return str(model._meta.verbose_name) if model is not None else ""
+
+
+@register.filter
+def utc(value: Any) -> str:
+    """{{ moment|utc }}: "2026-12-06 17:31:28 UTC", the one way the panel writes a time."""
+    return utc_text(value)
+
+
+@register.filter
+def percent(value: Any) -> str:
+    """{{ customer.tax_rate|percent }}: "20.00 %", with the decimals the edit form shows."""
+    return percent_text(value)

@@ -17,6 +17,7 @@ from django.db.models import Max, ProtectedError, Q
 from django.utils import timezone
 
 from trunkline.core.context import change_context
+from trunkline.core.formats import utc_text
 from trunkline.core.jobs import enqueue, job_handler, set_progress
 from trunkline.core.models import Job, User
 from trunkline.routing.choices import RateCardKind, RevisionSource
@@ -191,7 +192,7 @@ class RateImportResult:
         if self.revision is None:
             return f"Ready to import {rows:,} rows."
         state = ("active" if self.activated else
-                 f"scheduled for {self.revision.date_live:%Y-%m-%d %H:%M} UTC" if self.revision.date_live else
+                 f"scheduled for {utc_text(self.revision.date_live)}" if self.revision.date_live else
                  "not active")
         return f"Imported {rows:,} rows as revision {self.revision.number} ({state})."
 

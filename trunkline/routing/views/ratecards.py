@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views import View
 
 from trunkline.core.bulk_import import ImportFileError, decode_upload
+from trunkline.core.formats import utc_text
 from trunkline.core.integers import ascii_int
 from trunkline.core.uploads import declared_too_large, too_large_message, upload_limit
 from trunkline.core.views import generic
@@ -107,7 +108,7 @@ class RevisionActivateView(RoleRequiredMixin, View):
             if revision.card.active_revision_id == revision.pk or date_live is None:
                 messages.success(request, f"Revision {revision.number} is now active.")
             else:
-                messages.success(request, f"Revision {revision.number} goes live at {date_live:%Y-%m-%d %H:%M} UTC.")
+                messages.success(request, f"Revision {revision.number} goes live at {utc_text(date_live)}.")
         return redirect(revision.card.get_absolute_url())
 
 
@@ -215,7 +216,7 @@ class RateImportStatusView(generic.ObjectView):
         return {**progress,
                 "counts": f"{progress['read']:,} of {obj.rows:,} row{pluralize(obj.rows)} read and checked, "
                           f"{progress['written']:,} written · uploaded by {obj.created_by or '—'} on "
-                          f"{obj.created:%Y-%m-%d %H:%M:%S} UTC",
+                          f"{utc_text(obj.created)}",
                 "errors": obj.errors,
                 "crumbs": [("Rate cards", reverse("routing:ratecard_list")),
                            (str(obj.card), obj.card.get_absolute_url())]}
