@@ -21,7 +21,7 @@ from tests.factories import CONTACT_PASSWORD, make_customer
 from trunkline.core.context import change_context
 from trunkline.core.jobs import run_worker
 from trunkline.core.models import Job, User
-from trunkline.routing.publication import PUBLISH_SNAPSHOT
+from trunkline.routing.publish import PUBLISH_SNAPSHOT
 from trunkline.routing.snapshot import SNAPSHOT_FILE
 
 WRITERS = 8

@@ -12,7 +12,7 @@ from trunkline.audit.models import ObjectChange
 from trunkline.core import bulk_import
 from trunkline.core.models import Job
 from trunkline.customers.models import Customer
-from trunkline.routing.publication import PUBLISH_SNAPSHOT
+from trunkline.routing.publish import PUBLISH_SNAPSHOT
 
 URL = "/api/v1/customers/import/"
 HEADER = "name,currency,status,channels\n"

@@ -22,7 +22,7 @@ from trunkline.core.jobs import run_ready_jobs
 from trunkline.core.models import Job, User
 from trunkline.customers.models import Contact, Customer, Message, NumberBlock
 from trunkline.customers.services import SEND_MESSAGE_JOB
-from trunkline.routing.publication import PUBLISH_SNAPSHOT
+from trunkline.routing.publish import PUBLISH_SNAPSHOT
 
 pytestmark = pytest.mark.e2e
 

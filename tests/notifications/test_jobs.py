@@ -11,7 +11,7 @@ from django.utils import timezone
 from trunkline.audit.models import ObjectChange
 from trunkline.core.jobs import job_handler, run_next_job
 from trunkline.core.models import Job
-from trunkline.routing.publication import PUBLISH_SNAPSHOT
+from trunkline.routing.publish import PUBLISH_SNAPSHOT
 
 FINISHED = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 ran: list[int] = []

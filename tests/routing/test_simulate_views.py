@@ -16,7 +16,7 @@ from trunkline.core.jobs import enqueue_debounced
 from trunkline.core.models import Job, User
 from trunkline.customers.models import Customer
 from trunkline.routing.models import IngressRoute, SimulatedCall
-from trunkline.routing.publication import PUBLISH_SNAPSHOT
+from trunkline.routing.publish import PUBLISH_SNAPSHOT
 from trunkline.routing.selectors import customer_ip
 from trunkline.routing.simulate import simulate_and_record
 from trunkline.routing.snapshot import snapshot_publish

@@ -18,7 +18,7 @@ from trunkline.core.jobs import enqueue_debounced, job_handler, run_next_job, ru
 from trunkline.core.models import Job, SystemSettings
 from trunkline.customers.models import Customer
 from trunkline.customers.services import number_block_assign
-from trunkline.routing.publication import PUBLISH_DEBOUNCE, PUBLISH_SNAPSHOT
+from trunkline.routing.publish import PUBLISH_DEBOUNCE, PUBLISH_SNAPSHOT
 from trunkline.routing.snapshot import SNAPSHOT_FILE, snapshot_publish
 
 pytestmark = pytest.mark.django_db

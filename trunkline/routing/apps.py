@@ -13,9 +13,9 @@ class RoutingConfig(AppConfig):
         cardtabs.register("routing", "Routing", "customer_routing:routing_tab", order=30)
         cardtabs.register("latest_calls", "Latest Calls", "customer_routing:latest_calls_tab", order=50)
         # The snapshot publication follows the logged changes of the fields the switch reads.
-        from trunkline.routing import publication
+        from trunkline.routing import publish
 
-        publication.register()
+        publish.register()
         # Registers the job handlers (scheduled activation, snapshot publication) with the worker.
         from trunkline.routing import snapshot  # noqa: F401
         from trunkline.routing.services import ratecards  # noqa: F401

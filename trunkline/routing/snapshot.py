@@ -5,7 +5,7 @@ IP-auth entries, SIP users, parameter rewrites, providers, rate cards, egress li
 revisions, ingress routes, their lock and exclude links, CLI rules). Rows are read with values_list(), and rate
 rows through iterator(), so 500,000 prefixes never become 500,000 model instances.
 
-It reads only the fields routing.publication.SOURCES declares (a test holds it to that), so that a committed
+It reads only the fields routing.publish.SOURCES declares (a test holds it to that), so that a committed
 change to one of them, and only such a change, queues the debounced publish job that runs snapshot_publish().
 """
 
@@ -26,7 +26,7 @@ from trunkline.core.jobs import job_handler
 from trunkline.core.models import Job
 from trunkline.customers.models import Contact, Customer
 from trunkline.routing.models import CliRule, IngressRoute, Provider, Rate, RateCard
-from trunkline.routing.publication import PUBLISH_DEBOUNCE, PUBLISH_SNAPSHOT, SOURCES
+from trunkline.routing.publish import PUBLISH_DEBOUNCE, PUBLISH_SNAPSHOT, SOURCES
 from trunkline.sipauth.models import IpAuth, ParameterRewrite, SipUser
 
 _RATE_CHUNK = 10_000

@@ -9,7 +9,7 @@ bulk change is published once, PUBLISH_DEBOUNCE after the first of them, by `tru
 back publishes nothing.
 
 Balances, reserved amounts and live call counts are not here: they change with every call, so the switch reads
-them through its Counters interface instead of the snapshot. tests/routing/test_publication.py fails when the
+them through its Counters interface instead of the snapshot. tests/routing/test_publish.py fails when the
 builder (routing.snapshot) reads a column not declared here.
 """
 
@@ -68,7 +68,7 @@ def _check_sources() -> None:
         missing = names - known
         ignored = names & set(getattr(model, "audit_ignored_fields", ()))
         if missing or ignored:
-            raise ImproperlyConfigured(f"routing.publication.SOURCES[{model.__name__}] names "
+            raise ImproperlyConfigured(f"routing.publish.SOURCES[{model.__name__}] names "
                                        f"{sorted(missing | ignored)}: not a field of the model, or one the audit "
                                        f"log ignores.")
 

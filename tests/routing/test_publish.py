@@ -1,5 +1,5 @@
 """The routing app publishes a new snapshot only for a committed change of a field the switch reads
-(routing.publication.SOURCES): contact notes, message deliveries and balances publish nothing; a fed field, a
+(routing.publish.SOURCES): contact notes, message deliveries and balances publish nothing; a fed field, a
 create or a delete of a source row queues exactly one publish job, however many changes a burst or an import
 makes. The builder reads no field that is not declared, so no change the switch sees can go unpublished."""
 
@@ -22,9 +22,9 @@ from trunkline.core.context import change_context
 from trunkline.core.models import Job
 from trunkline.customers.choices import DeliveryStatus
 from trunkline.customers.models import Contact, Customer, MessageDelivery
-from trunkline.routing import publication
+from trunkline.routing import publish
 from trunkline.routing.models import CliRule, IngressRoute, Rate, RateCard
-from trunkline.routing.publication import PUBLISH_SNAPSHOT, SOURCES
+from trunkline.routing.publish import PUBLISH_SNAPSHOT, SOURCES
 from trunkline.routing.services.ratecards import rate_card_save, rate_revision_activate
 from trunkline.routing.snapshot import snapshot_build
 from trunkline.sipauth.services import sip_user_save
@@ -180,9 +180,9 @@ def test_a_burst_of_edits_and_a_bulk_import_publish_once(api, django_capture_on_
 
 def test_a_declared_name_that_is_no_field_is_refused_at_start(monkeypatch) -> None:
     monkeypatch.setitem(SOURCES, Customer, SOURCES[Customer] | {"chanels"})
-    with pytest.raises(ImproperlyConfigured, match=r"^routing\.publication\.SOURCES\[Customer\] names "
+    with pytest.raises(ImproperlyConfigured, match=r"^routing\.publish\.SOURCES\[Customer\] names "
                                                    r"\['chanels'\]: not a field of the model"):
-        publication.register()
+        publish.register()
 
 
 # The rows of a card's active revision: they never change once written, and which revision is active is
