@@ -25,12 +25,14 @@ bench/decide.py times route_call() against decide() and the peers' SQL way.
 
 from __future__ import annotations
 
+import gc
 import random
 from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
 from typing import NamedTuple
 
+from trunkline.contracts.money import MONEY_QUANTUM
 from trunkline.contracts.snapshot import (
     AuthKind,
     Customer,
@@ -38,6 +40,7 @@ from trunkline.contracts.snapshot import (
     IngressRoute,
     IpAuth,
     IpDirection,
+    Provider,
     RateRow,
     RateStatus,
     Recording,
@@ -48,8 +51,9 @@ from trunkline.switch.cli import REJECT_REASON as CLI_REJECTED
 from trunkline.switch.cli import CliRuleSet
 from trunkline.switch.counters import CUSTOMER, IP_AUTH, ROUTE, Counters
 from trunkline.switch.decide import decide
-from trunkline.switch.egress import Order, Plan, route_egress
+from trunkline.switch.egress import PROFIT_CHECK_SECONDS, Order, Plan, profitable, route_egress
 from trunkline.switch.index import SnapshotIndex
+from trunkline.switch.rating import billed_seconds, first_increment_charge
 from trunkline.switch.types import (
     CHANNEL_LIMIT,
     CONNECT_COST_BLOCKED,
@@ -63,6 +67,7 @@ from trunkline.switch.types import (
     RATE_ABOVE_CAP,
     Call,
     Decision,
+    Egress,
 )
 
 _ZERO = Decimal(0)
@@ -74,17 +79,16 @@ _SAMPLE_PERCENT = {Recording.SAMPLE_1: 1, Recording.SAMPLE_5: 5, Recording.SAMPL
 _new_decision: Callable[[tuple[object, ...]], Decision] = partial(tuple.__new__, Decision)
 _UNKNOWN_SOURCE = Decision(False, 403, IP_NOT_AUTHORISED, ())
 
-# What a plan says about the rate step: the call goes on to money and egress, or one of the step's rejects, or
-# decide() answers (money in finer units than micro-units).
-_ROUTES, _PRE, _CAP, _CONNECT, _DECIDE = range(5)
-_REJECTS = {_PRE: NO_ROUTES_PRE, _CAP: RATE_ABOVE_CAP, _CONNECT: CONNECT_COST_BLOCKED}
+# A plan's kind: the call goes on to money and egress, or the rate step refuses it (no rate, blocked), or
+# decide() answers (the sell row's money is finer than micro-units).
+_ROUTES, _PRE, _DECIDE = range(3)
 
 
 class _Plan(NamedTuple):
-    """A route egress policy's answer for one merged rate tuple: everything steps 7-9 need but the money."""
+    """What steps 7-9 need for one merged rate tuple of a card, whatever the route: worked out on first use."""
 
-    kind: int  # _ROUTES, or a reject of the rate step, or _DECIDE
-    sell: RateRow | None  # the customer card's row, as the decision names it (None for "no rate" and blocked)
+    kind: int
+    sell: RateRow  # the customer card's row (a placeholder when the kind is not _ROUTES)
     first: Decimal  # the first-increment charge: the decision's `reserve`
     first_micros: int
     fee_micros: int
@@ -92,13 +96,19 @@ class _Plan(NamedTuple):
     mcd: int
     pulse: int
     grace: int
-    egress: Order  # after the route's filters, profit assurance and order
-    dropped: int  # how many profit assurance dropped
+    candidates: Order  # active, unblocked provider rates in LCR order, as egress.Plan's
+    profitable: Order  # those profit assurance keeps
+    unprofitable: int  # how many it drops
 
 
 _NO_EGRESS = Order(())
-_PRE_PLAN = _Plan(_PRE, None, _ZERO, 0, 0, 0, 0, 1, 0, _NO_EGRESS, 0)
-_DECIDE_PLAN = _Plan(_DECIDE, None, _ZERO, 0, 0, 0, 0, 1, 0, _NO_EGRESS, 0)
+_PRE_PLAN = _Plan(_PRE, RateRow("", _ZERO), _ZERO, 0, 0, 0, 0, 1, 0, _NO_EGRESS, _NO_EGRESS, 0)
+_DECIDE_PLAN = _PRE_PLAN._replace(kind=_DECIDE)
+# egress.profitable()'s shortcut bound: two money quanta per minute, 60 x (buy charge - sell charge).
+_TWO_QUANTA_PER_MINUTE = 2 * 60 * MONEY_QUANTUM
+_LONGEST = max(PROFIT_CHECK_SECONDS)
+_new_egress: Callable[[tuple[object, ...]], Egress] = partial(tuple.__new__, Egress)
+_new_plan: Callable[[tuple[object, ...]], _Plan] = partial(tuple.__new__, _Plan)
 
 
 def _micros(amount: Decimal) -> int | None:
@@ -108,42 +118,75 @@ def _micros(amount: Decimal) -> int | None:
     return whole if whole == scaled else None
 
 
-class _Policy:
-    """The routes that share a card and every egress setting share one memo of plans."""
+class _Sell(NamedTuple):
+    """A customer row's money in micro-units (None: finer), shared by every merged tuple that inherits it."""
 
-    __slots__ = ("card_plan", "memo", "narrowed", "route")
+    first: Decimal
+    micros: tuple[int, int, int] | None  # first increment, fee, rate
+    billed_longest: int  # billed seconds of the longest profit-checked call
 
-    def __init__(self, route: IngressRoute, card_plan: Callable[[tuple[RateRow | None, ...], RateRow], Plan]) -> None:
-        self.route = route  # any of them: they differ in nothing a plan reads
-        self.card_plan = card_plan
-        self.narrowed = bool(route.lock or route.exclude or route.provider_capped_rate is not None
-                             or route.strategy == Strategy.REVERSE_LCR)
+
+class _CardPlans:
+    """The plans of one customer card, by merged rate tuple; built like index._Card.plan, leaner.
+
+    The first call through a destination pays for its plan, so the build is the fast path's cold cost: the
+    LCR sort compares (rate, fee, name, position) tuples, which equals egress.lcr_key's stable sort, and the
+    profit check settles a pair with the same billing terms from the margin the Egress carries anyway, exactly
+    as egress.profitable() would; other pairs go to profitable() itself.
+    """
+
+    __slots__ = ("egress", "memo", "sells")
+
+    def __init__(self, egress: tuple[tuple[int, Provider | None], ...]) -> None:
+        # Aligned with a merged tuple: position 0 is the customer card (no provider), then the egress cards.
+        self.egress = ((0, 0, None, (), ""), *(
+            (position, card_id, provider, provider.gateways if provider else (), provider.name if provider else "")
+            for position, (card_id, provider) in enumerate(egress, start=1)))
         self.memo: dict[int, _Plan] = {}  # by id() of the merged index's prebuilt tuple, which lives as long
+        self.sells: dict[int, _Sell] = {}  # by id() of the row, which the snapshot holds
 
     def plan(self, rates: tuple[RateRow | None, ...]) -> _Plan:
-        """Steps 7-9 of decide() for whatever call reaches `rates`, worked out once."""
-        route, sell = self.route, rates[0]
+        sell = rates[0]
         if sell is None or sell.status == _BLOCKED:
-            plan = _PRE_PLAN
-        elif route.capped_rate is not None and sell.rate > route.capped_rate:
-            plan = _PRE_PLAN._replace(kind=_CAP, sell=sell)
-        elif route.block_connect_cost and sell.connection_fee:
-            plan = _PRE_PLAN._replace(kind=_CONNECT, sell=sell)
-        else:
-            base = self.card_plan(rates, sell)  # the index's memo, shared with decide()
-            if self.narrowed:
-                egress, dropped = route_egress(base, route, sell)
-            elif route.profit_assurance:
-                egress, dropped = base.profitable, base.unprofitable
-            else:
-                egress, dropped = base.candidates, 0
-            first, fee, rate = _micros(base.first), _micros(sell.connection_fee), _micros(sell.rate)
-            if first is None or fee is None or rate is None:
-                plan = _DECIDE_PLAN
-            else:
-                plan = _Plan(_ROUTES, sell, base.first, first, fee, rate, sell.mcd, sell.pulse, sell.grace, egress,
-                             dropped)
-        self.memo[id(rates)] = plan
+            plan = self.memo[id(rates)] = _PRE_PLAN
+            return plan
+        terms = self.sells.get(id(sell))
+        if terms is None:
+            first = first_increment_charge(sell)
+            micros = (_micros(first), _micros(sell.connection_fee), _micros(sell.rate))
+            terms = self.sells[id(sell)] = _Sell(
+                first, None if None in micros else micros,  # type: ignore[arg-type]
+                billed_seconds(_LONGEST, sell.grace, sell.mcd, sell.pulse))
+        if terms.micros is None:
+            plan = self.memo[id(rates)] = _DECIDE_PLAN
+            return plan
+        sell_rate, sell_fee, grace, mcd, pulse = sell.rate, sell.connection_fee, sell.grace, sell.mcd, sell.pulse
+        keyed = []
+        for (position, card_id, provider, gateways, name), buy in zip(self.egress, rates, strict=True):
+            if buy is None or provider is None or buy.status == _BLOCKED:
+                continue
+            rate, fee = buy.rate, buy.connection_fee
+            keyed.append((rate, fee, name, position,
+                          _new_egress((provider, gateways, card_id, buy, rate, sell_rate - rate))))
+        if len(keyed) > 1:
+            keyed.sort()  # positions differ, so the Egress itself is never compared
+        candidates = Order([item[4] for item in keyed])
+        kept = []
+        for _, fee, _, _, item in keyed:
+            buy = item.rate
+            if buy.grace == grace and buy.mcd == mcd and buy.pulse == pulse:
+                if item.margin >= 0 and sell_fee >= fee:
+                    kept.append(item)
+                    continue
+                # profitable()'s gap with the longest call's billed seconds, the same on both sides here.
+                if 60 * (fee - sell_fee) - item.margin * terms.billed_longest >= _TWO_QUANTA_PER_MINUTE:
+                    continue
+            if profitable(sell, buy):
+                kept.append(item)
+        first_micros, fee_micros, rate_micros = terms.micros
+        plan = self.memo[id(rates)] = _new_plan((
+            _ROUTES, sell, terms.first, first_micros, fee_micros, rate_micros, mcd, pulse, grace, candidates,
+            candidates if len(kept) == len(keyed) else Order(kept), len(keyed) - len(kept)))
         return plan
 
 
@@ -153,8 +196,12 @@ class _Leg(NamedTuple):
     route: IngressRoute
     limits: tuple[tuple[str, int, int, int], ...]  # (scope, id, channels, cps), non-zero, decide()'s order
     lookup: Callable[[str], tuple[RateRow | None, ...]]  # the route card's merged prefix index
-    plans: dict[int, _Plan]  # the policy's memo
-    policy: _Policy
+    plans: dict[int, _Plan]  # the card's memo
+    card: _CardPlans
+    capped_rate: Decimal | None
+    block_connect_cost: bool
+    profit_assurance: bool
+    narrowed: dict[int, tuple[Order, int]] | None  # lock, exclude, provider cap or reverse LCR: a memo per policy
     max_duration: int  # the route's; 0 = none
     sample: int  # recording: percent of calls drawn, 0 when not sampled
     always: bool  # recording: every call (not drawn)
@@ -177,10 +224,19 @@ class FastIndex:
 
     def __init__(self, index: SnapshotIndex) -> None:
         self.index = index
-        self._policies: dict[tuple[object, ...], _Policy] = {}
+        self._cards: dict[int, _CardPlans] = {}
+        self._narrowed: dict[tuple[object, ...], dict[int, tuple[Order, int]]] = {}
         sending = [entry for entry in index.snapshot.ip_auths if entry.direction == IpDirection.SENDS]
-        # The same table as index.ips, holding contexts: a lookup finds the same entries decide() would.
-        self.ips = IpTable((entry.ip, self._context(entry)) for entry in sending)
+        # As SnapshotIndex's build: long-lived objects and no cycles, so the cyclic collector's passes over the
+        # snapshot's heap would only cost time.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            # The same table as index.ips, holding contexts: a lookup finds the same entries decide() would.
+            self.ips = IpTable((entry.ip, self._context(entry)) for entry in sending)
+        finally:
+            if was_enabled:
+                gc.enable()
 
     def _context(self, entry: IpAuth) -> _Context | None:
         """The entry's context, or None when its calls are not of the fast path's shape."""
@@ -211,14 +267,20 @@ class FastIndex:
 
     def _leg(self, route: IngressRoute, own: tuple[tuple[str, int, int, int], ...]) -> _Leg:
         card = self.index.cards[route.rate_card_id]
-        key = (route.rate_card_id, frozenset(route.lock), frozenset(route.exclude), route.provider_capped_rate,
-               route.capped_rate, route.block_connect_cost, route.profit_assurance, route.strategy)
-        policy = self._policies.get(key)
-        if policy is None:
-            policy = self._policies[key] = _Policy(route, card.plan)
+        plans = self._cards.get(route.rate_card_id)
+        if plans is None:
+            plans = self._cards[route.rate_card_id] = _CardPlans(card.egress)
+        narrowed = None
+        if route.lock or route.exclude or route.provider_capped_rate is not None \
+                or route.strategy == Strategy.REVERSE_LCR:
+            # Routes with the same card and egress settings share one memo, as in the index.
+            narrowed = self._narrowed.setdefault((
+                route.rate_card_id, frozenset(route.lock), frozenset(route.exclude), route.provider_capped_rate,
+                route.profit_assurance, route.strategy), {})
         limits = (*own, (ROUTE, route.id, route.channels, route.cps)) if route.channels or route.cps else own
-        return _Leg(route, limits, card.merged.lookup, policy.memo, policy, route.max_duration,
-                    _SAMPLE_PERCENT.get(route.recording, 0), route.recording == Recording.ALWAYS)
+        return _Leg(route, limits, card.merged.lookup, plans.memo, plans, route.capped_rate, route.block_connect_cost,
+                    route.profit_assurance, narrowed, route.max_duration, _SAMPLE_PERCENT.get(route.recording, 0),
+                    route.recording == Recording.ALWAYS)
 
 
 def route_call(fast: FastIndex, counters: Counters, call: Call, rng: random.Random | None = None) -> Decision:
@@ -254,7 +316,8 @@ def route_call(fast: FastIndex, counters: Counters, call: Call, rng: random.Rand
         else:
             return _new_decision((False, 580, NO_ROUTE, (), customer, entry, None, None, "", "", None, (), None,
                                   _ZERO, False))
-    route, limits, lookup, plans, policy, route_seconds, sample, always = leg
+    (route, limits, lookup, plans, card, capped_rate, block_connect_cost, profit_assurance, narrowed, route_seconds,
+     sample, always) = leg
 
     # 6. Limits.
     for scope, key, channels, cps in limits:
@@ -265,14 +328,19 @@ def route_call(fast: FastIndex, counters: Counters, call: Call, rng: random.Rand
             return _new_decision((False, 503, CPS_LIMIT, (), customer, entry, route, None, number, cli, pai, (),
                                   None, _ZERO, False))
 
-    # 7. Rate: the plan of the destination's merged rate tuple.
+    # 7. Rate: the plan of the destination's merged rate tuple, then the route's own checks.
     rates = lookup(number)
-    plan = plans.get(id(rates)) or policy.plan(rates)
-    kind, sell, first, first_micros, fee_micros, rate_micros, mcd, pulse, grace, egress, dropped = plan
+    plan = plans.get(id(rates)) or card.plan(rates)
+    (kind, sell, first, first_micros, fee_micros, rate_micros, mcd, pulse, grace, candidates, kept,
+     unprofitable) = plan
     if kind:
         if kind == _DECIDE:
             return decide(fast.index, counters, call, rng)
-        return _new_decision((False, 503, _REJECTS[kind], (), customer, entry, route, sell, number, cli, pai, (),
+        return _new_decision((False, 503, NO_ROUTES_PRE, (), customer, entry, route, None, number, cli, pai, (),
+                              None, _ZERO, False))
+    if (capped_rate is not None and sell.rate > capped_rate) or (block_connect_cost and fee_micros):
+        return _new_decision((False, 503, RATE_ABOVE_CAP if capped_rate is not None and sell.rate > capped_rate
+                              else CONNECT_COST_BLOCKED, (), customer, entry, route, sell, number, cli, pai, (),
                               None, _ZERO, False))
 
     # 8. Money, in micro-units: exact, as decide()'s Decimals are, when the balance is in whole micro-units.
@@ -295,6 +363,15 @@ def route_call(fast: FastIndex, counters: Counters, call: Call, rng: random.Rand
         seconds = route_seconds or None
 
     # 9. Egress.
+    if narrowed is not None:
+        narrow = narrowed.get(id(rates))
+        if narrow is None:
+            narrow = narrowed[id(rates)] = route_egress(Plan(candidates, kept, unprofitable, first), route, sell)
+        egress, dropped = narrow
+    elif profit_assurance:
+        egress, dropped = kept, unprofitable
+    else:
+        egress, dropped = candidates, 0
     if not egress:
         return _new_decision((False, 503, NO_ROUTES_PROFIT if dropped else NO_ROUTES_U, (), customer, entry, route,
                               sell, number, cli, pai, (), seconds, first, False))
