@@ -15,7 +15,7 @@ from trunkline.contracts import snapshot
 from trunkline.core.csv_safety import safe_cell
 from trunkline.customers.models import Customer
 from trunkline.routing.models import CliRule, IngressRoute, Rate, RateCard, RateImport, RateRevision, SimulatedCall
-from trunkline.routing.ratefile import COLUMNS, format_amount
+from trunkline.routing.ratefile import COLUMNS, RateValues, format_amount
 from trunkline.sipauth.choices import Direction
 from trunkline.switch.cli import CliResult, CliRuleSet
 
@@ -34,6 +34,21 @@ def revision_rates(*, revision: RateRevision | None, prefix: str = "") -> QueryS
 
 def card_revisions(card: RateCard) -> QuerySet[RateRevision]:
     return card.revisions.order_by("-number")
+
+
+def rollback_target(card: RateCard) -> RateRevision | None:
+    """The revision a roll-back would make active again (the one live before the active one), or None when there is
+    nothing to roll back to. The same rule as services.ratecards.rate_card_rollback, read without a lock."""
+    current = card.active_revision
+    if current is None or current.activation_seq is None:
+        return None
+    return card.revisions.filter(activation_seq__lt=current.activation_seq).order_by("-activation_seq").first()
+
+
+def revision_rate_values(revision: RateRevision) -> Iterator[RateValues]:
+    """A revision's rows as the import reads them, in prefix order, streamed (for rate_diff)."""
+    rows = revision.rates.order_by("prefix").values_list(*COLUMNS).iterator(chunk_size=5000)
+    return (RateValues(*row) for row in rows)
 
 
 def card_revision(card: RateCard, number: int | None) -> RateRevision | None:

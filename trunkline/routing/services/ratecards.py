@@ -8,7 +8,7 @@ brings them is the audited change.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -23,6 +23,7 @@ from trunkline.core.models import Job, User
 from trunkline.routing.choices import RateCardKind, RevisionSource
 from trunkline.routing.models import IngressRoute, Rate, RateCard, RateImport, RateRevision
 from trunkline.routing.ratefile import COLUMNS, PROGRESS_EVERY, ParseResult, RateValues, parse_columns, parse_rates
+from trunkline.routing.selectors import revision_rate_values
 
 ACTIVATE_DUE_JOB = "routing.activate_due_revisions"
 IMPORT_RATES_JOB = "routing.import_rates"
@@ -170,12 +171,73 @@ def _go_live(card: RateCard, revision: RateRevision, *, activate: bool, now: dat
     return False
 
 
+# How many prefixes of each kind (added, changed, removed) an import preview lists.
+DIFF_SAMPLE = 10
+
+
+@dataclass
+class RateDiff:
+    """How a deck differs from the rows it would replace, by prefix: how many were added, changed (any value but the
+    prefix: name, rate, fee, increments, status), removed or left as they were, and the first `sample` of each kind
+    in prefix order (a change as the row before and after)."""
+
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    added_sample: list[RateValues] = field(default_factory=list)
+    changed_sample: list[tuple[RateValues, RateValues]] = field(default_factory=list)
+    removed_sample: list[RateValues] = field(default_factory=list)
+
+    @property
+    def changes(self) -> list[tuple[RateValues, RateValues, list[tuple[str, object, object]]]]:
+        """The changed sample with what changed in each row: (before, after, [(field, before, after), ...])."""
+        return [(before, after, [(name, old, new) for name, old, new in zip(RateValues._fields, before, after,
+                                                                              strict=True) if old != new])
+                for before, after in self.changed_sample]
+
+
+def rate_diff(active: Iterable[RateValues], deck: Iterable[RateValues], *, sample: int = DIFF_SAMPLE) -> RateDiff:
+    """The difference of `deck` (any order, one row per prefix) from `active` (in prefix order, as the database
+    streams it). One merged pass: the active rows are never all in memory, so a 600,000-row card can be compared."""
+    diff = RateDiff()
+    new = iter(sorted(deck, key=lambda row: row.prefix))
+    old = iter(active)
+    before, after = next(old, None), next(new, None)
+    while before is not None or after is not None:
+        if after is None or (before is not None and before.prefix < after.prefix):
+            diff.removed += 1
+            if len(diff.removed_sample) < sample:
+                diff.removed_sample.append(before)
+            before = next(old, None)
+        elif before is None or after.prefix < before.prefix:
+            diff.added += 1
+            if len(diff.added_sample) < sample:
+                diff.added_sample.append(after)
+            after = next(new, None)
+        else:
+            if before == after:
+                diff.unchanged += 1
+            else:
+                diff.changed += 1
+                if len(diff.changed_sample) < sample:
+                    diff.changed_sample.append((before, after))
+            before, after = next(old, None), next(new, None)
+    return diff
+
+
+def _active_rows(card: RateCard) -> Iterator[RateValues]:
+    """The card's active rows in prefix order (none without an active revision), streamed."""
+    return iter(()) if card.active_revision is None else revision_rate_values(card.active_revision)
+
+
 @dataclass
 class RateImportResult:
     parsed: ParseResult
     dry_run: bool
     revision: RateRevision | None = None
     activated: bool = False
+    diff: RateDiff | None = None  # a valid preview: what importing would change in the active revision
 
     @property
     def errors(self) -> dict[str, dict[str, list[str]]]:
@@ -212,7 +274,10 @@ def rate_card_import(*, card: RateCard, text: str, start_row: int = 2, columns: 
         raise ValidationError({"start_row": ["The start row is 1 or more (rows count from 1)."]})
     parsed = parse_rates(text, start_row=start_row, columns=parse_columns(columns), progress=progress)
     result = RateImportResult(parsed=parsed, dry_run=dry_run)
-    if parsed.error_rows or dry_run:
+    if parsed.error_rows:
+        return result
+    if dry_run:
+        result.diff = rate_diff(_active_rows(card), parsed.rows)
         return result
     now = now or timezone.now()
     with transaction.atomic():

@@ -27,7 +27,9 @@ from trunkline.routing.selectors import (
     card_revisions,
     customer_cards_using,
     rate_csv_lines,
+    revision_rate_values,
     revision_rates,
+    rollback_target,
     running_imports,
 )
 from trunkline.routing.services.ratecards import (
@@ -35,6 +37,7 @@ from trunkline.routing.services.ratecards import (
     rate_card_import,
     rate_card_rollback,
     rate_card_save,
+    rate_diff,
     rate_import_start,
     rate_revision_activate,
 )
@@ -67,7 +70,7 @@ class RateCardView(generic.ObjectView):
         page = Paginator(rates, RATES_PER_PAGE).get_page(request.GET.get("page"))
         return {"revisions": card_revisions(obj), "page": page, "rates": page.object_list, "prefix": prefix,
                 "schedule_form": RevisionScheduleForm(), "customer_cards": customer_cards_using(obj),
-                "running_imports": running_imports(obj)}
+                "running_imports": running_imports(obj), "rollback_target": rollback_target(obj)}
 
 
 class RateCardEditView(generic.ObjectEditView):
@@ -113,7 +116,18 @@ class RevisionActivateView(RoleRequiredMixin, View):
 
 
 class RateCardRollbackView(RoleRequiredMixin, View):
+    """GET asks first: which revision leaves, which comes back and what that changes; POST rolls back."""
+
     write = True
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        card = get_object_or_404(RateCard.objects.select_related("active_revision"), pk=pk)
+        target = rollback_target(card)
+        # Rolling back is importing the earlier revision over the active one: the same difference, the same words.
+        diff = rate_diff(revision_rate_values(card.active_revision), revision_rate_values(target)) if target else None
+        return render(request, "routing/ratecard_rollback.html", {
+            "object": card, "target": target, "diff": diff,
+            "crumbs": [("Rate cards", reverse("routing:ratecard_list")), (str(card), card.get_absolute_url())]})
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         card = get_object_or_404(RateCard, pk=pk)
