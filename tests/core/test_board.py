@@ -120,7 +120,8 @@ def test_group_sums_never_add_up_different_currencies(web, customers) -> None:
     assert cells(totals, debit) == ("EUR 300.00 · GBP 0.00 · USD 150.50", "EUR 300.00 · GBP 0.00 · USD 75.25")
     assert totals[channels][1:] == (45, Decimal("11.25"))
     html = response.content.decode()
-    assert '<th class="num">EUR 300.00 · GBP 0.00 · USD 150.50</th>' in html
+    assert ('<th class="num"><span class="per-currency">EUR 300.00</span><span class="per-currency">GBP 0.00</span>'
+            '<span class="per-currency">USD 150.50</span></th>') in html
 
 
 def test_grouped_by_currency_the_totals_stay_per_currency(web, customers) -> None:
@@ -133,8 +134,9 @@ def test_grouped_by_currency_the_totals_stay_per_currency(web, customers) -> Non
     totals = response.context["grouped"].totals[debit]
     assert (str(totals[1]), str(totals[2])) == ("EUR 300.00 · GBP 0.00 · USD 1385.00",
                                                 "EUR 300.00 · GBP 0.00 · USD 461.67")
-    # On the page, with thousands separators.
-    assert "EUR 300.00 · GBP 0.00 · USD 1,385.00" in response.content.decode()
+    # On the page, one currency a line, with thousands separators.
+    assert ('<span class="per-currency">GBP 0.00</span><span class="per-currency">USD 1,385.00</span></th>'
+            in response.content.decode())
 
 
 def test_export_of_groups_writes_money_per_currency(web, customers) -> None:

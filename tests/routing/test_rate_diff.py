@@ -77,8 +77,8 @@ def test_import_preview_shows_the_difference_and_warns_before_removing(web: Clie
     assert _text(html, "removal-warning") == (
         "1 prefix of the active revision is not in the new one: once it is active, calls to that destination are "
         "rated by a shorter prefix of the card if it has one, or find no rate and are refused.")
-    assert '<td class="mono">49</td><td>Germany</td><td class="num">0.015</td>' in html
-    assert '<div class="nowrap">rate: 0.010000 → 0.012</div>' in html
+    assert '<td class="mono">49</td><td>Germany</td><td class="num">0.015000</td>' in html
+    assert '<div class="nowrap">rate: 0.010000 → 0.012000</div>' in html
     assert '<td class="mono">447</td><td>UK Mobile</td><td class="num">0.050000</td>' in html
     assert RateRevision.objects.filter(card=card).count() == 1  # a preview writes nothing
 

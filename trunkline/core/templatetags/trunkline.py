@@ -68,12 +68,15 @@ def field_errors_in(form: Any, sections: Any) -> bool:
 
 @register.simple_tag
 def aggregate(column: Any, value: Any) -> str:
-    """A group's sum or average: money with two decimals (per currency: "EUR 300.00 · USD 150.50"), counts as
-    whole numbers where they are whole."""
+    """A group's sum or average: money with two decimals (per currency, one a line), counts as whole numbers where
+    they are whole."""
     if value is None:
         return "—"
     if isinstance(value, PerCurrency):
-        return " · ".join(f"{currency} {intcomma(floatformat(amount, 2))}" for currency, amount in value.amounts) or "—"
+        # One currency a line: several side by side made the groups wider than the page.
+        return format_html_join("", '<span class="per-currency">{} {}</span>',
+                                ((currency, intcomma(floatformat(amount, 2))) for currency, amount in value.amounts)
+                                ) or "—"
     return intcomma(floatformat(value, "2" if column.money else "-2"))
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Max, ProtectedError, Q
 from django.utils import timezone
 
+from trunkline.contracts.money import RATE_PLACES
 from trunkline.core.context import change_context
 from trunkline.core.formats import utc_text
 from trunkline.core.jobs import enqueue, job_handler, set_progress
@@ -191,10 +193,16 @@ class RateDiff:
 
     @property
     def changes(self) -> list[tuple[RateValues, RateValues, list[tuple[str, object, object]]]]:
-        """The changed sample with what changed in each row: (before, after, [(field, before, after), ...])."""
-        return [(before, after, [(name, old, new) for name, old, new in zip(RateValues._fields, before, after,
-                                                                              strict=True) if old != new])
+        """The changed sample with what changed in each row: (before, after, [(field, before, after), ...]); amounts
+        to the 6 places a rate is stored with, so 0.0072 and 0.007000 read alike."""
+        return [(before, after, [(name, _places(old), _places(new))
+                                 for name, old, new in zip(RateValues._fields, before, after, strict=True)
+                                 if old != new])
                 for before, after in self.changed_sample]
+
+
+def _places(value: object) -> object:
+    return f"{value:.{RATE_PLACES}f}" if isinstance(value, Decimal) else value
 
 
 def rate_diff(active: Iterable[RateValues], deck: Iterable[RateValues], *, sample: int = DIFF_SAMPLE) -> RateDiff:
