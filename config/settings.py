@@ -197,7 +197,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["trunkline.core.api.permissions.RolePermission"],
     "DEFAULT_PAGINATION_CLASS": "trunkline.core.api.pagination.LimitOffsetPagination",
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "trunkline.core.api.filters.FilterBackend",
         "trunkline.core.api.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "trunkline.core.api.schema.AutoSchema",
@@ -225,8 +225,10 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "trunkline.customers.choices.DeliveryStatus",
         "DirectionEnum": "trunkline.sipauth.choices.Direction",
         "JobStatusEnum": "trunkline.core.models.Job.Status",
+        "KindEnum": "trunkline.routing.choices.RateCardKind",
         "ProviderStatusEnum": "trunkline.routing.choices.ProviderStatus",
         "RateStatusEnum": "trunkline.routing.choices.RateStatus",
+        "SimulateAuthKindEnum": ["ip", "sip_user"],
         "TransportEnum": "trunkline.routing.choices.Transport",
     },
 }

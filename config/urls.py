@@ -1,7 +1,8 @@
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from trunkline.core.api.exceptions import api_not_found
 from trunkline.routing import urls as routing_urls
 
 urlpatterns = [
@@ -18,6 +19,5 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include(("config.api", "api"), namespace="api")),
+    re_path(r"^api/", api_not_found),  # last: what no API route takes
 ]
-
-handler404 = "trunkline.core.api.exceptions.page_not_found"

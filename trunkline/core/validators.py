@@ -8,7 +8,20 @@ import phonenumbers
 import pycountry
 from django.core.exceptions import ValidationError
 
-CURRENCY_CHOICES = sorted((c.alpha_3, f"{c.alpha_3} — {c.name}") for c in pycountry.currencies)
+# ISO 4217 codes that are no money to bill a customer in or buy from a carrier: refused wherever a currency is
+# entered (customers, rate cards, their imports and the API) and left out of every currency list.
+_NOT_MONEY = {
+    "XXX": "transactions where no currency is involved",
+    "XTS": "testing",
+    **dict.fromkeys(("XAU", "XAG", "XPT", "XPD"), "a precious metal"),
+    **dict.fromkeys(("XBA", "XBB", "XBC", "XBD"), "a bond-market unit of account"),
+    **dict.fromkeys(("XDR", "XSU", "XUA", "XAD"), "a unit of account between institutions"),
+    # Fund codes: indexed or settlement units beside the country's currency (CLF beside CLP, USN beside USD).
+    **dict.fromkeys(("BOV", "CHE", "CHW", "CLF", "COU", "MXV", "USN", "UYI", "UYW"), "a fund (an indexed or "
+                                                                                    "settlement unit)"),
+}
+CURRENCY_CHOICES = sorted((c.alpha_3, f"{c.alpha_3} — {c.name}") for c in pycountry.currencies
+                          if c.alpha_3 not in _NOT_MONEY)
 COUNTRY_CHOICES = sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda choice: choice[1])
 CURRENCY_CODES = frozenset(code for code, _ in CURRENCY_CHOICES)
 COUNTRY_CODES = frozenset(code for code, _ in COUNTRY_CHOICES)
@@ -28,6 +41,9 @@ def reject_control_characters(value: str) -> None:
 
 
 def validate_currency(value: str) -> None:
+    if value in _NOT_MONEY:
+        raise ValidationError(f"{value} is not a currency to bill in: ISO 4217 keeps it for {_NOT_MONEY[value]}. "
+                              f"Use a currency such as USD, EUR or GBP.", code="currency")
     if value not in CURRENCY_CODES:
         raise ValidationError(f"'{value}' is not an ISO 4217 currency code (such as USD, EUR, GBP).", code="currency")
 

@@ -4,8 +4,9 @@ from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views import defaults
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -67,9 +68,20 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
-def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """Django's 404, for a URL no route takes (/api/v1/customers/abc/): under /api/ in the error format, as every
-    other API answer, elsewhere the panel's page."""
-    if request.path.startswith("/api/"):
-        return JsonResponse({"detail": "Not found.", "errors": {}}, status=status.HTTP_404_NOT_FOUND)
-    return defaults.page_not_found(request, exception)
+@csrf_exempt  # it writes nothing; a POST to a wrong URL gets its 404, not the CSRF page
+def api_not_found(request: HttpRequest) -> HttpResponse:
+    """Any /api/ URL no other route takes (/api/v1/customers/abc/), in the error format whatever DEBUG says:
+    Django's own 404 is an HTML page (a debug page with DEBUG on). A URL lacking only its trailing slash is
+    redirected as APPEND_SLASH does (this route takes the URL before CommonMiddleware could), for reads; a write
+    would lose its body in a redirect, so it is told the URL instead."""
+    if not request.path_info.endswith("/"):
+        try:
+            match = resolve(f"{request.path_info}/", getattr(request, "urlconf", None))
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            if request.method in ("GET", "HEAD"):
+                return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
+            return JsonResponse({"detail": f"Not found. The URL ends with a slash: {request.path}/", "errors": {}},
+                                status=status.HTTP_404_NOT_FOUND)
+    return JsonResponse({"detail": "Not found.", "errors": {}}, status=status.HTTP_404_NOT_FOUND)

@@ -1,7 +1,12 @@
 from typing import Any
 
-from django.db.models import Model
+from django import forms
+from django.db.models import Model, QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from django_filters.widgets import SuffixedMultiWidget
 from rest_framework import filters, serializers
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
 
 
 def secret_fields(model: type[Model]) -> frozenset[str]:
@@ -59,3 +64,48 @@ class OrderingFilter(filters.OrderingFilter):
             "schema": {"type": "array", "items": {
                 "type": "string", "enum": [term for name in allowed for term in (name, f"-{name}")]}},
         }]
+
+
+def _parameter_names(name: str, widget: forms.Widget) -> list[str]:
+    """The query parameters one filter reads: a range's two ends (`price_min`, `price_max`), else its name."""
+    if isinstance(widget, SuffixedMultiWidget):
+        return [widget.suffixed(name, suffix) for suffix in widget.suffixes]
+    if isinstance(widget, forms.MultiWidget):
+        return [f"{name}{suffix}" for suffix in widget.widgets_names]
+    return [name]
+
+
+def list_parameters(request: Request, queryset: QuerySet, view: Any, filterset_class: Any) -> tuple[set[str], set[str]]:
+    """The query parameters a list takes: (its filters, the rest: paging, ordering, format, the view's own)."""
+    filters_: set[str] = set()
+    if filterset_class is not None:
+        form = filterset_class(data=None, queryset=queryset, request=request).form
+        filters_ = {param for name, field in form.fields.items() for param in _parameter_names(name, field.widget)}
+    other = {api_settings.URL_FORMAT_OVERRIDE} - {None}
+    paginator = getattr(view, "paginator", None)
+    for attribute in ("limit_query_param", "offset_query_param", "page_query_param", "page_size_query_param",
+                      "cursor_query_param"):
+        other.add(getattr(paginator, attribute, None))
+    for backend in getattr(view, "filter_backends", ()):
+        other.add(getattr(backend, "ordering_param", None))
+        other.add(getattr(backend, "search_param", None))
+    other |= set(getattr(view, "list_query_params", ()))
+    return filters_, other - {None}
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend, except that a list refuses a query parameter it does not know (400 naming it):
+    a misspelt filter (`?staus=active`) would otherwise be dropped and the whole, unfiltered list taken for the
+    answer. Only lists are checked; a detail or an action reads its own parameters (`?revision=` of an export)."""
+
+    def filter_queryset(self, request: Request, queryset: QuerySet, view: Any) -> QuerySet:
+        if getattr(view, "action", None) == "list":
+            filterset_class = self.get_filterset_class(view, queryset)
+            known_filters, other = list_parameters(request, queryset, view, filterset_class)
+            unknown = [name for name in request.query_params if name not in known_filters | other]
+            if unknown:
+                takes = ", ".join(sorted(known_filters)) or "no filter"
+                raise serializers.ValidationError({name: [
+                    f"Unknown query parameter {name!r}. This list filters by {takes}; it also takes "
+                    f"{', '.join(sorted(other))}."] for name in unknown})
+        return super().filter_queryset(request, queryset, view)

@@ -26,6 +26,91 @@ class SimulateSerializer(serializers.Serializer):
                   "identifies no customer (an unknown IP, say).")
 
 
+# What POST /simulate/ answers (routing.simulate._result with the run's call id), for the OpenAPI schema: the
+# view returns the kept dict as it is.
+
+
+class SimulateInputSerializer(serializers.Serializer):
+    dst = serializers.CharField()
+    cli = serializers.CharField()
+    ip = serializers.CharField()
+    user = serializers.CharField(allow_null=True)
+    pai = serializers.CharField(allow_null=True)
+
+
+class SimulateNamedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class SimulateAuthSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=("ip", "sip_user"))
+    id = serializers.IntegerField()
+    ip = serializers.CharField(required=False, help_text="kind ip: the entry's address or network.")
+    username = serializers.CharField(required=False, help_text="kind sip_user: its username.")
+
+
+class SimulateRouteSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    tech_prefix = serializers.CharField()
+    rate_card_id = serializers.IntegerField()
+    strategy = serializers.CharField()
+
+
+class SimulateNumbersBeforeSerializer(serializers.Serializer):
+    dst = serializers.CharField()
+    cli = serializers.CharField()
+    pai = serializers.CharField(allow_null=True)
+
+
+class SimulateNumbersAfterSerializer(serializers.Serializer):
+    dst = serializers.CharField(allow_null=True)
+    cli = serializers.CharField(allow_null=True)
+    pai = serializers.CharField(allow_null=True)
+
+
+class SimulateNumbersSerializer(serializers.Serializer):
+    before = SimulateNumbersBeforeSerializer()
+    after = SimulateNumbersAfterSerializer(allow_null=True, help_text="After rewrites, CLI rules and tech-prefix "
+                                                               "stripping; null when no route was reached.")
+
+
+class SimulateRateSerializer(serializers.Serializer):
+    prefix = serializers.CharField()
+    name = serializers.CharField()
+    rate = serializers.CharField(help_text="Per minute, a decimal in the card's currency.")
+    connection_fee = serializers.CharField(help_text="A decimal.")
+    mcd = serializers.IntegerField()
+    pulse = serializers.IntegerField()
+    grace = serializers.IntegerField()
+
+
+class SimulateEgressSerializer(serializers.Serializer):
+    provider = SimulateNamedSerializer()
+    gateway = serializers.ListField(child=serializers.CharField(), help_text="host:port;transport=...")
+    card_id = serializers.IntegerField()
+    prefix = serializers.CharField()
+    cost = serializers.CharField(help_text="The provider's rate per minute, a decimal.")
+    margin = serializers.CharField(help_text="Customer rate minus cost, a decimal (negative at a loss).")
+
+
+class SimulateResultSerializer(serializers.Serializer):
+    call_id = serializers.CharField(help_text="SIM and the run's number: the call on Latest Calls.")
+    routed = serializers.BooleanField()
+    code = serializers.IntegerField(help_text="200 when routed; else the SIP reject code.")
+    reason = serializers.CharField()
+    input = SimulateInputSerializer()
+    customer = SimulateNamedSerializer(allow_null=True, help_text="The customer identified; null when none was.")
+    auth = SimulateAuthSerializer(allow_null=True)
+    ingress_route = SimulateRouteSerializer(allow_null=True)
+    numbers = SimulateNumbersSerializer()
+    rate = SimulateRateSerializer(allow_null=True, help_text="The customer card's row that rated the call.")
+    egress = SimulateEgressSerializer(many=True, help_text="Providers in the order the switch would try them.")
+    max_duration = serializers.IntegerField(allow_null=True, help_text="Seconds; null = no limit.")
+    recording = serializers.BooleanField()
+    trace = serializers.ListField(child=serializers.CharField(), help_text="Each step of the decision.")
+
+
 class SimulatedCallSerializer(serializers.ModelSerializer):
     call_id = serializers.CharField(read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
@@ -41,7 +126,7 @@ class SimulateView(APIView):
 
     serializer_class = SimulateSerializer
 
-    @extend_schema(request=SimulateSerializer, responses={200: dict})
+    @extend_schema(request=SimulateSerializer, responses={200: SimulateResultSerializer})
     def post(self, request: Request) -> Response:
         serializer = SimulateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
