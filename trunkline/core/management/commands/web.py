@@ -17,6 +17,10 @@ class _Server(BaseApplication):
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        if "control_socket_disable" in self.cfg.settings:
+            # Newer gunicorns open a control socket in $HOME that every server of the user shares (a second
+            # `trunkline web`, the tests' servers); nothing here uses it.
+            self.cfg.set("control_socket_disable", True)
 
     def load(self):
         from config.wsgi import application
@@ -63,6 +67,8 @@ class Command(BaseCommand):
             "workers": workers,
             "threads": 4,
             "accesslog": "-",
+            # Warnings and errors only: the banner says where it serves, and ends what `make run` prints.
+            "loglevel": "warning",
             "timeout": 120,
             "when_ready": when_ready,
         }).run()
