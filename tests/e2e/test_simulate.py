@@ -142,4 +142,4 @@ def test_global_simulate_page(operator_page: Page, acme: Customer) -> None:
     assert page.url.endswith(f"/customers/{acme.pk}/latest-calls/")
     page.goto("/routing/simulate/")
     assert [row[:3] for row in rows(page, "latest-calls")] == [
-        [simulation.call_id, simulation.created.strftime("%Y-%m-%d %H:%M:%S"), "Acme Voice"]]
+        [simulation.call_id, simulation.created.strftime("%Y-%m-%d %H:%M:%S UTC"), "Acme Voice"]]
