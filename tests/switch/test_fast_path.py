@@ -50,7 +50,7 @@ D = Decimal
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 REALM = "trunkline"
 PROVIDER_CARDS = (11, 12, 13, 14, 15)
-TERMS = ((1, 1, 0), (60, 6, 0), (60, 60, 0), (30, 6, 5), (0, 1, 0), (6, 6, 3))
+TERMS = ((1, 1, 0), (60, 6, 0), (60, 60, 0), (30, 6, 5), (0, 1, 0), (6, 6, 3), (6, 6, 30))  # the last: grace > MCD
 SHARED_IP = "192.0.2.50"
 UNKNOWN_IPS = ("198.51.100.7", "10.255.255.255", "not-an-address")
 CUSTOMERS = 48

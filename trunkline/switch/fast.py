@@ -26,6 +26,7 @@ bench/decide.py times route_call() against decide() and the peers' SQL way.
 from __future__ import annotations
 
 import gc
+import ipaddress
 import random
 from collections.abc import Callable
 from decimal import Decimal
@@ -161,32 +162,30 @@ class _CardPlans:
             plan = self.memo[id(rates)] = _DECIDE_PLAN
             return plan
         sell_rate, sell_fee, grace, mcd, pulse = sell.rate, sell.connection_fee, sell.grace, sell.mcd, sell.pulse
+        billed_longest = terms.billed_longest
         keyed = []
         for (position, card_id, provider, gateways, name), buy in zip(self.egress, rates, strict=True):
             if buy is None or provider is None or buy.status == _BLOCKED:
                 continue
             rate, fee = buy.rate, buy.connection_fee
-            keyed.append((rate, fee, name, position,
-                          _new_egress((provider, gateways, card_id, buy, rate, sell_rate - rate))))
-        if len(keyed) > 1:
-            keyed.sort()  # positions differ, so the Egress itself is never compared
-        candidates = Order([item[4] for item in keyed])
-        kept = []
-        for _, fee, _, _, item in keyed:
-            buy = item.rate
+            margin = sell_rate - rate
             if buy.grace == grace and buy.mcd == mcd and buy.pulse == pulse:
-                if item.margin >= 0 and sell_fee >= fee:
-                    kept.append(item)
-                    continue
-                # profitable()'s gap with the longest call's billed seconds, the same on both sides here.
-                if 60 * (fee - sell_fee) - item.margin * terms.billed_longest >= _TWO_QUANTA_PER_MINUTE:
-                    continue
-            if profitable(sell, buy):
-                kept.append(item)
+                # Same billed seconds on both sides: profitable()'s shortcuts with the margin at hand.
+                kept = (margin >= _ZERO and sell_fee >= fee) or (
+                    60 * (fee - sell_fee) - margin * billed_longest < _TWO_QUANTA_PER_MINUTE and profitable(sell, buy))
+            else:
+                kept = profitable(sell, buy)
+            keyed.append((rate, fee, name, position, _new_egress((provider, gateways, card_id, buy, rate, margin)),
+                          kept))
+        if len(keyed) > 1:
+            keyed.sort()  # positions differ, so neither the Egress nor the verdict is ever compared
+        candidates = Order([item[4] for item in keyed])
+        profitable_ones = [item[4] for item in keyed if item[5]]
         first_micros, fee_micros, rate_micros = terms.micros
         plan = self.memo[id(rates)] = _new_plan((
             _ROUTES, sell, terms.first, first_micros, fee_micros, rate_micros, mcd, pulse, grace, candidates,
-            candidates if len(kept) == len(keyed) else Order(kept), len(keyed) - len(kept)))
+            candidates if len(profitable_ones) == len(keyed) else Order(profitable_ones),
+            len(keyed) - len(profitable_ones)))
         return plan
 
 
@@ -234,6 +233,12 @@ class FastIndex:
         try:
             # The same table as index.ips, holding contexts: a lookup finds the same entries decide() would.
             self.ips = IpTable((entry.ip, self._context(entry)) for entry in sending)
+            # A single address that is one entry's, whose calls have the fast path's shape: one dict probe. The
+            # table answers an address it holds exactly before any network, so the probe answers as it does.
+            exact = {str(network.network_address) for entry in sending
+                     for network in (ipaddress.ip_network(entry.ip, strict=False),) if network.num_addresses == 1}
+            self.exact = {address: found[0] for address in exact
+                          for found in (self.ips.lookup(address),) if len(found) == 1 and found[0] is not None}
         finally:
             if was_enabled:
                 gc.enable()
@@ -285,16 +290,18 @@ class FastIndex:
 
 def route_call(fast: FastIndex, counters: Counters, call: Call, rng: random.Random | None = None) -> Decision:
     """The decision for `call`: the fast path's when the call has its shape, else decide()'s (traced)."""
-    if call.sip_user:
+    source_ip, destination, cli, _, sip_user, _, pai = call
+    if sip_user:
         return decide(fast.index, counters, call, rng)
-    found = fast.ips.lookup(call.source_ip)
-    if not found:
-        return _UNKNOWN_SOURCE
-    context = found[0]
-    if context is None or len(found) > 1:
-        return decide(fast.index, counters, call, rng)
+    context = fast.exact.get(source_ip)
+    if context is None:
+        found = fast.ips.lookup(source_ip)
+        if not found:
+            return _UNKNOWN_SOURCE
+        context = found[0]
+        if context is None or len(found) > 1:
+            return decide(fast.index, counters, call, rng)
     customer, entry, rules, debit, leg, legs, lengths = context
-    destination, cli, pai = call.destination, call.cli, call.pai
 
     # 4. CLI rules that only allow: the CLI and PAI leave as they came, or the call is refused.
     if rules is not None and not rules.passes(cli, pai, destination):
@@ -356,7 +363,9 @@ def route_call(fast: FastIndex, counters: Counters, call: Call, rng: random.Rand
     seconds: int | None
     if rate_micros:
         affordable = (available - fee_micros) * 60 // rate_micros
-        seconds = grace if affordable < mcd else max(mcd + (affordable - mcd) // pulse * pulse, grace)
+        seconds = grace if affordable < mcd else mcd + (affordable - mcd) // pulse * pulse
+        if seconds < grace:  # max(), without the call
+            seconds = grace
         if route_seconds and seconds > route_seconds:
             seconds = route_seconds
     else:
