@@ -108,7 +108,8 @@ def build(seed: int) -> tuple[RoutingSnapshot, MemoryCounters, list[Call]]:
         # Customer 17's debit limit is finer than micro-units: the fast path leaves its calls to decide().
         debit = D("0.0000001") if number == 17 else generator.choice((D(0), D(0), D(5), D(1)))
         customers.append(Customer(number, f"Customer {number}", status=status, debit_limit=debit,
-                                  channels=generator.choice((0, 0, 4)), cps=generator.choice((0, 0, 3)),
+                                  channels=4 if number == 10 else generator.choice((0, 0, 4)),
+                                  cps=3 if number == 20 else generator.choice((0, 0, 3)),
                                   email_verification=number == 4, email_verified=False))
         address = f"10.0.{number}.1"
         entries.append(IpAuth(2 * number, number, address, channels=generator.choice((0, 0, 2)),
@@ -164,6 +165,8 @@ def build(seed: int) -> tuple[RoutingSnapshot, MemoryCounters, list[Call]]:
         if generator.random() < 0.1:
             counters.set(ROUTE, route.id, channels=generator.choice((0, 3)), cps=2)
     counters.set(SIP_USER, 1, channels=1)
+    counters.set(CUSTOMER, 10, channels=4)  # at its limits, whatever was drawn
+    counters.set(CUSTOMER, 20, cps=3)
 
     tech = ("", "", "", "9#", "8#", "7#", "1#", "2#")
     calls = []
