@@ -126,3 +126,37 @@ def test_roll_back_is_disabled_with_nothing_to_roll_back_to(web: Client, setup_c
     assert _text(html, "nothing-to-roll-back") == (
         "Revision 1 is the first that went live: there is nothing to roll back to.")
     assert "<button type=\"submit\"" not in html
+
+
+def test_an_import_that_removes_prefixes_waits_for_the_count_to_be_confirmed(web: Client,
+                                                                              setup_context: None) -> None:
+    card = make_card()
+    load_rates(card, "44,UK,0.010000,0,1,1,0,active\n447,UK Mobile,0.050000,0,1,1,0,active\n")
+    url = reverse("routing:ratecard_import", args=[card.pk])
+    data = {"csv": HEADER + "44,UK,0.012,0,1,1,0,active\n", "start_row": "2", "columns": ",".join(COLUMNS),
+            "_import": "1"}
+
+    held = web.post(url, data).content.decode()  # Import pressed without a preview
+    assert _text(held, "import-held") == ("Nothing was imported: this deck removes prefixes from the active "
+                                          "revision. Check them below, then press Import &amp; activate again to "
+                                          "confirm.")
+    assert '<input type="hidden" name="removals_confirmed" value="1">' in held
+    assert "Import &amp; activate, removing 1 prefix</button>" in held
+    assert "import-held" in web.post(url, {**data, "removals_confirmed": "2"}).content.decode()
+    assert RateRevision.objects.filter(card=card).count() == 1
+
+    response = web.post(url, {**data, "removals_confirmed": "1"})
+    assert response.status_code == 302
+    card.refresh_from_db()
+    assert (card.active_revision.number, card.active_revision.row_count) == (2, 1)
+
+
+def test_an_import_that_removes_nothing_needs_no_confirmation(web: Client, setup_context: None) -> None:
+    card = make_card()
+    load_rates(card, "44,UK,0.010000,0,1,1,0,active\n")
+    response = web.post(reverse("routing:ratecard_import", args=[card.pk]),
+                        {"csv": HEADER + "44,UK,0.012,0,1,1,0,active\n33,France,0.02,0,1,1,0,active\n",
+                         "start_row": "2", "columns": ",".join(COLUMNS), "_import": "1"})
+    assert response.status_code == 302
+    card.refresh_from_db()
+    assert card.active_revision.number == 2

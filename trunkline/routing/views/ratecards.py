@@ -201,7 +201,13 @@ class RateImportView(RoleRequiredMixin, View):
             if not dry_run and text.count("\n") >= BACKGROUND_IMPORT_ROWS:
                 imported = rate_import_start(**options, created_by=request.user)
                 return redirect(imported.get_absolute_url())
-            result = rate_card_import(**options, dry_run=dry_run)
+            # Checked first, even without a preview: a deck that removes prefixes of the active revision is
+            # imported only once the page has said so and the same count is confirmed.
+            result = rate_card_import(**options, dry_run=True)
+            held = not dry_run and not result.errors and bool(result.diff and result.diff.removed) and \
+                request.POST.get("removals_confirmed") != str(result.diff.removed)
+            if not dry_run and not result.errors and not held:
+                result = rate_card_import(**options)
         except MappingError as error:
             form.add_error("columns", str(error))
             return self.render_page(request, card, form)
@@ -215,7 +221,7 @@ class RateImportView(RoleRequiredMixin, View):
                   for field, problems in fields.items()]
         # The pasted text goes back into the form, so Import after Preview sends the same rows.
         form = RateImportForm(initial={**data, "csv": text, "file": None})
-        return self.render_page(request, card, form, result=result, errors=errors,
+        return self.render_page(request, card, form, result=result, errors=errors, held=held,
                                 preview=result.parsed.rows[:PREVIEW_ROWS], dry_run=dry_run)
 
 
