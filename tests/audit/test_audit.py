@@ -468,7 +468,9 @@ def test_a_user_change_keeps_the_hash_masked(db):
         user.save()
 
     entry = ObjectChange.objects.filter(object_type__model="user", action="update").get()
-    assert entry.prechange_data["password"] == entry.postchange_data["password"] == "********"
+    assert (entry.prechange_data["password"], entry.postchange_data["password"]) == ("********",
+                                                                                     "******** (changed)")
+    assert entry.changed_summary == "first_name, password changed"
     assert entry.prechange_data["first_name"] == ""
     assert entry.postchange_data["first_name"] == "Alice"
     assert user.password not in str(entry.prechange_data) + str(entry.postchange_data)
@@ -484,7 +486,10 @@ def test_a_password_only_change_is_logged(db):
 
     entry = ObjectChange.objects.filter(object_type__model="user", action="update").get()
     assert entry.source == "command"
-    assert entry.prechange_data["password"] == entry.postchange_data["password"] == "********"
+    # Shown as "password changed", never the value or its hash.
+    assert (entry.prechange_data["password"], entry.postchange_data["password"]) == ("********",
+                                                                                     "******** (changed)")
+    assert (entry.changed_fields, entry.changed_summary) == (["password"], "password changed")
     assert user.password not in str(entry.prechange_data) + str(entry.postchange_data)
 
 
@@ -561,6 +566,7 @@ def test_audit_log_api_entry_shape(api, history):
         "request_id": str(entry.request_id),
         "action": "update",
         "object_type": "customer",
+        "object_type_name": "Customer",
         "object_id": history["acme"].pk,
         "object_repr": "Acme",
         "prechange_data": {"id": history["acme"].pk, **stored_state()},

@@ -12,7 +12,7 @@ from tests.cases.api import APIViewTestCases
 from tests.factories import CONTACT_PASSWORD, make_contact, make_customer
 from tests.servers import COMPANY_NAME, EMAIL_FROM, HOST, SMTPServer, save_settings
 from trunkline.audit.models import ObjectChange
-from trunkline.core.models import MASKED
+from trunkline.core.models import MASKED, MASKED_CHANGED
 from trunkline.customers.api.serializers import (
     EMAIL_TAKEN,
     NO_BULK_PASSWORDS,

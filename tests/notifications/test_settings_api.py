@@ -19,7 +19,7 @@ from tests.servers import (
     save_settings,
 )
 from trunkline.audit.models import ObjectChange
-from trunkline.core.models import MASKED, SystemSettings
+from trunkline.core.models import MASKED, MASKED_CHANGED, SystemSettings
 from trunkline.notifications.services import TEST_BODY, TEST_SUBJECT
 
 URL = "/api/v1/settings/"
@@ -37,6 +37,7 @@ FULL: dict[str, Any] = {
     "sms_auth_token": SMS_SECRET, "sms_from": "+447911123456", "number_range_start": 1000, "number_block_size": 1000,
 }
 ROLE_REFUSED = "Your role does not allow this change."
+READ_REFUSED = "Your role does not allow reading this (admins only)."
 
 
 def counts() -> tuple[int, int]:
@@ -61,7 +62,9 @@ def admin_api(api_for, admin_user) -> APIClient:
 def test_only_admins(request, api_for, role) -> None:
     client = api_for(request.getfixturevalue(role))
     before = counts()
-    for response in (client.get(URL), client.patch(URL, {"company_name": "X"}, format="json"),
+    read = client.get(URL)
+    assert (read.status_code, read.json()) == (403, {"detail": READ_REFUSED, "errors": {}})
+    for response in (client.patch(URL, {"company_name": "X"}, format="json"),
                      client.post(TEST_EMAIL, {"to": "a@b.example"}, format="json"),
                      client.post(TEST_SMS, {"to": "+447911123456"}, format="json")):
         assert response.status_code == 403
@@ -124,7 +127,8 @@ def test_changing_only_a_secret_is_logged_masked(admin_api) -> None:
     assert SystemSettings.load().sms_auth_token == SMS_SECRET
     change = settings_changes().last()
     assert change.action == "update"
-    assert change.prechange_data["smtp_password"] == change.postchange_data["smtp_password"] == MASKED
+    assert (change.prechange_data["smtp_password"], change.postchange_data["smtp_password"]) == (MASKED,
+                                                                                                 MASKED_CHANGED)
     assert "another-Secret-1" not in json.dumps(change.prechange_data) + json.dumps(change.postchange_data)
 
 

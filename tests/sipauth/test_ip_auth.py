@@ -13,7 +13,7 @@ from tests.routing.helpers import make_card
 from tests.sipauth.factories import make_ip_auth, make_route
 from trunkline.audit.models import ObjectChange
 from trunkline.core.context import change_context
-from trunkline.core.models import MASKED
+from trunkline.core.models import MASKED, MASKED_CHANGED
 from trunkline.customers.models import Customer
 from trunkline.sipauth.models import IpAuth
 from trunkline.sipauth.services import ip_auth_save

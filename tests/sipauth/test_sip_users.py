@@ -13,7 +13,7 @@ from tests.servers import save_settings
 from tests.sipauth.factories import SIP_PASSWORD, make_sip_user
 from trunkline.audit.models import ObjectChange
 from trunkline.core.context import change_context
-from trunkline.core.models import MASKED
+from trunkline.core.models import MASKED, MASKED_CHANGED
 from trunkline.customers.models import Customer
 from trunkline.customers.services import number_block_assign
 from trunkline.sipauth.digest import SIP_REALM

@@ -18,7 +18,7 @@ from trunkline.audit.models import ObjectChange
 from trunkline.core import changelog
 from trunkline.core.changelog import register_created_logger
 from trunkline.core.context import ChangeContext, MissingChangeContext, current_context
-from trunkline.core.models import ChangeLoggedModel
+from trunkline.core.models import MASKED_CHANGED, ChangeLoggedModel
 
 
 def _require_context(instance: ChangeLoggedModel):
@@ -71,8 +71,11 @@ def _entry(context: ChangeContext, instance: Model, action: str, before: dict | 
 def _record(instance: Model, action: changelog.Action, before: dict | None, after: dict | None,
             secrets: frozenset[str] = frozenset()) -> None:
     """Write the entry and tell the change observers; `secrets` are the masked fields that changed (the entry
-    shows them masked before and after alike)."""
-    _entry(_require_context(instance), instance, action, before, after).save(force_insert=True)
+    shows them masked, the after value marked as changed where both sides would read the same)."""
+    shown = after
+    if before is not None and after is not None and secrets:
+        shown = {**after, **{name: MASKED_CHANGED for name in secrets if before.get(name) == after.get(name)}}
+    _entry(_require_context(instance), instance, action, before, shown).save(force_insert=True)
     fields = None
     if before is not None and after is not None:
         fields = frozenset(name for name in before.keys() | after.keys()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q, QuerySet
@@ -11,14 +9,11 @@ from django.db.models import Q, QuerySet
 from trunkline.audit.models import ObjectChange
 
 
-def changes_about(obj: models.Model, *, also: Iterable[type[models.Model]] = ()) -> QuerySet[ObjectChange]:
-    """Changes to `obj`, to the objects whose related object it is (a customer's contacts), and every change to the
-    models in `also`; newest first."""
+def changes_about(obj: models.Model) -> QuerySet[ObjectChange]:
+    """Changes to `obj` and to the objects whose related object it is (a customer's contacts); newest first."""
     object_type = ContentType.objects.get_for_model(obj)
     condition = (Q(object_type=object_type, object_id=obj.pk)
                  | Q(related_object_type=object_type, related_object_id=obj.pk))
-    for model in also:
-        condition |= Q(object_type=ContentType.objects.get_for_model(model))
     return ObjectChange.objects.filter(condition).select_related("object_type").order_by("-time", "-id")
 
 

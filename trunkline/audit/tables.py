@@ -26,10 +26,9 @@ class ObjectChangeTable(Table):
         Column("source", "Source", order_by="source", groupable=True),
         Column("ip", "IP", order_by="ip"),
         Column("action", "Action", order_by="action", groupable=True, formatter=_action),
-        Column("object_type", "Type", accessor="object_type.model", order_by="object_type__model",
-               groupable=True),
+        Column("object_type", "Type", accessor="object_type_name", order_by="object_type__model", groupable=True),
         Column("object_repr", "Object", order_by="object_repr", formatter=_object),
-        Column("changed_fields", "Changed", formatter=lambda value, obj: ", ".join(value) or "—"),
+        Column("changed_fields", "Changed", accessor="changed_summary", formatter=lambda value, obj: value or "—"),
         Column("request_id", "Request", order_by="request_id"),
     )
     exempt_columns = ("time",)

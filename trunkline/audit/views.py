@@ -19,4 +19,5 @@ class ObjectChangeView(generic.ObjectView):
     template_name = "audit/objectchange.html"
 
     def get_extra_context(self, request, obj):
-        return {"related": selectors.changes_of_request(obj, limit=50)}
+        # Values of a model only admins read (Setup > Settings) are masked for everyone else.
+        return {"object": obj.seen_by(request.user), "related": selectors.changes_of_request(obj, limit=50)}

@@ -16,6 +16,8 @@ from django.utils import timezone
 from trunkline.core.validators import reject_control_characters
 
 MASKED = "********"
+# A masked secret that an update changed: the log says so without showing either value (a password reset).
+MASKED_CHANGED = "******** (changed)"
 
 
 class ChangeLoggedModel(models.Model):
@@ -241,6 +243,9 @@ class SystemSettings(ChangeLoggedModel):
     number_block_size = models.PositiveIntegerField("block size", null=True, blank=True)
 
     audit_masked_fields = ("smtp_password", "sms_auth_token")
+    # Only admins read the settings (server names, usernames, the SMS account SID, a URL that may hold
+    # credentials), so only admins read their values in the audit log (trunkline.audit.models.ObjectChange.seen_by).
+    audit_admin_only = True
 
     class Meta:
         verbose_name = "settings"

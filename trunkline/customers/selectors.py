@@ -39,8 +39,9 @@ def recent_deliveries(customer: Customer, limit: int) -> QuerySet[MessageDeliver
 
 
 def customer_changes(customer: Customer) -> QuerySet[ObjectChange]:
-    """The Audit Log tab: changes to the customer, to what belongs to it, and to the settings it uses."""
-    return audit_selectors.changes_about(customer, also=(SystemSettings,))
+    """The Audit Log tab: changes to the customer and to what belongs to it. Setup > Settings changes stay on the
+    global log: they belong to no customer, and only admins read their values."""
+    return audit_selectors.changes_about(customer)
 
 
 def customers_to_message(ids: Iterable[int]) -> list[Customer]:

@@ -85,7 +85,7 @@ class CustomerView(CustomerCardView):
 
 
 class CustomerAuditView(CustomerCardView):
-    """The Audit Log tab: changes to the customer, its contacts and number blocks, and the settings it uses."""
+    """The Audit Log tab: changes to the customer and to what belongs to it (Settings stay on the global log)."""
 
     tab = "audit_log"
     template_name = "customers/customer_audit.html"
