@@ -114,7 +114,7 @@ def test_a_row_with_an_id_updates_that_customer(api):
     response = send(api, f"id,name,status,channels,city\n{acme.pk},,inactive,40,\n")
 
     assert response.status_code == 200, response.content
-    assert response.json() == {"detail": "Imported 1 rows: 0 new, 1 updated.", "dry_run": False, "created": 0,
+    assert response.json() == {"detail": "Imported 1 row: 0 new, 1 updated.", "dry_run": False, "created": 0,
                                "updated": 1}
     acme.refresh_from_db()
     # Blank cells leave the field as it is.

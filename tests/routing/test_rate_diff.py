@@ -142,6 +142,7 @@ def test_an_import_that_removes_prefixes_waits_for_the_count_to_be_confirmed(web
                                           "confirm.")
     assert '<input type="hidden" name="removals_confirmed" value="1">' in held
     assert "Import &amp; activate, removing 1 prefix</button>" in held
+    assert "Ready to import 1 row. Nothing is written yet" in held
     assert "import-held" in web.post(url, {**data, "removals_confirmed": "2"}).content.decode()
     assert RateRevision.objects.filter(card=card).count() == 1
 

@@ -260,11 +260,11 @@ class RateImportResult:
             return f"{count:,} row{'s' if count != 1 else ''} with errors{more}; nothing was imported."
         rows = len(self.parsed.rows)
         if self.revision is None:
-            return f"Ready to import {rows:,} rows."
+            return f"Ready to import {rows:,} row{'s' if rows != 1 else ''}."
         state = ("active" if self.activated else
                  f"scheduled for {utc_text(self.revision.date_live)}" if self.revision.date_live else
                  "not active")
-        return f"Imported {rows:,} rows as revision {self.revision.number} ({state})."
+        return f"Imported {rows:,} row{'s' if rows != 1 else ''} as revision {self.revision.number} ({state})."
 
 
 def rate_card_import(*, card: RateCard, text: str, start_row: int = 2, columns: str | Sequence[str] | None = None,
