@@ -161,3 +161,17 @@ def test_an_import_that_removes_nothing_needs_no_confirmation(web: Client, setup
     assert response.status_code == 302
     card.refresh_from_db()
     assert card.active_revision.number == 2
+
+
+def test_the_api_dry_run_counts_the_difference(api, setup_context: None) -> None:
+    card = make_card()
+    load_rates(card, "44,UK,0.010000,0,1,1,0,active\n447,UK Mobile,0.050000,0,1,1,0,active\n")
+    url = reverse("api:ratecard-import-rates", args=[card.pk])
+    text = HEADER + "44,UK,0.012,0,1,1,0,active\n33,France,0.02,0,1,1,0,active\n"
+
+    preview = api.generic("POST", f"{url}?dry_run=true", text.encode(), content_type="text/csv").json()
+    assert preview["difference"] == {"added": 1, "changed": 1, "removed": 1, "unchanged": 0}
+    imported = api.generic("POST", url, text.encode(), content_type="text/csv").json()
+    assert imported["difference"] is None and imported["revision"]["number"] == 2
+    schema = api.get("/api/v1/schema/", {"format": "json"}).json()["components"]["schemas"]
+    assert set(schema["RateDiff"]["properties"]) == {"added", "changed", "removed", "unchanged"}

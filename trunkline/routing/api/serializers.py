@@ -162,12 +162,23 @@ class RateImportSerializer(serializers.Serializer):
         return attrs
 
 
+class RateDiffSerializer(serializers.Serializer):
+    """How many prefixes a deck adds, changes, removes and leaves as they are in the active revision."""
+
+    added = serializers.IntegerField()
+    changed = serializers.IntegerField()
+    removed = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+
+
 class RateImportResultSerializer(serializers.Serializer):
     detail = serializers.CharField()
     dry_run = serializers.BooleanField()
     rows = serializers.IntegerField()
     activated = serializers.BooleanField()
     revision = RateRevisionSerializer(allow_null=True)
+    difference = RateDiffSerializer(allow_null=True, help_text="A dry run's comparison with the active revision "
+                                                               "(null when importing).")
 
 
 #

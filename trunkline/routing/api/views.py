@@ -28,6 +28,7 @@ from trunkline.routing.api.serializers import (
     IngressRouteSerializer,
     ProviderSerializer,
     RateCardSerializer,
+    RateDiffSerializer,
     RateImportResultSerializer,
     RateImportSerializer,
     RateRevisionSerializer,
@@ -130,6 +131,7 @@ class RateCardViewSet(BaseModelViewSet):
             "activated": result.activated,
             "revision": RateRevisionSerializer(result.revision, context=self.get_serializer_context()).data
             if result.revision else None,
+            "difference": RateDiffSerializer(result.diff).data if result.diff else None,
         })
 
     @extend_schema(parameters=[OpenApiParameter("revision", int, description="Revision number; default: the "
