@@ -226,7 +226,7 @@ def test_test_sms_errors(admin_api, sms_settings, sms_server: SMSProviderServer)
 
     response = admin_api.post(TEST_SMS, {"to": "12345"}, format="json")
     assert response.json()["errors"] == {"to": [
-        "'12345' is not a phone number in E.164 form, such as +447911123456."]}
+        "'12345' is not in E.164 form: start with + and the country code, such as +447911123456."]}
     assert len(sms_server.requests) == 1  # an invalid number never reaches the provider
 
     save_settings(sms_auth_token="wrong")

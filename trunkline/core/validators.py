@@ -86,19 +86,56 @@ def normalize_tags(value) -> list[str]:
     return list(dict.fromkeys(tag.strip() for tag in value if isinstance(tag, str) and tag.strip()))
 
 
+_E164_EXAMPLE = "such as +447911123456"
+# What is_possible_number_with_reason() finds wrong, as a message: value, country, digits after the code, code.
+_LENGTH_PROBLEMS = {
+    phonenumbers.ValidationResult.TOO_SHORT: "'{}' is too short for {}: {} digits after +{}.",
+    phonenumbers.ValidationResult.TOO_LONG: "'{}' is too long for {}: {} digits after +{}.",
+    phonenumbers.ValidationResult.INVALID_LENGTH: "'{}' has a length no number of {} has: {} digits after +{}.",
+    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "'{}' is too short for {}: {} digits after +{} can only "
+                                                          "be a local number, without its area code.",
+}
+_PARSE_PROBLEMS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "'{}' does not start with a country calling code after "
+                                                            "the + (such as +44 or +1).",
+    phonenumbers.NumberParseException.TOO_LONG: "'{}' is too long for a phone number (E.164 allows 15 digits).",
+    phonenumbers.NumberParseException.NOT_A_NUMBER: f"'{{}}' is not a phone number: write + then the country code "
+                                                    f"and the number, {_E164_EXAMPLE}.",
+}
+
+
+def _country(code: int) -> str:
+    """"+44 (United Kingdom)": a calling code and the main country using it."""
+    region = phonenumbers.region_code_for_country_code(code)
+    country = pycountry.countries.get(alpha_2=region) if region and region.isalpha() else None
+    return f"+{code} ({country.name})" if country else f"+{code}"
+
+
 def validate_e164(value: str) -> None:
-    """A phone number in E.164 (+ then country code and number), checked with Google's libphonenumber data."""
+    """A phone number in E.164 (+, the country code, the number) that is possible for its country: a length the
+    country's numbers can have (libphonenumber's is_possible_number). Not is_valid_number: that also needs the
+    number range to be allocated in the library's copy of the numbering plans, which lags behind new ranges
+    and refuses numbers that work. The message says what is wrong."""
     if not value:
         return
+    if not value.startswith("+"):
+        raise ValidationError(f"'{value}' is not in E.164 form: start with + and the country code, "
+                              f"{_E164_EXAMPLE}.", code="e164")
     try:
         number = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException as error:
-        raise ValidationError(f"'{value}' is not a phone number in E.164 form, such as +447911123456.",
-                              code="e164") from error
-    if not value.startswith("+") or not phonenumbers.is_valid_number(number) or \
-            phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) != value:
-        raise ValidationError(f"'{value}' is not a valid phone number in E.164 form, such as +447911123456.",
-                              code="e164")
+        template = _PARSE_PROBLEMS.get(error.error_type, "'{}' is too short for a phone number.")
+        raise ValidationError(template.format(value), code="e164") from error
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    if reason == phonenumbers.ValidationResult.INVALID_COUNTRY_CODE:
+        raise ValidationError(f"'{value}': +{number.country_code} is not a country calling code.", code="e164")
+    if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
+        code = number.country_code
+        raise ValidationError(_LENGTH_PROBLEMS[reason].format(value, _country(code), len(str(number.national_number)),
+                                                              code), code="e164")
+    written = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if written != value:
+        raise ValidationError(f"'{value}' is not in E.164 form: write it as {written}.", code="e164")
 
 
 def normalize_e164(value: str) -> str:
