@@ -8,19 +8,24 @@ them most of decide()'s work does not depend on the call, so `FastIndex` does it
   debit limit in integer micro-units, and per tech prefix of the customer's routes a leg: the route, the
   non-zero channel/CPS limits of customer, entry and route in decide()'s order, the card's merged lookup and
   the route's recording;
-- per route egress policy (card, lock, exclude, caps, block connect cost, profit assurance, strategy) and
-  merged rate tuple (one per destination prefix), worked out on the first call that reaches it: a plan holding
-  the rate step's outcome, the first-increment charge (Decimal for the decision, micro-units for the
-  comparison), fee and rate in micro-units, the billing terms and the ordered, profit-checked egress.
+- per customer card and merged rate tuple (one per destination prefix), worked out on the first call that
+  reaches it and kept for the index's life: a plan holding whether the row can route, the first-increment
+  charge (Decimal for the decision, micro-units for the comparison), fee and rate in micro-units, the billing
+  terms and the providers in LCR order, with and without those profit assurance drops; a route with a lock,
+  exclude, provider cap or reverse order narrows that once more per egress policy, memoised the same way.
 
-A call then costs the IP probe, the tech-prefix and rate-prefix walks, the counter reads and integer
-arithmetic; no trace line is built. Everything else goes to decide(): a SIP user, a source address shared by
-several entries, a customer not active or with a verification to do, a parameter rewrite chain, an IP-auth
-dial pattern, CLI rules that rewrite, force or filter on DIDs, a tech prefix whose first route has a dial
-string, the weighted strategy, money not in whole micro-units. The fast path's answer is the Decision decide()
-gives, field for field, except `trace`: () marks an untraced answer (decide() always writes at least one
-line). tests/switch/test_fast_path.py compares both ways on every call of a generated set of every shape;
-bench/decide.py times route_call() against decide() and the peers' SQL way.
+A call then costs the IP probe, the tech-prefix and rate-prefix walks, the counter reads, a capped-rate or
+connect-cost comparison when the route has one, and integer arithmetic; no trace line is built. The first call
+through a destination also pays for its plan (about 1.7 KB kept): that is the first pass's extra cost, and
+memory grows with the destinations traffic reaches, as the index's own plans do.
+
+Everything else goes to decide(): a SIP user, a source address shared by several entries, a customer not
+active or with a verification to do, a parameter rewrite chain, an IP-auth dial pattern, CLI rules that
+rewrite, force or filter on DIDs, a tech prefix whose first route has a dial string, the weighted strategy,
+money not in whole micro-units. The fast path's answer is the Decision decide() gives, field for field, except
+`trace`: () marks an untraced answer (decide() always writes at least one line). tests/switch/test_fast_path.py
+compares both ways on every call of a generated set of every shape; bench/decide.py times route_call() against
+decide() and the peers' SQL way, and checks both agree on every call of its set.
 """
 
 from __future__ import annotations
