@@ -38,8 +38,10 @@ from trunkline.contracts.snapshot import (
     RoutingSnapshot,
     SipUser,
     Strategy,
+    UseDid,
 )
 from trunkline.switch.auth import digest_response, ha1
+from trunkline.switch.cli import CliRuleSet
 from trunkline.switch.counters import CUSTOMER, IP_AUTH, ROUTE, SIP_USER, MemoryCounters
 from trunkline.switch.decide import decide
 from trunkline.switch.fast import FastIndex, route_call
@@ -250,3 +252,23 @@ def test_each_shape_outside_the_fast_path_goes_to_decide() -> None:
     assert customers[17].debit_limit == D("0.0000001")
     assert traced(Call("10.0.17.1", "4412345678", "4420712345"))  # money finer than micro-units
     assert not traced(Call("198.51.100.7", "4412345678", "4420712345"))  # unknown source: answered
+
+
+def test_an_allow_only_rule_set_passes_exactly_what_evaluate_allows_unchanged() -> None:
+    # Every example of the CLI rule tables: a plain set (no rewrite, forced rule or DID filter) answers
+    # passes() as evaluate() decides, and what it lets through leaves as it came; the others are not plain.
+    from tests.switch.test_cli import DOMAIN_EXAMPLES, MISSION_TABLE, OTHER_SEMANTICS
+
+    plain = 0
+    for name, example in {**DOMAIN_EXAMPLES, **MISSION_TABLE, **OTHER_SEMANTICS}.items():
+        rules = CliRuleSet(example.rules, example.dids)
+        outbound = [rule for rule in example.rules if rule.direction == CliDirection.OUTBOUND]
+        changes = any(rule.rewrite_cli or rule.rewrite_pai or rule.forced or rule.use_did == UseDid.FILTER
+                      for rule in outbound)
+        assert rules.plain is not changes, name
+        if rules.plain:
+            plain += 1
+            result = rules.evaluate(example.cli, example.pai, example.dialed)
+            assert rules.passes(example.cli, example.pai, example.dialed) is result.allowed, name
+            assert (result.cli, result.pai) == (example.cli, example.pai), name
+    assert plain >= 10
