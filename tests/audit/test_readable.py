@@ -134,3 +134,19 @@ def test_type_names_are_human_on_the_audit_pages(web) -> None:
     assert listed.count("<td>Rate card</td>") == 2 and "<td>ratecard</td>" not in listed
     assert "Updated rate card" in detail
     assert str(entry) == "Updated rate card Retail"
+
+
+def test_the_audit_log_grouped_by_type_names_each_group(web) -> None:
+    _card_change()
+    response = web.get("/audit-log/", {"group_by": "object_type"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<td><a href="?object_type=ratecard">Rate card</a></td>' in html
+
+
+def test_rate_cards_grouped_by_provider_name_their_groups(web) -> None:
+    # A group of a related model's field (provider__name) is labelled with its value; it was a server error.
+    card = make_card(kind="provider", name="Carrier deck")
+    response = web.get("/routing/rate-cards/", {"group_by": "provider"})
+    assert response.status_code == 200
+    assert f">{card.provider.name}</a></td>" in response.content.decode()

@@ -6,8 +6,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Count, Model, QuerySet, Sum
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -28,6 +30,7 @@ class Column:
     groupable: bool = False  # may be chosen as the row-group column
     link: bool = False  # links to the object
     formatter: Callable[[Any, Model], Any] | None = None
+    group_label: Callable[[Any], str] | None = None  # a group's value as shown; default: the field's choice label
 
     def value(self, obj: Model) -> Any:
         value: Any = obj
@@ -140,7 +143,8 @@ class Table:
             group = merged.setdefault(row[field], _Sums(numeric, currency))
             for sums in (group, overall):
                 sums.add(row)
-        groups = [{"value": value, "label": _group_label(queryset.model, field, value), "count": sums.count,
+        labelled = column.group_label or partial(_group_label, queryset.model, field)
+        groups = [{"value": value, "label": labelled(value), "count": sums.count,
                    "aggregates": sums.cells()} for value, sums in merged.items()]
         return GroupedRows(column=column, numeric=numeric, groups=groups, count=overall.count,
                            totals=overall.cells())
@@ -214,8 +218,11 @@ def _round(value: Any) -> Any:
 
 
 def _group_label(model: type[Model], field: str, value: Any) -> str:
-    model_field = model._meta.get_field(field)
     if value in (None, ""):
         return "(blank)"
+    try:
+        model_field = model._meta.get_field(field)
+    except FieldDoesNotExist:  # a related model's field (provider__name): its value is what people read
+        return str(value)
     choices = dict(model_field.flatchoices or ())
     return str(choices.get(value, value))
