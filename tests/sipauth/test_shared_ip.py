@@ -257,3 +257,58 @@ def test_route_changes_of_customers_sharing_no_ip_are_not_checked(api, shared, c
     response = api.post(ROUTES, {"customer": lone.pk, "rate_card": card.pk, "tech_prefix": "1#"}, format="json")
 
     assert response.status_code == 201, response.json()
+
+
+#
+# CLI rules changed after the IP is shared by CLI authentication
+#
+
+
+@pytest.fixture
+def by_cli(acme, bolt, card) -> CliRule:
+    """Acme and Bolt share IP with the same route prefix, told apart by CLI authentication; Bolt's rule."""
+    make_route(acme, card)
+    make_route(bolt, card)
+    cli_rule(acme, cli="^44")
+    theirs = cli_rule(bolt, cli="^33")
+    make_ip_auth(acme, ip=IP, cli_authentication=True)
+    make_ip_auth(bolt, ip=IP, cli_authentication=True)
+    return theirs
+
+
+def _cli_refusal() -> str:
+    entry = IpAuth.objects.get(customer__name="Acme Telecom")
+    return (f"Bolt Voice shares {IP} with customer Acme Telecom (IP auth #{entry.pk}), and calls from it could not "
+            f"be told apart: both customers have an enabled ingress route with no tech prefix, and the outbound CLI "
+            f"rules of Bolt Voice let every CLI through (no rule, or one matching any CLI without a condition). "
+            f"{FIX}")
+
+
+def test_deleting_the_last_cli_rule_of_a_customer_told_apart_by_it_is_refused(api, by_cli) -> None:
+    before = ObjectChange.objects.count()
+
+    response = api.delete(reverse("api:clirule-detail", args=[by_cli.pk]))
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"id": [_cli_refusal()]}
+    assert CliRule.objects.filter(pk=by_cli.pk).exists() and ObjectChange.objects.count() == before
+    assert identified("4420000000", cli="3320000001") == "Bolt Voice"
+
+
+def test_the_panel_refuses_that_deletion_too(web, by_cli, bolt) -> None:
+    url = reverse("customer_routing:clirule_delete", args=[bolt.pk, by_cli.pk])
+    response = web.post(url, follow=True)
+    assert _cli_refusal().replace("'", "&#x27;") in response.content.decode()
+    assert CliRule.objects.filter(pk=by_cli.pk).exists()
+
+
+def test_a_cli_rule_accepting_any_cli_is_refused_but_other_rules_come_and_go(api, by_cli, bolt) -> None:
+    refused = api.post(reverse("api:clirule-list"), {"customer": bolt.pk, "cli": ""}, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == {"cli": [_cli_refusal()]}
+    second = api.post(reverse("api:clirule-list"), {"customer": bolt.pk, "cli": "^34"}, format="json")
+    assert second.status_code == 201, second.json()
+    # Inbound rules play no part in identifying a call; with two outbound rules, one may go.
+    assert api.post(reverse("api:clirule-list"), {"customer": bolt.pk, "cli": "", "direction": "inbound"},
+                    format="json").status_code == 201
+    assert api.delete(reverse("api:clirule-detail", args=[by_cli.pk])).status_code == 204

@@ -6,7 +6,8 @@ with the very same network share it; a wider or narrower overlapping network is 
 customers sharing one network, the longest tech prefix of their *enabled ingress routes* that starts the dialled
 number decides; customers tied on a prefix are then told apart only if CLI authentication is on for all of their
 entries and each one's outbound CLI rules can refuse a CLI. Anything else is a 403 IP Not Authorised, never a
-guess, so it is refused when it is saved (an IP-auth entry here, an ingress route through check_route_prefixes()).
+guess, so it is refused when it is saved (an IP-auth entry here; an ingress route or a CLI rule through
+check_customer_change()).
 
 The IP-auth tech prefix is not read: domain.md §3.5 calls it legacy, and the switch never used it to identify.
 
@@ -136,10 +137,11 @@ def shared_ip_warnings(entry: IpAuth) -> list[str]:
     return warnings
 
 
-def check_route_prefixes(*, customer_id: int, prefixes: frozenset[str]) -> None:
-    """Refuse (on `tech_prefix`) an ingress-route change that would leave the customer's enabled route prefixes
-    `prefixes` indistinguishable from those of a customer sharing one of its IPs. Call inside the route's saving
-    transaction: it takes the shared-IP lock."""
+def check_customer_change(*, customer_id: int, field: str, prefixes: frozenset[str] | None = None,
+                          every_cli_passes: bool | None = None) -> None:
+    """Refuse (on `field`) a change of a customer's routes (`prefixes`: its enabled route prefixes after it) or CLI
+    rules (`every_cli_passes` after it) that would leave calls from an IP it shares impossible to tell apart.
+    Call inside the change's transaction: it takes the shared-IP lock."""
     serialise_shared_ip_writes()
     ours_entries = list(IpAuth.objects.filter(customer_id=customer_id, direction=Direction.SENDS)
                         .select_related("customer").order_by("id"))
@@ -151,7 +153,9 @@ def check_route_prefixes(*, customer_id: int, prefixes: frozenset[str]) -> None:
         return
     facts = _facts({customer_id, *(other.customer_id for other in others)})
     empty = CustomerFacts(frozenset(), every_cli_passes=True)
-    ours = CustomerFacts(prefixes, facts.get(customer_id, empty).every_cli_passes)
+    stored = facts.get(customer_id, empty)
+    ours = CustomerFacts(stored.prefixes if prefixes is None else prefixes,
+                         stored.every_cli_passes if every_cli_passes is None else every_cli_passes)
     errors = []
     for entry in ours_entries:
         for other in others:
@@ -163,4 +167,4 @@ def check_route_prefixes(*, customer_id: int, prefixes: frozenset[str]) -> None:
                 errors.append(f"{entry.customer.name} shares {entry.ip} with customer {other.customer.name} (IP "
                               f"auth #{other.pk}), and calls from it could not be told apart: {reason}. {FIX}")
     if errors:
-        raise ValidationError({"tech_prefix": errors})
+        raise ValidationError({field: errors})

@@ -14,7 +14,7 @@ from trunkline.routing.choices import CliDirection, Transport
 from trunkline.routing.models import DEFAULT_SIP_PORT, CliRule, IngressRoute, Provider, Rate, RateCard, RateRevision
 from trunkline.routing.ratefile import COLUMNS, MappingError, RateValues, parse_columns
 from trunkline.routing.services.ratecards import rate_card_edit, rate_card_save
-from trunkline.routing.services.routes import check_route_cards, ingress_route_save
+from trunkline.routing.services.routes import check_route_cards, cli_rule_save, ingress_route_save
 from trunkline.switch.regex import MAX_SUBJECT_LENGTH
 
 #
@@ -330,6 +330,21 @@ class CliRuleSerializer(BaseModelSerializer):
         # Patterns and replacements may hold spaces; keep what was typed.
         extra_kwargs = {name: {"trim_whitespace": False}
                         for name in ("cli", "pai", "rewrite_cli", "rewrite_pai", "dialed_number_match")}
+
+    def create(self, validated_data: dict[str, Any]) -> CliRule:
+        return self._save(CliRule(**validated_data))
+
+    def update(self, instance: CliRule, validated_data: dict[str, Any]) -> CliRule:
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        return self._save(instance)
+
+    @staticmethod
+    def _save(rule: CliRule) -> CliRule:
+        try:
+            return cli_rule_save(rule=rule)
+        except DjangoValidationError as error:
+            raise as_api_error(error) from error
 
 
 class CliTestSerializer(serializers.Serializer):

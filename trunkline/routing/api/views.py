@@ -54,7 +54,7 @@ from trunkline.routing.services.ratecards import (
     rate_card_rollback,
     rate_revision_activate,
 )
-from trunkline.routing.services.routes import generate_tech_prefix
+from trunkline.routing.services.routes import cli_rule_delete, generate_tech_prefix
 from trunkline.switch.cli import REJECT_CODE, REJECT_REASON
 
 
@@ -302,6 +302,12 @@ class CliRuleViewSet(BaseModelViewSet):
     filterset_class = CliRuleFilterSet
     ordering_fields = ("id", "customer", "cli", "pai", "direction", "forced", "use_did", "created", "updated")
     import_required_columns = ("customer",)
+
+    def perform_destroy(self, instance: CliRule) -> None:
+        try:
+            cli_rule_delete(rule=instance)
+        except DjangoValidationError as error:
+            raise as_api_error(error) from error
 
     # Testing writes nothing, so every signed-in role may use it.
     @extend_schema(request=CliTestSerializer, responses={200: CliTestResultSerializer})

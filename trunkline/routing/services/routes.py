@@ -11,7 +11,7 @@ from django.db import transaction
 
 from trunkline.customers.models import Customer
 from trunkline.routing.models import CliRule, IngressRoute, RateCard
-from trunkline.routing.sharing import check_route_change
+from trunkline.routing.sharing import check_cli_rule_change, check_route_change
 
 TECH_PREFIX_DIGITS = 4
 _TECH_PREFIX_TRIES = 200
@@ -77,7 +77,18 @@ def generate_tech_prefix(*, customer: Customer, rng: random.Random | None = None
 
 def cli_rule_save(*, rule: CliRule) -> CliRule:
     """Create or update a CLI rule; full_clean() refuses a pattern the switch could not load, alone or with the
-    customer's other rules."""
+    customer's other rules, and a rule accepting any CLI is refused where CLI authentication tells the customer
+    apart on a shared IP (routing.sharing)."""
     rule.full_clean()
-    rule.save()
+    with transaction.atomic():
+        check_cli_rule_change(rule)
+        rule.save()
     return rule
+
+
+def cli_rule_delete(*, rule: CliRule) -> None:
+    """Delete a CLI rule, unless it is the last outbound one of a customer that CLI authentication tells apart on
+    a shared IP (with none, every CLI passes)."""
+    with transaction.atomic():
+        check_cli_rule_change(rule, deleting=True)
+        rule.delete()

@@ -13,7 +13,13 @@ from trunkline.customers.views import CustomerCardView
 from trunkline.routing.forms import GENERATE_TECH_PREFIX, CliRuleForm, CliTestForm, IngressRouteForm
 from trunkline.routing.models import CliRule, IngressRoute
 from trunkline.routing.selectors import cli_rules, cli_rules_evaluate, ingress_routes
-from trunkline.routing.services.routes import cli_rule_save, generate_tech_prefix, ingress_route_save
+from trunkline.routing.services.routes import (
+    cli_rule_delete,
+    cli_rule_save,
+    generate_tech_prefix,
+    ingress_route_save,
+)
+from trunkline.routing.sharing import check_cli_rule_change
 from trunkline.switch.cli import REJECT_CODE, REJECT_REASON
 from trunkline.switch.regex import PatternError
 
@@ -113,3 +119,13 @@ class CliRuleDeleteView(OwnedObjectDeleteView):
     tab = "routing"
     consequence = ("The switch stops applying it; if it was the customer's last rule in its direction, every CLI "
                    "passes. The deletion is kept in the customer's audit log.")
+
+    def refusal(self, request: HttpRequest, obj: CliRule) -> str | None:
+        try:
+            check_cli_rule_change(obj, deleting=True)
+        except ValidationError as error:
+            return " ".join(error.messages)
+        return None
+
+    def delete_object(self, obj: CliRule) -> None:
+        cli_rule_delete(rule=obj)
