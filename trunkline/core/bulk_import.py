@@ -92,7 +92,8 @@ class ImportResult:
             more = f" (the first {len(self.errors):,} are listed)" if len(self.errors) < count else ""
             return f"{count:,} row{'s' if count != 1 else ''} with errors{more}; nothing was imported."
         verb = "Imported" if self.written else "Ready to import"
-        return f"{verb} {self.rows:,} row{'s' if self.rows != 1 else ''}: {self.created:,} new, {self.updated:,} updated."
+        rows = f"{self.rows:,} row{'s' if self.rows != 1 else ''}"
+        return f"{verb} {rows}: {self.created:,} new, {self.updated:,} updated."
 
     def add_error(self, row_number: int, field_name: str, message: str) -> None:
         key = row_key(row_number)
