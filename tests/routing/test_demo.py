@@ -8,7 +8,7 @@ from django.core.management import call_command
 from trunkline.audit.models import ObjectChange
 from trunkline.customers.models import Customer
 from trunkline.routing.models import IngressRoute, Provider, RateCard
-from trunkline.routing.simulate import simulate_call
+from trunkline.routing.services.simulations import simulate_call
 from trunkline.sipauth.models import IpAuth
 
 pytestmark = pytest.mark.django_db

@@ -18,7 +18,7 @@ from trunkline.customers.models import Customer
 from trunkline.routing.models import IngressRoute, SimulatedCall
 from trunkline.routing.publish import PUBLISH_SNAPSHOT
 from trunkline.routing.selectors import customer_ip
-from trunkline.routing.simulate import simulate_and_record
+from trunkline.routing.services.simulations import simulate_and_record
 from trunkline.routing.snapshot import snapshot_publish
 
 IP = SIMULATE_IP

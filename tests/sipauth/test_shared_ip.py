@@ -14,7 +14,7 @@ from trunkline.audit.models import ObjectChange
 from trunkline.core.context import change_context
 from trunkline.customers.models import Customer
 from trunkline.routing.models import CliRule, IngressRoute, RateCard
-from trunkline.routing.simulate import simulate_call
+from trunkline.routing.services.simulations import simulate_call
 from trunkline.sipauth.models import IpAuth
 
 LIST = "/api/v1/ip-auth/"

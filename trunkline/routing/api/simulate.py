@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from trunkline.customers.models import Customer
 from trunkline.routing.models import SimulatedCall
-from trunkline.routing.simulate import simulate_and_record
+from trunkline.routing.services.simulations import simulate_and_record
 from trunkline.routing.snapshot import snapshot_publication
 
 
@@ -26,8 +26,8 @@ class SimulateSerializer(serializers.Serializer):
                   "identifies no customer (an unknown IP, say).")
 
 
-# What POST /simulate/ answers (routing.simulate._result with the run's call id), for the OpenAPI schema: the
-# view returns the kept dict as it is.
+# What POST /simulate/ answers (routing.services.simulations._result with the run's call id), for the OpenAPI
+# schema: the view returns the kept dict as it is.
 
 
 class SimulateInputSerializer(serializers.Serializer):

@@ -19,7 +19,7 @@ from trunkline.routing.choices import RoutingStrategy
 from trunkline.routing.forms import SimulateForm
 from trunkline.routing.models import SimulatedCall
 from trunkline.routing.selectors import customer_ip, rate_cards_by_id, simulated_calls
-from trunkline.routing.simulate import simulate_and_record
+from trunkline.routing.services.simulations import simulate_and_record
 from trunkline.routing.snapshot import snapshot_publication
 from trunkline.switch.regex import PatternError
 

@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from trunkline.routing.simulate import simulate_and_record
+from trunkline.routing.services.simulations import simulate_and_record
 
 
 class Command(BaseCommand):
