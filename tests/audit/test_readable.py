@@ -149,4 +149,9 @@ def test_rate_cards_grouped_by_provider_name_their_groups(web) -> None:
     card = make_card(kind="provider", name="Carrier deck")
     response = web.get("/routing/rate-cards/", {"group_by": "provider"})
     assert response.status_code == 200
-    assert f">{card.provider.name}</a></td>" in response.content.decode()
+    html = response.content.decode()
+    # Not a link: the `provider` filter takes ids, and ?provider=<name> would list nothing but an error.
+    assert f"<td>{card.provider.name}</td>" in html and "?provider=" not in html
+    # A group whose column has a filter of the same field links to exactly its rows.
+    grouped = web.get("/routing/rate-cards/", {"group_by": "currency"}).content.decode()
+    assert f'<td><a href="?currency={card.currency}">{card.currency}</a></td>' in grouped

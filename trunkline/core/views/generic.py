@@ -117,7 +117,10 @@ class ObjectListView(RoleRequiredMixin, View):
             context["status_value"] = request.GET.get(self.status_field, "")
         if group_column is not None:
             grouped = table.group(queryset, group_column)
-            if group_column.name in filterset.filters:
+            group_filter = filterset.filters.get(group_column.name)
+            # A group links to its rows only through a filter of the grouped field itself: the rate cards' Provider
+            # column groups by provider__name, while the `provider` filter takes ids.
+            if group_filter is not None and group_filter.field_name == group_column.order_by:
                 for group in grouped.groups:
                     if group["value"] in (None, ""):
                         continue  # "(blank)" has no filter value that selects it
