@@ -319,6 +319,10 @@ def test_a_job_whose_channel_was_unset_meanwhile_fails_every_delivery_with_the_r
      {"customers": ["Select at least one customer."]}),
     ({"channel": "email", "subject": "Hi", "body": "Hi", "customers": [999999]},
      {"customers": ['Invalid pk "999999" - object does not exist.']}),
+    ({"channel": "sms", "body": "x" * 1601},
+     {"body": ["An SMS may be at most 1,600 characters long; this one has 1,601."]}),
+    ({"channel": "email", "subject": "Hi", "body": "x" * 100_001},
+     {"body": ["An email may be at most 100,000 characters long; this one has 100,001."]}),
     ({"channel": "sms", "body": "Hi"},
      {"non_field_errors": ["SMS is not set up: enter the SMS API URL, account SID, auth token and sender in Setup > "
                            "Settings."]}),
@@ -330,6 +334,12 @@ def test_invalid_messages_write_nothing(api, customers, smtp_settings, smtp_serv
     assert response.status_code == 400
     assert response.json()["errors"] == errors
     assert counts() == before
+
+
+def test_a_body_at_the_limit_is_queued(api, customers, smtp_settings, sms_settings) -> None:
+    sms = send(api, [customers["acme"]], channel="sms", subject="", body="x" * 1600)
+    email = send(api, [customers["acme"]], body="x" * 100_000)
+    assert [len(Message.objects.get(pk=message["id"]).body) for message in (sms, email)] == [1600, 100_000]
 
 
 def test_customers_without_any_recipient_write_nothing(api, customers, smtp_settings, sms_settings) -> None:

@@ -29,6 +29,9 @@ from trunkline.notifications.transport import DeliveryError, SmsConfig, SmtpConf
 logger = logging.getLogger(__name__)
 
 SEND_MESSAGE_JOB = "customers.send_message"
+# The longest body a message may have, as typed: an SMS as long as Twilio takes in one request (ten concatenated
+# segments), an email far beyond any notice but short of filling the deliveries table with one click.
+BODY_LIMITS = {MessageChannel.SMS: 1_600, MessageChannel.EMAIL: 100_000}
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
 PASSWORD_SUBJECT = "Your portal password"
 PASSWORD_BODY = """Hello {name},
@@ -169,6 +172,10 @@ def message_send(*, customers: Iterable[Customer], channel: str, subject: str, b
         errors.setdefault("subject", []).append(CONTROL_CHARACTERS_MESSAGE)
     if not body.strip():
         errors["body"] = ["Write the message."]
+    limit = BODY_LIMITS.get(channel)
+    if limit is not None and len(body) > limit:
+        what = "An SMS" if channel == MessageChannel.SMS else "An email"
+        errors["body"] = [f"{what} may be at most {limit:,} characters long; this one has {len(body):,}."]
     for name, text in (("subject", subject), ("body", body)):
         errors.setdefault(name, []).extend(check_template(text))
     errors = {name: messages for name, messages in errors.items() if messages}
