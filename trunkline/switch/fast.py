@@ -42,13 +42,11 @@ from trunkline.contracts.money import MONEY_QUANTUM
 from trunkline.contracts.snapshot import (
     AuthKind,
     Customer,
-    CustomerStatus,
     IngressRoute,
     IpAuth,
     IpDirection,
     Provider,
     RateRow,
-    RateStatus,
     Recording,
     Strategy,
 )
@@ -56,7 +54,10 @@ from trunkline.switch.auth import IpTable
 from trunkline.switch.cli import REJECT_REASON as CLI_REJECTED
 from trunkline.switch.cli import CliRuleSet
 from trunkline.switch.counters import CUSTOMER, IP_AUTH, ROUTE, Counters
-from trunkline.switch.decide import decide
+
+# decide.py's constants, defined once: the zero, the default rng, enum members looked up once, the recording
+# sample rates and the C-level Decision constructor.
+from trunkline.switch.decide import _ACTIVE, _BLOCKED, _RANDOM, _SAMPLE_PERCENT, _ZERO, _new_decision, decide
 from trunkline.switch.egress import PROFIT_CHECK_SECONDS, Order, Plan, profitable, route_egress
 from trunkline.switch.index import SnapshotIndex
 from trunkline.switch.rating import billed_seconds, first_increment_charge
@@ -76,13 +77,6 @@ from trunkline.switch.types import (
     Egress,
 )
 
-_ZERO = Decimal(0)
-_RANDOM = random.Random()
-_BLOCKED = RateStatus.BLOCKED  # Enum members looked up once, as in decide.py
-_ACTIVE = CustomerStatus.ACTIVE
-_SAMPLE_PERCENT = {Recording.SAMPLE_1: 1, Recording.SAMPLE_5: 5, Recording.SAMPLE_25: 25, Recording.SAMPLE_50: 50}
-# As in decide.py: tuple.__new__ builds the Decision in C rather than through the NamedTuple's Python __new__.
-_new_decision: Callable[[tuple[object, ...]], Decision] = partial(tuple.__new__, Decision)
 _UNKNOWN_SOURCE = Decision(False, 403, IP_NOT_AUTHORISED, ())
 
 # A plan's kind: the call goes on to money and egress, or the rate step refuses it (no rate, blocked), or
