@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email
 import email.policy
+import http.client
+import json
 import re
 from collections.abc import Iterator
 from io import StringIO
@@ -95,3 +97,20 @@ def test_demo_settings_point_at_the_outbox_s_default_ports(db) -> None:
                                        "Trunkline Demo Carrier")
     assert (settings.sms_api_url, settings.sms_account_sid, settings.sms_from) == ("http://127.0.0.1:8026",
                                                                                   "ACoutbox", "Trunkline")
+
+
+def test_the_sms_sink_refuses_an_oversized_or_unreadable_body_unread(outbox) -> None:
+    """Anything on the machine can post to the sink: a declared 10 GB body is refused before it is read."""
+    box, lines = outbox
+    path = "/2010-04-01/Accounts/ACoutbox/Messages.json"
+    for length, status in (("10000000000", 413), ("-1", 400), ("abc", 400)):
+        connection = http.client.HTTPConnection(box.sms_url.removeprefix("http://"), timeout=5)
+        connection.putrequest("POST", path)
+        connection.putheader("Content-Type", "application/x-www-form-urlencoded")
+        connection.putheader("Content-Length", length)
+        connection.endheaders()
+        response = connection.getresponse()
+        assert response.status == status, length
+        assert json.loads(response.read())["code"] == 20001
+        connection.close()
+    assert list(box.folder.iterdir()) == [] and lines == []

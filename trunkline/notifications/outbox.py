@@ -28,6 +28,9 @@ SMS_PORT = 8026
 SMS_ACCOUNT_SID = "ACoutbox"
 SMS_AUTH_TOKEN = "outbox"
 SMS_PATH_PREFIX = "/2010-04-01/Accounts/"
+# The largest SMS request body read: a 1,600-character body form-encoded (up to 9 bytes a character as %XX of
+# UTF-8) with To and From fits with room to spare; a larger or unreadable Content-Length is refused unread.
+SMS_MAX_REQUEST = 64 * 1024
 
 
 class Outbox:
@@ -103,7 +106,16 @@ class _SMSHandler(BaseHTTPRequestHandler):
         if not (self.path.startswith(SMS_PATH_PREFIX) and self.path.endswith("/Messages.json")):
             self._answer(HTTPStatus.NOT_FOUND, {"code": 20404, "message": "The requested resource was not found"})
             return
-        length = int(self.headers.get("Content-Length") or 0)
+        declared = self.headers.get("Content-Length") or "0"
+        if not (declared.isascii() and declared.isdigit()):
+            self._answer(HTTPStatus.BAD_REQUEST, {"code": 20001, "message": "Content-Length is not a number"})
+            return
+        length = int(declared)
+        if length > SMS_MAX_REQUEST:
+            self.close_connection = True  # the body is left unread
+            self._answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                         {"code": 20001, "message": f"The request is larger than {SMS_MAX_REQUEST:,} bytes"})
+            return
         form = dict(parse_qsl(self.rfile.read(length).decode(errors="replace"), keep_blank_values=True))
         to, sender, body = form.get("To", ""), form.get("From", ""), form.get("Body", "")
         text = f"To: {to}\nFrom: {sender}\n\n{body}\n"
