@@ -44,6 +44,29 @@ def test_rate_diff_samples_the_first_of_each_kind_in_prefix_order() -> None:
     assert [r.prefix for r in diff.removed_sample] == [f"3{n:02d}" for n in range(10)]
 
 
+def test_rate_diff_streams_a_deck_already_in_prefix_order() -> None:
+    """Roll back compares two stored revisions: the deck streams like the active rows and is never sorted (which
+    would hold every row of a 600,000-row revision in memory at once)."""
+    pulled: list[str] = []
+
+    def deck():
+        for prefix in ("1", "33", "44"):
+            pulled.append(prefix)
+            yield row(prefix)
+
+    def active():
+        seen.append(len(pulled))
+        yield row("1")
+        seen.append(len(pulled))
+        yield row("44", "0.02")
+
+    seen: list[int] = []
+    diff = rate_diff(active(), deck(), deck_in_order=True)
+
+    assert (diff.added, diff.changed, diff.removed, diff.unchanged) == (1, 1, 0, 1)
+    assert seen == [0, 1]  # one row of the deck read at a time, in step with the active rows
+
+
 def test_rate_diff_against_no_active_revision_is_all_added() -> None:
     diff = rate_diff([], [row("44"), row("1")])
     assert (diff.added, diff.changed, diff.removed, diff.unchanged) == (2, 0, 0, 0)

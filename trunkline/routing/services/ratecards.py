@@ -205,11 +205,14 @@ def _places(value: object) -> object:
     return f"{value:.{RATE_PLACES}f}" if isinstance(value, Decimal) else value
 
 
-def rate_diff(active: Iterable[RateValues], deck: Iterable[RateValues], *, sample: int = DIFF_SAMPLE) -> RateDiff:
+def rate_diff(active: Iterable[RateValues], deck: Iterable[RateValues], *, sample: int = DIFF_SAMPLE,
+              deck_in_order: bool = False) -> RateDiff:
     """The difference of `deck` (any order, one row per prefix) from `active` (in prefix order, as the database
-    streams it). One merged pass: the active rows are never all in memory, so a 600,000-row card can be compared."""
+    streams it). One merged pass: the active rows are never all in memory, so a 600,000-row card can be compared.
+    `deck_in_order` says the deck is already in prefix order (another revision, streamed): it is not sorted, so it
+    is never all in memory either."""
     diff = RateDiff()
-    new = iter(sorted(deck, key=lambda row: row.prefix))
+    new = iter(deck if deck_in_order else sorted(deck, key=lambda row: row.prefix))
     old = iter(active)
     before, after = next(old, None), next(new, None)
     while before is not None or after is not None:

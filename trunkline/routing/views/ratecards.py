@@ -124,7 +124,8 @@ class RateCardRollbackView(RoleRequiredMixin, View):
         card = get_object_or_404(RateCard.objects.select_related("active_revision"), pk=pk)
         target = rollback_target(card)
         # Rolling back is importing the earlier revision over the active one: the same difference, the same words.
-        diff = rate_diff(revision_rate_values(card.active_revision), revision_rate_values(target)) if target else None
+        diff = rate_diff(revision_rate_values(card.active_revision), revision_rate_values(target),
+                         deck_in_order=True) if target else None
         return render(request, "routing/ratecard_rollback.html", {
             "object": card, "target": target, "diff": diff,
             "crumbs": [("Rate cards", reverse("routing:ratecard_list")), (str(card), card.get_absolute_url())]})
