@@ -175,6 +175,7 @@ def test_viewer_sees_no_write_controls_and_cannot_write(viewer_user, setup_conte
     assert "Export CSV" in body
     assert "Add provider" not in client.get(reverse("routing:provider_list")).content.decode()
     before = ObjectChange.objects.count()
+    assert client.get(reverse("routing:ratecard_rollback", args=[card.pk])).status_code == 403  # not even asked
     assert client.post(reverse("routing:ratecard_rollback", args=[card.pk])).status_code == 403
     assert client.post(reverse("routing:raterevision_activate", args=[first.pk])).status_code == 403
     assert _import(client, card, HEADER + "1,US,0.01,0,1,1,0,active\n", _import="1").status_code == 403
