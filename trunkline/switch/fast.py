@@ -38,7 +38,6 @@ from decimal import Decimal
 from functools import partial
 from typing import NamedTuple
 
-from trunkline.contracts.money import MONEY_QUANTUM
 from trunkline.contracts.snapshot import (
     AuthKind,
     Customer,
@@ -58,7 +57,16 @@ from trunkline.switch.counters import CUSTOMER, IP_AUTH, ROUTE, Counters
 # decide.py's constants, defined once: the zero, the default rng, enum members looked up once, the recording
 # sample rates and the C-level Decision constructor.
 from trunkline.switch.decide import _ACTIVE, _BLOCKED, _RANDOM, _SAMPLE_PERCENT, _ZERO, _new_decision, decide
-from trunkline.switch.egress import PROFIT_CHECK_SECONDS, Order, Plan, profitable, route_egress
+
+# _TWO_QUANTA_PER_MINUTE: egress.profitable()'s shortcut bound, 60 x (buy charge - sell charge), shared with it.
+from trunkline.switch.egress import (
+    _TWO_QUANTA_PER_MINUTE,
+    PROFIT_CHECK_SECONDS,
+    Order,
+    Plan,
+    profitable,
+    route_egress,
+)
 from trunkline.switch.index import SnapshotIndex
 from trunkline.switch.rating import billed_seconds, first_increment_charge
 from trunkline.switch.types import (
@@ -104,8 +112,6 @@ class _Plan(NamedTuple):
 _NO_EGRESS = Order(())
 _PRE_PLAN = _Plan(_PRE, RateRow("", _ZERO), _ZERO, 0, 0, 0, 0, 1, 0, _NO_EGRESS, _NO_EGRESS, 0)
 _DECIDE_PLAN = _PRE_PLAN._replace(kind=_DECIDE)
-# egress.profitable()'s shortcut bound: two money quanta per minute, 60 x (buy charge - sell charge).
-_TWO_QUANTA_PER_MINUTE = 2 * 60 * MONEY_QUANTUM
 _LONGEST = max(PROFIT_CHECK_SECONDS)
 _new_egress: Callable[[tuple[object, ...]], Egress] = partial(tuple.__new__, Egress)
 _new_plan: Callable[[tuple[object, ...]], _Plan] = partial(tuple.__new__, _Plan)
