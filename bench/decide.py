@@ -463,7 +463,8 @@ def main() -> None:
               f"{fast_timing.cold / traced.cold:.2f}x first pass")
         disagreeing = sum(route_call(fast, counters, call, rng)._replace(trace=())
                           != decide(traced_index, counters, call, rng)._replace(trace=()) for call in calls)
-        print(f"  same decision both ways (every field but the trace): {len(calls) - disagreeing:,}/{len(calls):,}")
+        print(f"  {'FAIL' if disagreeing else 'PASS'}: same decision both ways (every field but the trace): "
+              f"{len(calls) - disagreeing:,}/{len(calls):,}")
         del traced_index
 
     backends = {"both": ["sqlite", "postgres"], "none": []}.get(options.backend, [options.backend])
