@@ -17,6 +17,7 @@ layers): it registers a CustomerFacts source here when it is loaded.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
@@ -99,18 +100,26 @@ def _how(ours: IpAuth, our_facts: CustomerFacts, theirs: IpAuth, their_facts: Cu
             f"CLI both customers' rules accept is refused)")
 
 
+def _overlaps(one: ipaddress.IPv4Network | ipaddress.IPv6Network,
+              other: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    return one.version == other.version and one.overlaps(other)
+
+
 def shared_ip_warnings(entry: IpAuth) -> list[str]:
     """Warnings about other customers' entries overlapping `entry`; ValidationError on `ip` if one with the same
     network cannot be told apart from it. Only entries that send calls identify a customer."""
     if entry.direction != Direction.SENDS:
         return []
     network = entry.network
-    others = (IpAuth.objects.filter(direction=Direction.SENDS).exclude(customer_id=entry.customer_id)
-              .exclude(pk=entry.pk).select_related("customer").order_by("id"))
-    overlapping = [other for other in others
-                   if other.network.version == network.version and other.network.overlaps(network)]
-    if not overlapping:
+    # Every other entry is compared (an overlap is not a text match), so only (id, ip) pairs are read for it:
+    # building a model with its customer for each one made a save cost ~65 µs per stored entry, on every row of an
+    # import. The few that overlap are then read whole.
+    candidates = (IpAuth.objects.filter(direction=Direction.SENDS).exclude(customer_id=entry.customer_id)
+                  .exclude(pk=entry.pk).values_list("pk", "ip"))
+    ids = [pk for pk, ip in candidates if _overlaps(ipaddress.ip_network(ip, strict=False), network)]
+    if not ids:
         return []
+    overlapping = list(IpAuth.objects.filter(pk__in=ids).select_related("customer").order_by("id"))
     facts = _facts({entry.customer_id, *(other.customer_id for other in overlapping)})
     empty = CustomerFacts(frozenset(), every_cli_passes=True)
     ours = facts.get(entry.customer_id, empty)
