@@ -136,6 +136,29 @@ def test_roll_back_asks_first_and_shows_what_comes_back(web: Client, setup_conte
     assert card.active_revision.number == 1
 
 
+def test_roll_back_does_only_what_was_confirmed(web: Client, setup_context: None) -> None:
+    """The confirm page posts the revision it showed: a stale page (the card rolled back meanwhile) or a forged
+    number changes nothing, where it used to roll back one step further than the operator saw."""
+    card = make_card()
+    for rate in ("0.010000", "0.011000", "0.012000"):
+        load_rates(card, f"44,UK,{rate},0,1,1,0,active\n")
+    confirm = reverse("routing:ratecard_rollback", args=[card.pk])
+    assert '<input type="hidden" name="revision" value="2">' in web.get(confirm).content.decode()
+
+    for forged in ("1", "3", "x", "²"):
+        web.post(confirm, {"revision": forged})
+        card.refresh_from_db()
+        assert card.active_revision.number == 3, forged
+
+    web.post(confirm, {"revision": "2"})
+    card.refresh_from_db()
+    assert card.active_revision.number == 2
+    stale = web.post(confirm, {"revision": "2"}, follow=True).content.decode()  # the same page, sent twice
+    card.refresh_from_db()
+    assert card.active_revision.number == 2
+    assert "The card has changed since you confirmed: a roll-back now makes revision 1 active, not 2." in stale
+
+
 def test_roll_back_is_disabled_with_nothing_to_roll_back_to(web: Client, setup_context: None) -> None:
     card = make_card()
     load_rates(card, "44,UK,0.010000,0,1,1,0,active\n")

@@ -320,9 +320,10 @@ def rate_revision_activate(*, revision: RateRevision, date_live: datetime | None
     return revision
 
 
-def rate_card_rollback(*, card: RateCard, now: datetime | None = None) -> RateRevision:
+def rate_card_rollback(*, card: RateCard, to: int | None = None, now: datetime | None = None) -> RateRevision:
     """Back to the revision that was live before the active one; the active one leaves the history, so a second
-    roll-back goes one further back."""
+    roll-back goes one further back. `to`, when given, is the revision number the operator confirmed: if the card
+    has changed since (another roll-back or activation), nothing happens rather than a roll-back to another one."""
     now = now or timezone.now()
     with transaction.atomic():
         card = _lock_card(card)
@@ -334,6 +335,9 @@ def rate_card_rollback(*, card: RateCard, now: datetime | None = None) -> RateRe
         if previous is None:
             raise ValidationError(f"Revision {current.number} is the first that went live; there is nothing to "
                                   f"roll back to.")
+        if to is not None and previous.number != to:
+            raise ValidationError(f"The card has changed since you confirmed: a roll-back now makes revision "
+                                  f"{previous.number} active, not {to}. Nothing was changed; look again first.")
         RateRevision.objects.filter(pk=current.pk).update(activation_seq=None)
         card.active_revision = previous
         card.save(update_fields=["active_revision", "updated"])

@@ -132,8 +132,13 @@ class RateCardRollbackView(RoleRequiredMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         card = get_object_or_404(RateCard, pk=pk)
+        confirmed = request.POST.get("revision")  # the number the confirm page showed
+        to = None if confirmed is None else ascii_int(confirmed)
+        if confirmed is not None and to is None:
+            messages.error(request, "There is no such revision to roll back to.")
+            return redirect(card.get_absolute_url())
         try:
-            revision = rate_card_rollback(card=card)
+            revision = rate_card_rollback(card=card, to=to)
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:
