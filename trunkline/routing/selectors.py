@@ -38,7 +38,7 @@ def card_revisions(card: RateCard) -> QuerySet[RateRevision]:
 
 def rollback_target(card: RateCard) -> RateRevision | None:
     """The revision a roll-back would make active again (the one live before the active one), or None when there is
-    nothing to roll back to. The same rule as services.ratecards.rate_card_rollback, read without a lock."""
+    nothing to roll back to. services.ratecards.rate_card_rollback asks it too, on the locked card."""
     current = card.active_revision
     if current is None or current.activation_seq is None:
         return None

@@ -25,7 +25,7 @@ from trunkline.core.models import Job, User
 from trunkline.routing.choices import RateCardKind, RevisionSource
 from trunkline.routing.models import IngressRoute, Rate, RateCard, RateImport, RateRevision
 from trunkline.routing.ratefile import COLUMNS, PROGRESS_EVERY, ParseResult, RateValues, parse_columns, parse_rates
-from trunkline.routing.selectors import revision_rate_values
+from trunkline.routing.selectors import revision_rate_values, rollback_target
 
 ACTIVATE_DUE_JOB = "routing.activate_due_revisions"
 IMPORT_RATES_JOB = "routing.import_rates"
@@ -330,8 +330,7 @@ def rate_card_rollback(*, card: RateCard, to: int | None = None, now: datetime |
         current = card.active_revision
         if current is None:
             raise ValidationError("The card has no active revision to roll back.")
-        previous = (card.revisions.filter(activation_seq__lt=current.activation_seq)
-                    .order_by("-activation_seq").first())
+        previous = rollback_target(card)
         if previous is None:
             raise ValidationError(f"Revision {current.number} is the first that went live; there is nothing to "
                                   f"roll back to.")
