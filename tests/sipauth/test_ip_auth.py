@@ -25,16 +25,6 @@ def detail(pk: int) -> str:
     return f"{LIST}{pk}/"
 
 
-@pytest.fixture
-def acme(db) -> Customer:
-    return make_customer(name="Acme Telecom")
-
-
-@pytest.fixture
-def bolt(db) -> Customer:
-    return make_customer(name="Bolt Voice")
-
-
 def counts() -> tuple[int, int]:
     return IpAuth.objects.count(), ObjectChange.objects.count()
 

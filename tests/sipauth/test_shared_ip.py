@@ -29,16 +29,6 @@ def card(db) -> RateCard:
     return make_card(name="Retail")
 
 
-@pytest.fixture
-def acme(db) -> Customer:
-    return make_customer(name="Acme Telecom")
-
-
-@pytest.fixture
-def bolt(db) -> Customer:
-    return make_customer(name="Bolt Voice")
-
-
 def cli_rule(customer: Customer, **fields: Any) -> CliRule:
     with change_context(source="test"):
         rule = CliRule(customer=customer, **fields)

@@ -33,11 +33,6 @@ def counts() -> tuple[int, int]:
     return SipUser.objects.count(), ObjectChange.objects.count()
 
 
-@pytest.fixture
-def acme(db) -> Customer:
-    return make_customer(name="Acme Telecom")
-
-
 def all_audit_data() -> str:
     return json.dumps([[c.prechange_data, c.postchange_data] for c in ObjectChange.objects.all()])
 
