@@ -96,12 +96,7 @@ class ImportResult:
         return f"{verb} {rows}: {self.created:,} new, {self.updated:,} updated."
 
     def add_error(self, row_number: int, field_name: str, message: str) -> None:
-        key = row_key(row_number)
-        if key not in self.errors:
-            self.error_rows += 1
-            if len(self.errors) >= MAX_LISTED_ERRORS:
-                return
-        self.errors.setdefault(key, {}).setdefault(field_name, []).append(message)
+        add_row_error(self, row_number, field_name, message, listed=MAX_LISTED_ERRORS)
 
     def as_dict(self) -> dict[str, Any]:
         """What a background import keeps on its job."""
@@ -114,6 +109,17 @@ def row_key(number: int) -> str:
     """How every import (customers, rates, routes, rules, ...) names a row in its errors: "row 12", counting the
     file's rows from 1 with the header as row 1, as a spreadsheet shows them. Pages write it "Row 12"."""
     return f"row {number}"
+
+
+def add_row_error(result: Any, row_number: int, field_name: str, message: str, *, listed: int) -> None:
+    """Note an error of a row on `result` (its `errors` by row key, then field, and its `error_rows` count), as every
+    import does: every row with an error is counted, the first `listed` of them are listed."""
+    key = row_key(row_number)
+    if key not in result.errors:
+        result.error_rows += 1
+        if len(result.errors) >= listed:
+            return
+    result.errors.setdefault(key, {}).setdefault(field_name, []).append(message)
 
 
 def decode_upload(raw: bytes) -> str:

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from trunkline.contracts.money import MONEY_MAX_DIGITS, RATE_PLACES
-from trunkline.core.bulk_import import row_key
+from trunkline.core.bulk_import import add_row_error
 from trunkline.core.csv_safety import unquote_cell
 from trunkline.core.money import SCIENTIFIC_NOTATION_MESSAGE, is_scientific_notation
 
@@ -64,12 +64,7 @@ class ParseResult:
     error_rows: int = 0  # every row with an error, listed or not
 
     def add_error(self, row_number: int, field_name: str, message: str) -> None:
-        key = row_key(row_number)
-        if key not in self.errors:
-            self.error_rows += 1
-            if len(self.errors) >= MAX_LISTED_ERRORS:
-                return
-        self.errors.setdefault(key, {}).setdefault(field_name, []).append(message)
+        add_row_error(self, row_number, field_name, message, listed=MAX_LISTED_ERRORS)
 
 
 def parse_columns(columns: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
