@@ -302,3 +302,16 @@ def test_a_cli_rule_accepting_any_cli_is_refused_but_other_rules_come_and_go(api
     assert api.post(reverse("api:clirule-list"), {"customer": bolt.pk, "cli": "", "direction": "inbound"},
                     format="json").status_code == 201
     assert api.delete(reverse("api:clirule-detail", args=[by_cli.pk])).status_code == 204
+
+
+def test_moving_the_last_cli_rule_to_another_customer_is_refused_as_its_deletion(api, by_cli) -> None:
+    lone = make_customer(name="Lone Co")
+    before = ObjectChange.objects.count()
+
+    response = api.patch(reverse("api:clirule-detail", args=[by_cli.pk]), {"customer": lone.pk}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"customer": [_cli_refusal()]}
+    by_cli.refresh_from_db()
+    assert by_cli.customer.name == "Bolt Voice" and ObjectChange.objects.count() == before
+    assert identified("4420000000", cli="3320000001") == "Bolt Voice"

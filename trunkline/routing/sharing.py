@@ -57,12 +57,21 @@ def check_route_change(route: IngressRoute) -> None:
                           prefixes=frozenset({*prefixes, route.tech_prefix}))
 
 
+def _outbound_rules(customer_id: int, excluded_pk: int | None) -> list[tuple[str, bool, str, str, str]]:
+    return [tuple(values) for values in CliRule.objects.filter(customer_id=customer_id).exclude(
+        direction=CliDirection.INBOUND).exclude(pk=excluded_pk).values_list(*_CLI_COLUMNS)]
+
+
 def check_cli_rule_change(rule: CliRule, *, deleting: bool = False) -> None:
     """Refuse saving (or, `deleting`, deleting) a CLI rule when it would leave the customer's outbound rules
     accepting every CLI while CLI authentication is what tells it apart on a shared IP: its last rule deleted,
-    or a rule that accepts any CLI added."""
-    others = [tuple(values) for values in CliRule.objects.filter(customer_id=rule.customer_id).exclude(
-        direction=CliDirection.INBOUND).exclude(pk=rule.pk).values_list(*_CLI_COLUMNS)]
+    or a rule that accepts any CLI added. A rule moved to another customer is also a deletion for the one it
+    leaves."""
+    if rule.pk is not None and not deleting:
+        left = CliRule.objects.filter(pk=rule.pk).values_list("customer_id", flat=True).first()
+        if left is not None and left != rule.customer_id and _every_cli_passes(_outbound_rules(left, rule.pk)):
+            check_customer_change(customer_id=left, field="customer", every_cli_passes=True)
+    others = _outbound_rules(rule.customer_id, rule.pk)
     if not deleting and rule.direction != CliDirection.INBOUND:
         others.append((rule.cli, rule.forced, rule.pai, rule.dialed_number_match, rule.use_did))
     if not _every_cli_passes(others):
