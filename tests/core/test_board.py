@@ -149,6 +149,12 @@ def test_export_of_groups_writes_money_per_currency(web, customers) -> None:
                     ["Penalty", "1", "GBP 0.00", "GBP 0.00"]]
 
 
+def test_tax_groups_read_as_percentages_as_the_column_does(web, customers) -> None:
+    make_customer(name="Echo", status="active", currency="EUR", tax_rate=Decimal("7.625"))
+    response = web.get(BOARD + "?group_by=tax_rate")
+    assert {g["label"] for g in response.context["groups"]} == {"0.00 %", "7.625 %"}
+
+
 def test_group_by_ignores_unknown_columns(web, customers) -> None:
     response = web.get(BOARD + "?group_by=notes")
     assert response.status_code == 200

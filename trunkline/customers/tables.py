@@ -36,7 +36,7 @@ class CustomerTable(Table):
         Column("minimum_payment", "Minimum payment", order_by="minimum_payment", numeric=True, money=True,
                formatter=_money),
         Column("tax_rate", "Tax", order_by="tax_rate", numeric=True, groupable=True,
-               formatter=lambda value, obj: percent_text(value)),
+               formatter=lambda value, obj: percent_text(value), group_label=percent_text),
         Column("channels", "Channels", order_by="channels", numeric=True, groupable=True, formatter=_limit),
         Column("cps", "Flow speed (CPS)", order_by="cps", numeric=True, groupable=True, formatter=_limit),
         Column("country", "Country", order_by="country", groupable=True, formatter=_country),
