@@ -100,6 +100,9 @@ def _how(ours: IpAuth, our_facts: CustomerFacts, theirs: IpAuth, their_facts: Cu
             f"CLI both customers' rules accept is refused)")
 
 
+_CHUNK = 1000
+
+
 def _overlaps(one: ipaddress.IPv4Network | ipaddress.IPv6Network,
               other: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
     return one.version == other.version and one.overlaps(other)
@@ -116,10 +119,12 @@ def shared_ip_warnings(entry: IpAuth) -> list[str]:
     # import. The few that overlap are then read whole.
     candidates = (IpAuth.objects.filter(direction=Direction.SENDS).exclude(customer_id=entry.customer_id)
                   .exclude(pk=entry.pk).values_list("pk", "ip"))
-    ids = [pk for pk, ip in candidates if _overlaps(ipaddress.ip_network(ip, strict=False), network)]
+    ids = sorted(pk for pk, ip in candidates if _overlaps(ipaddress.ip_network(ip, strict=False), network))
     if not ids:
         return []
-    overlapping = list(IpAuth.objects.filter(pk__in=ids).select_related("customer").order_by("id"))
+    # In chunks: a wide network (0.0.0.0/0) overlaps every entry, past SQLite's limit of variables in one query.
+    overlapping = [other for start in range(0, len(ids), _CHUNK) for other in IpAuth.objects.filter(
+        pk__in=ids[start:start + _CHUNK]).select_related("customer").order_by("id")]
     facts = _facts({entry.customer_id, *(other.customer_id for other in overlapping)})
     empty = CustomerFacts(frozenset(), every_cli_passes=True)
     ours = facts.get(entry.customer_id, empty)
