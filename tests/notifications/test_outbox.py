@@ -20,7 +20,7 @@ from trunkline.core.models import SystemSettings
 from trunkline.customers.choices import MessageChannel
 from trunkline.customers.demo import demo_settings_outbox
 from trunkline.customers.services import message_send
-from trunkline.notifications.outbox import Outbox
+from trunkline.notifications.outbox import Outbox, _SMSHandler
 from trunkline.notifications.transport import SmsConfig, SmtpConfig, send_email, send_sms
 
 FILE_NAME = re.compile(r"\d{8}T\d{6}Z-(\d{4})-(email\.eml|sms\.txt)")
@@ -113,4 +113,17 @@ def test_the_sms_sink_refuses_an_oversized_or_unreadable_body_unread(outbox) -> 
         assert response.status == status, length
         assert json.loads(response.read())["code"] == 20001
         connection.close()
+    assert list(box.folder.iterdir()) == [] and lines == []
+
+
+def test_the_sms_sink_drops_a_client_that_never_sends_its_body(outbox, monkeypatch) -> None:
+    box, lines = outbox
+    monkeypatch.setattr(_SMSHandler, "timeout", 0.5)
+    connection = http.client.HTTPConnection(box.sms_url.removeprefix("http://"), timeout=10)
+    connection.putrequest("POST", "/2010-04-01/Accounts/ACoutbox/Messages.json")
+    connection.putheader("Content-Length", "100")
+    connection.endheaders()
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+        connection.getresponse()
+    connection.close()
     assert list(box.folder.iterdir()) == [] and lines == []

@@ -101,6 +101,9 @@ class _SMTPHandler:
 class _SMSHandler(BaseHTTPRequestHandler):
     """Twilio's Messages API as Trunkline uses it: POST .../Accounts/{sid}/Messages.json with To, From, Body."""
 
+    # Seconds a client may stay silent: one that declares a body and never sends it frees its thread.
+    timeout = 30
+
     def do_POST(self) -> None:
         outbox: Outbox = self.server.outbox  # type: ignore[attr-defined]
         if not (self.path.startswith(SMS_PATH_PREFIX) and self.path.endswith("/Messages.json")):
