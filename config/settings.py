@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "trunkline.customers",
     "trunkline.routing",
     "trunkline.sipauth",
+    "trunkline.cdrs",
     "axes",
 ]
 
@@ -188,6 +189,11 @@ TRUNKLINE_UPLOAD_LIMIT = int(os.environ.get("TRUNKLINE_UPLOAD_LIMIT", str(50 * 1
 # CSV pasted into the panel (or sent back by Import after Preview) is a form field, which Django caps at
 # 2.5 MB by default; the same limit as a file applies instead. Uploaded files go to disk past 2.5 MB.
 DATA_UPLOAD_MAX_MEMORY_SIZE = TRUNKLINE_UPLOAD_LIMIT
+
+# Kamailio's JSON-RPC (jsonrpcs over xhttp) that End Calls asks to end a dialog (dlg.end_dlg).
+KAMAILIO_RPC_URL = os.environ.get("KAMAILIO_RPC_URL", "http://127.0.0.1:5071/RPC")
+# Where the switch appends its call events (contracts.calls) and the worker loads them from.
+TRUNKLINE_SPOOL_DIR = VAR_DIR / "spool"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

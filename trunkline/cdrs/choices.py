@@ -1,0 +1,15 @@
+from django.db import models
+
+
+class CallState(models.TextChoices):
+    ROUTED = "routed", "Routed"
+    RINGING = "ringing", "Ringing"
+    ANSWERED = "answered", "Answered"
+    ENDED = "ended", "Ended"
+    FAILED = "failed", "Failed"
+    REJECTED = "rejected", "Rejected"
+    EXPIRED = "expired", "Expired"
+
+
+# States of a call that may still hold a channel (a live dialog while its expires_at is ahead).
+LIVE_STATES = (CallState.ROUTED, CallState.RINGING, CallState.ANSWERED)
