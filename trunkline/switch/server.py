@@ -1,0 +1,293 @@
+"""`trunkline switch`: the process model. The parent binds, forks, supervises; each child runs one uvloop loop.
+
+The parent binds the SIP UDP socket, the SIP TCP listening socket and the HTTP listening socket once, then forks
+`--processes` children that all serve the SAME sockets. A datagram socket shared across a fork hands each datagram
+to whichever process reads first, so traffic from ONE busy peer (one SBC, one SIPp) spreads over every process;
+SO_REUSEPORT with one socket per process would hash that peer to a single process. The listening sockets are
+shared the same way (the kernel wakes one accepting process per connection).
+
+Each child loads the routing file into its own engine, serves SIP (trunkline.switch.sip.server) and HTTP
+(trunkline.switch.http.app, aiohttp over the shared socket) in one event loop, reloads the routing file when it
+changes and lets held channels expire, once a second each. The parent restarts a child that dies, forwards
+SIGTERM/SIGINT (stop) and SIGUSR1 (each child prints a stats line to stderr), and exits once its children have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import select
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from types import FrameType
+
+from trunkline.contracts.codec import SnapshotFormatError, read_snapshot
+from trunkline.switch.config import SwitchConfig
+
+log = logging.getLogger("trunkline.switch")
+
+READY_TIMEOUT = 600.0  # seconds a child may take to load a large routing file before the parent gives up
+STOP_GRACE = 10.0  # seconds children get to finish after SIGTERM before SIGKILL
+RESTART_DELAY = 1.0  # a child dying at start must not make the parent spin
+UDP_BUFFER = 8 * 2**20  # receive buffer: absorbs bursts while a process reloads its index
+
+
+@dataclass(frozen=True, slots=True)
+class Sockets:
+    udp: socket.socket
+    tcp: socket.socket
+    http: socket.socket
+
+    def close(self) -> None:
+        for sock in (self.udp, self.tcp, self.http):
+            sock.close()
+
+
+def bind(config: SwitchConfig) -> Sockets:
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    udp = socket.socket(family, socket.SOCK_DGRAM)
+    tcp = socket.socket(family, socket.SOCK_STREAM)
+    http = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        with contextlib.suppress(OSError):  # capped by net.core.rmem_max; a smaller buffer still works
+            udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_BUFFER)
+        udp.bind((config.host, config.sip_port))
+        sip_port = udp.getsockname()[1]  # --sip-port 0: TCP takes the port UDP was given
+        for stream, port in ((tcp, sip_port), (http, config.http_port)):
+            stream.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            stream.bind((config.host, port))
+            stream.listen(1024)
+        for sock in (udp, tcp, http):
+            sock.setblocking(False)
+    except BaseException:
+        for sock in (udp, tcp, http):
+            sock.close()
+        raise
+    return Sockets(udp, tcp, http)
+
+
+def serve(config: SwitchConfig) -> int:
+    """Run the switch until SIGTERM/SIGINT; the exit status of `trunkline switch`."""
+    try:
+        revision = read_snapshot(config.routing_file).revision  # fail here, before forking, with one message
+    except FileNotFoundError:
+        sys.stderr.write(f"trunkline switch: no routing file at {config.routing_file}; publish one with "
+                         f"`trunkline publish_snapshot` or name it with --routing-file\n")
+        return 2
+    except (OSError, SnapshotFormatError) as error:
+        sys.stderr.write(f"trunkline switch: cannot read the routing file {config.routing_file}: {error}\n")
+        return 2
+    try:
+        sockets = bind(config)
+    except OSError as error:
+        sys.stderr.write(f"trunkline switch: cannot listen on {config.host} (SIP {config.sip_port}, HTTP "
+                         f"{config.http_port}): {error.strerror or error}\n")
+        return 2
+    return Supervisor(config, sockets, revision).run()
+
+
+class Supervisor:
+    def __init__(self, config: SwitchConfig, sockets: Sockets, revision: int) -> None:
+        self.config = config
+        self.sockets = sockets
+        self.revision = revision
+        # Nonces must verify in whichever process the authenticated INVITE lands: one secret, made before forking.
+        self.secret = os.urandom(32)
+        self.children: dict[int, int] = {}  # pid -> slot
+        self.stopping = False
+        self.ready_read, self.ready_write = os.pipe()
+
+    def run(self) -> int:
+        previous = {number: signal.signal(number, self._on_signal)
+                    for number in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)}
+        try:
+            for slot in range(self.config.processes):
+                self._fork(slot)
+            status = self._await_ready()
+            if status:
+                self._stop_children()
+                return status
+            udp_host, sip_port = self.sockets.udp.getsockname()[:2]
+            http_port = self.sockets.http.getsockname()[1]
+            count = self.config.processes
+            sys.stdout.write(f"trunkline switch: SIP udp+tcp {udp_host}:{sip_port}, HTTP {udp_host}:{http_port}, "
+                             f"{count} process{'es' if count > 1 else ''}, routing revision {self.revision}\n")
+            sys.stdout.flush()
+            return self._supervise()
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+            self.sockets.close()
+            os.close(self.ready_read)
+            os.close(self.ready_write)
+
+    def _on_signal(self, number: int, frame: FrameType | None) -> None:
+        if number == signal.SIGUSR1:
+            self._signal_children(signal.SIGUSR1)
+            return
+        self.stopping = True
+        self._signal_children(signal.SIGTERM)
+
+    def _signal_children(self, number: int) -> None:
+        for pid in list(self.children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, number)
+
+    def _fork(self, slot: int) -> None:
+        pid = os.fork()
+        if pid:
+            self.children[pid] = slot
+            return
+        status = 1
+        try:
+            for number in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+                signal.signal(number, signal.SIG_DFL)
+            os.close(self.ready_read)
+            status = run_child(self.config, self.sockets, self.secret, self.ready_write)
+        except BaseException:  # a child must never return into the parent's code
+            log.exception("trunkline switch: process %d failed", os.getpid())
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+
+    def _await_ready(self) -> int:
+        """0 once every child serves; else the exit status of a child that failed to start."""
+        ready = 0
+        deadline = time.monotonic() + READY_TIMEOUT
+        while ready < self.config.processes:
+            if self.stopping:
+                return 1
+            waiting = deadline - time.monotonic()
+            if waiting <= 0:
+                sys.stderr.write("trunkline switch: the processes did not start in time\n")
+                return 1
+            readable, _, _ = select.select([self.ready_read], [], [], min(waiting, 0.2))
+            if readable:
+                ready += len(os.read(self.ready_read, 64))
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid:
+                self.children.pop(pid, None)
+                return os.waitstatus_to_exitcode(status) or 1
+        return 0
+
+    def _supervise(self) -> int:
+        restarts: dict[int, float] = {}
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            slot = self.children.pop(pid, None)
+            if slot is None or self.stopping:
+                continue
+            log.warning("trunkline switch: process %d exited (%s); starting another", pid,
+                        _describe(os.waitstatus_to_exitcode(status)))
+            wait = restarts.get(slot, 0.0) + RESTART_DELAY - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            if self.stopping:
+                continue
+            restarts[slot] = time.monotonic()
+            self._fork(slot)
+        return 0
+
+    def _stop_children(self) -> None:
+        self._signal_children(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE
+        while self.children and time.monotonic() < deadline:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+            if pid:
+                self.children.pop(pid, None)
+            else:
+                time.sleep(0.05)
+        self._signal_children(signal.SIGKILL)
+        for pid in list(self.children):
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        self.children.clear()
+
+
+def _describe(code: int) -> str:
+    return f"signal {-code}" if code < 0 else f"status {code}"
+
+
+# --- one child -----------------------------------------------------------------------------------------------
+
+
+def run_child(config: SwitchConfig, sockets: Sockets, secret: bytes, ready_fd: int) -> int:
+    import uvloop  # imported here: the parent never runs a loop
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format=f"trunkline switch[{os.getpid()}] %(levelname)s %(message)s")
+    loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(_serve_child(config, sockets, secret, ready_fd))
+    finally:
+        loop.close()
+
+
+async def _serve_child(config: SwitchConfig, sockets: Sockets, secret: bytes, ready_fd: int) -> int:
+    from aiohttp import web
+
+    from trunkline.switch.engine import build_engine
+    from trunkline.switch.http.app import make_app
+    from trunkline.switch.sip.server import SipServer
+
+    loop = asyncio.get_running_loop()
+    engine = build_engine(routing_file=config.routing_file, counters_url=config.counters_url, node=config.node,
+                          var_dir=config.var_dir, secret=secret)
+    try:
+        engine.load()
+    except Exception as error:
+        sys.stderr.write(f"trunkline switch: cannot load the routing file {config.routing_file}: {error}\n")
+        return 2
+    stopped = loop.create_future()
+
+    def stop() -> None:
+        if not stopped.done():
+            stopped.set_result(None)
+
+    sip = SipServer(engine, loop)
+    await sip.start(sockets.udp, sockets.tcp)
+    runner = web.AppRunner(make_app(engine), handle_signals=False, access_log=None)
+    await runner.setup()
+    await web.SockSite(runner, sockets.http).start()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(number, stop)
+    loop.add_signal_handler(signal.SIGUSR1, lambda: sys.stderr.write(sip.stats_line() + "\n"))
+    housekeeping = loop.create_task(_housekeeping(engine, sip))
+    os.write(ready_fd, b"r")
+    try:
+        await stopped
+    finally:
+        housekeeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await housekeeping
+        await sip.stop()
+        await runner.cleanup()
+        engine.flush()
+        await engine.close()
+    return 0
+
+
+async def _housekeeping(engine: object, sip: object) -> None:
+    """Once a second: a new routing file swaps in, held channels past their expiry are let go."""
+    from trunkline.switch.engine import Engine
+    from trunkline.switch.sip.server import SipServer
+
+    assert isinstance(engine, Engine) and isinstance(sip, SipServer)
+    while True:
+        await asyncio.sleep(1.0)
+        try:
+            await engine.reload_if_changed()
+            engine.expire(time.time())
+            engine.flush()
+        except Exception:  # housekeeping must outlive one bad pass
+            log.exception("housekeeping failed")
