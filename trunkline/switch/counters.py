@@ -1,27 +1,55 @@
 """What changes with every call, which decide() reads and never writes: balances, reservations, live counts.
 
 None of it is in the routing snapshot (schema v3): a snapshot is rebuilt when an operator changes routing, while
-these move with every call and charge. They are fed from the database by the web/worker side today
-(`trunkline.routing.counters` for Simulate), by the switch's own live counters when calls arrive. The SIP server
-keys live counts by (scope, id) and takes the reservation a decision names; decide() only compares.
+these move with every call and charge. decide() reads them through `Counters`: fed from the database on the
+web/worker side (`trunkline.routing.counters` for Simulate), by the switch's live counters when calls arrive.
+
+The live side (`LiveCounters`, used by the switch's Engine) takes a routed call's channels and CPS: `acquire()`
+checks every limited scope of the call and counts it in all of them, or in none. Only scopes with a non-zero
+limit are counted (0 = unlimited needs no count): a channel count per (scope, id) with a channel limit, a
+sliding one-second window of start times per (scope, id) with a CPS limit. A call holds its channels until
+`release()` (the failed/ended event) or `expire()` at the expiry the engine gave it; a call none of whose scopes
+has a channel limit holds nothing.
+
+- `MemoryCounters`: in the process (the default; one switch process). A CPS window admits exactly `cps` starts
+  in any window (t - 1 s, t], timed in integer microseconds so a window's edge is exact.
+- `RedisCounters` (COUNTERS_URL): the same in Redis, shared by every switch process and node: one Lua script
+  checks and counts atomically, the holds live in Redis (a hash call id -> its channel keys, a sorted set by
+  expiry), so another node or a restarted switch releases and expires them. Its methods are coroutines; the
+  synchronous reads decide() makes return 0 for channels and CPS (the atomic acquire is the enforcement: a call
+  over a limit is refused there, after decide(), with the same 503 and reason).
 """
 
 from __future__ import annotations
 
+import heapq
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Protocol
+from time import time
+from typing import Any, Protocol
 
-# Counter scopes, as the SIP server keys its live counters.
+# Counter scopes, as the switch keys its live counters.
 CUSTOMER = "customer"
 IP_AUTH = "ip_auth"
 SIP_USER = "sip_user"
 ROUTE = "route"
+PROVIDER = "provider"
+# What a refused acquire ran out of.
+CHANNELS = "channels"
+CPS = "cps"
+
+# (scope, id, channels, cps) of a limited scope, as fast.py's legs hold them; 0 = that one is unlimited.
+Limit = tuple[str, int, int, int]
+# (scope, id, CHANNELS or CPS): the first limit, in the order given, that refused a call.
+Refusal = tuple[str, int, str]
 
 _ZERO = Decimal(0)
+_WINDOW_US = 1_000_000
 
 
 class Counters(Protocol):
-    """Calls up now and calls started in the current second, per scope/id; a customer's money."""
+    """Calls up now and calls started in the last second, per scope/id; a customer's money."""
 
     def channels(self, scope: str, key: int) -> int: ...
 
@@ -36,16 +64,68 @@ class Counters(Protocol):
         ...
 
 
+class LiveCounters(Counters, Protocol):
+    """Counters the switch takes and gives back, in the process: nothing here suspends."""
+
+    def acquire(self, call_id: str, limits: Sequence[Limit], expires_at: float, now: float) -> Refusal | None:
+        """Count the call in every limited scope of `limits`, or refuse it and count nothing.
+
+        None: taken (or already held by this call id: nothing changes). A hold is kept when a scope has a
+        channel limit, until release() or expire() at `expires_at`.
+        """
+        ...
+
+    def release(self, call_id: str) -> bool:
+        """Give the call's channels back; False (and nothing changes) when it holds none."""
+        ...
+
+    def expire(self, now: float) -> list[str]:
+        """Release the holds whose expires_at <= now; their call ids."""
+        ...
+
+    def held(self) -> int: ...
+
+    def load_balances(self, balances: Mapping[int, Decimal]) -> None: ...
+
+
+class AsyncLiveCounters(Counters, Protocol):
+    """LiveCounters shared through a server: the same operations as coroutines."""
+
+    async def acquire(self, call_id: str, limits: Sequence[Limit], expires_at: float,
+                      now: float) -> Refusal | None: ...
+
+    async def release(self, call_id: str) -> bool: ...
+
+    async def expire(self, now: float) -> list[str]: ...
+
+    async def held(self) -> int: ...
+
+    def load_balances(self, balances: Mapping[int, Decimal]) -> None: ...
+
+
 class MemoryCounters:
-    """Counters held in dicts: for tests, the simulator and the benchmark. Unset means 0."""
+    """Live counters held in the process; also what tests, the simulator and the benchmark set by hand.
 
-    __slots__ = ("_balances", "_channels", "_cps", "_reserved")
+    `set()` pins a scope's counts for decide()'s reads (tests): channels are the live count itself, a pinned CPS
+    adds to the window's. `clock` times the CPS reads (decide() passes no time); acquire() takes `now`.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_balances", "_channels", "_clock", "_cps", "_holds", "_reserved", "_seconds", "_wheel",
+                 "_windows")
+
+    def __init__(self, clock: Callable[[], float] = time) -> None:
+        self._clock = clock
         self._channels: dict[tuple[str, int], int] = {}
-        self._cps: dict[tuple[str, int], int] = {}
+        self._cps: dict[tuple[str, int], int] = {}  # pinned by set()
+        self._windows: dict[tuple[str, int], deque[int]] = {}  # start times, integer microseconds, oldest first
+        self._holds: dict[str, tuple[float, tuple[tuple[str, int], ...]]] = {}  # call id -> (expires_at, keys)
+        # The expiry wheel: per whole second of expires_at, the call ids expiring in it; a heap of those seconds.
+        self._wheel: dict[int, list[str]] = {}
+        self._seconds: list[int] = []
         self._balances: dict[int, Decimal] = {}
         self._reserved: dict[int, Decimal] = {}
+
+    # Test and simulator setters.
 
     def set(self, scope: str, key: int, channels: int = 0, cps: int = 0) -> None:
         self._channels[scope, key] = channels
@@ -57,14 +137,254 @@ class MemoryCounters:
     def reserve(self, customer_id: int, amount: Decimal) -> None:
         self._reserved[customer_id] = amount
 
+    def load_balances(self, balances: Mapping[int, Decimal]) -> None:
+        self._balances = dict(balances)
+
+    # Reads (decide()).
+
     def channels(self, scope: str, key: int) -> int:
         return self._channels.get((scope, key), 0)
 
     def cps(self, scope: str, key: int) -> int:
-        return self._cps.get((scope, key), 0)
+        pinned = self._cps.get((scope, key), 0) if self._cps else 0
+        window = self._windows.get((scope, key))
+        if not window:
+            return pinned
+        floor = round(self._clock() * 1e6) - _WINDOW_US
+        while window and window[0] <= floor:
+            window.popleft()
+        return pinned + len(window)
 
     def balance(self, customer_id: int) -> Decimal:
         return self._balances.get(customer_id, _ZERO)
 
     def reserved(self, customer_id: int) -> Decimal:
         return self._reserved.get(customer_id, _ZERO)
+
+    # The live side.
+
+    def acquire(self, call_id: str, limits: Sequence[Limit], expires_at: float, now: float) -> Refusal | None:
+        if call_id in self._holds:
+            return None
+        channels, windows, pinned = self._channels, self._windows, self._cps
+        stamp = round(now * 1e6)
+        floor = stamp - _WINDOW_US
+        for scope, key, channel_limit, cps_limit in limits:
+            if channel_limit and channels.get((scope, key), 0) >= channel_limit:
+                return scope, key, CHANNELS
+            if cps_limit:
+                window = windows.get((scope, key))
+                started = pinned.get((scope, key), 0) if pinned else 0
+                if window:
+                    while window and window[0] <= floor:
+                        window.popleft()
+                    started += len(window)
+                if started >= cps_limit:
+                    return scope, key, CPS
+        held: list[tuple[str, int]] = []
+        for scope, key, channel_limit, cps_limit in limits:
+            if channel_limit:
+                counted = (scope, key)
+                channels[counted] = channels.get(counted, 0) + 1
+                held.append(counted)
+            if cps_limit:
+                window = windows.get((scope, key))
+                if window is None:
+                    window = windows[scope, key] = deque()
+                window.append(stamp)
+        if held:
+            self._holds[call_id] = (expires_at, tuple(held))
+            second = int(expires_at)
+            bucket = self._wheel.get(second)
+            if bucket is None:
+                bucket = self._wheel[second] = []
+                heapq.heappush(self._seconds, second)
+            bucket.append(call_id)
+        return None
+
+    def release(self, call_id: str) -> bool:
+        hold = self._holds.pop(call_id, None)
+        if hold is None:
+            return False
+        channels = self._channels
+        for counted in hold[1]:
+            left = channels.get(counted, 0) - 1
+            if left > 0:
+                channels[counted] = left
+            else:
+                channels.pop(counted, None)
+        return True  # its wheel entry stays: expire() skips ids that hold nothing by then
+
+    def expire(self, now: float) -> list[str]:
+        expired: list[str] = []
+        seconds, wheel, holds = self._seconds, self._wheel, self._holds
+        while seconds and seconds[0] <= now:
+            second = seconds[0]
+            bucket = wheel[second]
+            waiting = []
+            for call_id in bucket:
+                hold = holds.get(call_id)
+                if hold is None:
+                    continue
+                if hold[0] <= now:
+                    self.release(call_id)
+                    expired.append(call_id)
+                elif int(hold[0]) == second:  # later in this second: stays for a later pass
+                    waiting.append(call_id)
+            if waiting:
+                wheel[second] = waiting
+                break
+            heapq.heappop(seconds)
+            del wheel[second]
+        return expired
+
+    def held(self) -> int:
+        return len(self._holds)
+
+    def holds(self) -> dict[str, float]:
+        """Held call ids and their expiry (for the engine's list of live calls and tests)."""
+        return {call_id: hold[0] for call_id, hold in self._holds.items()}
+
+
+# KEYS: holds hash, expiry zset, then one key per check. ARGV: call id, expires_at, now (µs), then per check its
+# kind ("c" channels / "r" rate) followed by its limit, e.g. "c5". Returns 0 (taken), -1 (already held) or the
+# 1-based number of the check that refused.
+_ACQUIRE = """
+local holds, expiry = KEYS[1], KEYS[2]
+local call_id, expires_at, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if redis.call('HEXISTS', holds, call_id) == 1 then return -1 end
+local n = #KEYS - 2
+for i = 1, n do
+  local check, key = ARGV[3 + i], KEYS[2 + i]
+  local limit = tonumber(string.sub(check, 2))
+  if string.sub(check, 1, 1) == 'c' then
+    if tonumber(redis.call('GET', key) or '0') >= limit then return i end
+  else
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - 1000000)
+    if redis.call('ZCARD', key) >= limit then return i end
+  end
+end
+local held = {}
+for i = 1, n do
+  local key = KEYS[2 + i]
+  if string.sub(ARGV[3 + i], 1, 1) == 'c' then
+    redis.call('INCR', key)
+    held[#held + 1] = key
+  else
+    redis.call('ZADD', key, now, call_id)
+    redis.call('PEXPIRE', key, 2000)
+  end
+end
+if #held > 0 then
+  redis.call('HSET', holds, call_id, table.concat(held, ' '))
+  redis.call('ZADD', expiry, expires_at, call_id)
+end
+return 0
+"""
+
+# The channel keys a hold names are read from the holds hash: a standalone Redis (or one hash slot), not a cluster.
+_RELEASE_ONE = """
+local function release(holds, expiry, call_id)
+  local keys = redis.call('HGET', holds, call_id)
+  if not keys then return 0 end
+  for key in string.gmatch(keys, '%S+') do
+    if redis.call('DECR', key) <= 0 then redis.call('DEL', key) end
+  end
+  redis.call('HDEL', holds, call_id)
+  redis.call('ZREM', expiry, call_id)
+  return 1
+end
+"""
+_RELEASE = _RELEASE_ONE + "return release(KEYS[1], KEYS[2], ARGV[1])"
+# ARGV: now (seconds), how many at most.
+_EXPIRE = _RELEASE_ONE + """
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, call_id in ipairs(due) do release(KEYS[1], KEYS[2], call_id) end
+return due
+"""
+
+
+class RedisCounters:
+    """Live counters in Redis (COUNTERS_URL), shared by every switch process and node; see the module's text.
+
+    Keys, under `prefix`: `<prefix>:ch:<scope>:<id>` (channels up), `<prefix>:cps:<scope>:<id>` (a sorted set of
+    call ids scored by start time in µs: the sliding window), `<prefix>:holds` (call id -> its channel keys) and
+    `<prefix>:expiry` (call id scored by expires_at). CPS windows use the caller's clock (`now`): switch nodes
+    sharing a Redis need synchronised clocks (NTP), as any sliding window across machines does.
+    """
+
+    def __init__(self, url: str, *, prefix: str = "trunkline:live", redis: Any = None) -> None:
+        if redis is None:
+            import redis.asyncio as redis_asyncio  # imported here: a process without COUNTERS_URL never loads it
+
+            redis = redis_asyncio.from_url(url, decode_responses=True)
+        self.redis = redis
+        self.prefix = prefix
+        self._holds_key = f"{prefix}:holds"
+        self._expiry_key = f"{prefix}:expiry"
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._release = redis.register_script(_RELEASE)
+        self._expire = redis.register_script(_EXPIRE)
+        self._balances: dict[int, Decimal] = {}
+        self._keys: dict[tuple[str, str, int], str] = {}
+
+    def _key(self, kind: str, scope: str, key: int) -> str:
+        found = self._keys.get((kind, scope, key))
+        if found is None:
+            found = self._keys[kind, scope, key] = f"{self.prefix}:{kind}:{scope}:{key}"
+        return found
+
+    # Reads (decide()): synchronous, so no live count; acquire() enforces.
+
+    def channels(self, scope: str, key: int) -> int:
+        return 0
+
+    def cps(self, scope: str, key: int) -> int:
+        return 0
+
+    def balance(self, customer_id: int) -> Decimal:
+        return self._balances.get(customer_id, _ZERO)
+
+    def reserved(self, customer_id: int) -> Decimal:
+        return _ZERO
+
+    def load_balances(self, balances: Mapping[int, Decimal]) -> None:
+        self._balances = dict(balances)
+
+    # The live side.
+
+    async def acquire(self, call_id: str, limits: Sequence[Limit], expires_at: float,
+                      now: float) -> Refusal | None:
+        keys = [self._holds_key, self._expiry_key]
+        args: list[str] = [call_id, repr(float(expires_at)), str(round(now * 1e6))]
+        checks: list[Refusal] = []
+        for scope, key, channel_limit, cps_limit in limits:
+            if channel_limit:
+                keys.append(self._key("ch", scope, key))
+                args.append(f"c{channel_limit}")
+                checks.append((scope, key, CHANNELS))
+            if cps_limit:
+                keys.append(self._key("cps", scope, key))
+                args.append(f"r{cps_limit}")
+                checks.append((scope, key, CPS))
+        if not checks:
+            return None
+        refused = int(await self._acquire(keys=keys, args=args))
+        return checks[refused - 1] if refused > 0 else None
+
+    async def release(self, call_id: str) -> bool:
+        return bool(await self._release(keys=[self._holds_key, self._expiry_key], args=[call_id]))
+
+    async def expire(self, now: float, most: int = 1000) -> list[str]:
+        due = await self._expire(keys=[self._holds_key, self._expiry_key], args=[repr(float(now)), most])
+        return [str(call_id) for call_id in due]
+
+    async def held(self) -> int:
+        return int(await self.redis.hlen(self._holds_key))
+
+    async def holds(self) -> dict[str, float]:
+        return {str(call_id): float(score) for call_id, score in
+                await self.redis.zrange(self._expiry_key, 0, -1, withscores=True)}
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
