@@ -1,6 +1,7 @@
 from django.urls import path
 
 from trunkline.audit.api.views import ObjectChangeViewSet
+from trunkline.cdrs.api.views import CallRecordViewSet, DialogViewSet
 from trunkline.core.api.routers import Router
 from trunkline.customers.api.views import (
     ContactViewSet,
@@ -40,6 +41,8 @@ router.register("cli-rules", CliRuleViewSet)
 router.register("audit-log", ObjectChangeViewSet)
 router.register("simulations", SimulatedCallViewSet)
 router.register("jobs", JobViewSet)
+router.register("calls", CallRecordViewSet)
+router.register("dialogs", DialogViewSet, basename="dialog")
 
 urlpatterns = [
     path("simulate/", SimulateView.as_view(), name="simulate"),

@@ -192,8 +192,6 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = TRUNKLINE_UPLOAD_LIMIT
 
 # Kamailio's JSON-RPC (jsonrpcs over xhttp) that End Calls asks to end a dialog (dlg.end_dlg).
 KAMAILIO_RPC_URL = os.environ.get("KAMAILIO_RPC_URL", "http://127.0.0.1:5071/RPC")
-# Where the switch appends its call events (contracts.calls) and the worker loads them from.
-TRUNKLINE_SPOOL_DIR = VAR_DIR / "spool"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

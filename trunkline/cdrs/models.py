@@ -97,6 +97,11 @@ class CallRecord(models.Model):
         return self.call_id
 
     @property
+    def audit_parent(self) -> Customer | None:
+        """End Calls is logged under the customer too, so its card's Audit Log shows it."""
+        return self.customer
+
+    @property
     def is_live(self) -> bool:
         return (self.state in LIVE_STATES and self.expires_at is not None
                 and self.expires_at > timezone.now())

@@ -31,6 +31,9 @@ ERROR_BACKOFF_MAX = 60.0
 Handler = Callable[[Job], None]
 _handlers: dict[str, Handler] = {}
 _debounce: dict[str, timedelta] = {}
+# name -> (function, every seconds); and when each last ran (time.monotonic()).
+_periodic: dict[str, tuple[Callable[[], None], float]] = {}
+_periodic_last: dict[str, float] = {}
 
 
 def job_handler(kind: str, *, debounce: timedelta | None = None) -> Callable[[Handler], Handler]:
@@ -47,6 +50,35 @@ def job_handler(kind: str, *, debounce: timedelta | None = None) -> Callable[[Ha
         return function
 
     return register
+
+
+def periodic_task(name: str, *, every: float) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    """Register a function the worker's loop calls between jobs, at most once per `every` seconds (the call
+    records' spool load). It must be idempotent and short; its error is logged and it runs again next time."""
+
+    def register(function: Callable[[], None]) -> Callable[[], None]:
+        _periodic[name] = (function, every)
+        return function
+
+    return register
+
+
+def run_periodic_tasks(*, clock: Callable[[], float] = time.monotonic) -> int:
+    """Run the periodic tasks that are due; returns how many ran."""
+    ran = 0
+    for name, (function, every) in list(_periodic.items()):
+        now = clock()
+        if name in _periodic_last and now - _periodic_last[name] < every:
+            continue
+        _periodic_last[name] = now
+        ran += 1
+        try:
+            with change_context(source="job"):
+                function()
+        except Exception:
+            logger.exception("Periodic task %s failed; it runs again in %.1f s", name, every)
+            connection.close()  # a lost database: the next turn opens a fresh connection
+    return ran
 
 
 def enqueue(kind: str, payload: dict[str, Any] | None = None, *, total: int = 0) -> Job:
@@ -185,6 +217,7 @@ def run_worker(*, stopping: Callable[[], bool], idle: float = 1.0, iterations: i
     turn = 0
     while not stopping() and (iterations is None or turn < iterations):
         turn += 1
+        run_periodic_tasks()
         try:
             job = run_next_job()
         except Exception:

@@ -1,0 +1,493 @@
+"""The spool loader: the switch's call-event lines (contracts.calls) merged into call records, in batches.
+
+Each spool file has a cursor (SpoolCursor: the byte offset applied so far). A batch of lines is merged and its
+cursor advanced in ONE transaction, so a worker killed mid-batch reads the same batch again and nothing of it was
+written. The merge is idempotent on its own as well (a line applied twice changes nothing: each record keeps the
+digests of the lines it took) and independent of order where the facts allow it: the lines of one call come from
+different files (the deciding process writes the attempt, the process that took Kamailio's event writes the
+event), so an event may be loaded before its attempt; the record is then created with what is known and filled
+in when the attempt comes.
+
+Per batch: one query reads the records of the batch's call ids (locked), one bulk_create inserts the new ones and
+one bulk_update writes the changed ones. Never a query per line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from trunkline.cdrs.choices import CallState
+from trunkline.cdrs.models import CallRecord, SpoolCursor
+from trunkline.contracts.calls import SPOOL_DIR, SPOOL_VERSION, EventKind, ReleaseReason
+from trunkline.core.jobs import periodic_task
+from trunkline.customers.models import Customer
+from trunkline.routing.models import IngressRoute, Provider
+from trunkline.switch.spool import read_spool_lines
+
+logger = logging.getLogger(__name__)
+
+# One batch: ~2 MiB of lines (about 4,000 attempt lines) read, merged and committed with its cursor at once.
+BATCH_BYTES = 2 * 2**20
+# calls-<node>-<pid>-<sequence>.jsonl: the node may hold dashes, the pid and sequence are numbers.
+FILE_NAME = re.compile(r"^calls-(?P<process>.+-\d+)-(?P<sequence>\d+)\.jsonl$")
+# SQLite takes at most 32,766 variables a query; a batch's call ids are read in chunks well below that.
+IN_CHUNK = 1000
+RETRIES = 3
+
+# A later fact never gives way to an earlier one: a call that ended stays ended whatever line comes after.
+_RANK = {CallState.ROUTED: 0, CallState.RINGING: 1, CallState.ANSWERED: 2, CallState.EXPIRED: 3,
+         CallState.FAILED: 4, CallState.REJECTED: 4, CallState.ENDED: 5}
+
+# The fields a merge writes: never end_requested_at (End Calls' own, written concurrently).
+MERGED_FIELDS = (
+    "node", "decided", "attempted_at", "early_at", "answered_at", "ended_at", "state", "customer", "customer_name",
+    "auth_kind", "auth_id", "source_ip", "source_port", "transport", "cli_in", "dst_in", "cli", "dst", "pai",
+    "tech_prefix", "ingress_route", "provider", "provider_name", "sip_code", "sip_reason", "release_reason",
+    "duration", "pdd_ms", "ring_ms", "attempts", "planned", "rate", "max_duration", "recording", "expires_at",
+    "dialog_h_entry", "dialog_h_id", "applied", "updated_at",
+)
+
+_INT_RANGE = {"source_port": (0, 65535), "sip_code": (100, 699), "auth_id": (0, 2**63 - 1),
+              "dialog": (0, 2**63 - 1), "max_duration": (0, 2**31 - 1), "duration": (0, 2**31 - 1),
+              "branch": (0, 10000), "provider": (1, 2**63 - 1), "customer": (1, 2**63 - 1),
+              "route": (1, 2**63 - 1)}
+
+
+@dataclass
+class LoadResult:
+    lines: int = 0  # call-event lines read and applied (once; a line seen again counts but changes nothing)
+    skipped: int = 0  # JSON objects that are not call events (unknown kind or version, no call id or time)
+    created: int = 0
+    updated: int = 0
+    batches: int = 0
+    deleted: list[str] = field(default_factory=list)  # spool files removed once fully loaded
+
+    def add(self, other: LoadResult) -> None:
+        self.lines += other.lines
+        self.skipped += other.skipped
+        self.created += other.created
+        self.updated += other.updated
+        self.batches += other.batches
+        self.deleted.extend(other.deleted)
+
+
+def spool_dir() -> Path:
+    return Path(settings.VAR_DIR) / SPOOL_DIR
+
+
+#
+# Parsing
+#
+
+
+def _clean(value: Any) -> Any:
+    """JSON values as the databases take them: PostgreSQL refuses NUL in text and jsonb, and NaN or infinity in
+    jsonb (Python's json reads them)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    if isinstance(value, dict):
+        return {_clean(str(key)): _clean(item) for key, item in value.items()}
+    return value
+
+
+def digest(line: Mapping[str, Any]) -> str:
+    """The identity of a line, whatever its key order: a record keeps those it has applied."""
+    text = json.dumps(line, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def parse_line(data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The event of one spool line (read_spool_lines parsed its JSON), or None when it is not one (logged): a bad
+    line never stops the loader."""
+    kinds = {kind.value for kind in EventKind}
+    call_id = data.get("call_id")
+    at = _epoch(data.get("at"))
+    if (data.get("v") != SPOOL_VERSION or data.get("kind") not in kinds or not isinstance(call_id, str)
+            or not call_id.replace("\x00", "") or at is None):
+        logger.warning("Spool line is not a call event of version %s, skipped: %.200r", SPOOL_VERSION, data)
+        return None
+    line: dict[str, Any] = _clean(dict(data))
+    line["call_id"] = line["call_id"][:255]
+    line["_at"] = at
+    line["_digest"] = digest(data)
+    return line
+
+
+def _epoch(value: Any) -> datetime | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _int(value: Any, name: str) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    low, high = _INT_RANGE[name]
+    return value if low <= value <= high else None
+
+
+def _text(value: Any, name: str) -> str:
+    limit = CallRecord._meta.get_field(name).max_length or 255
+    return value[:limit] if isinstance(value, str) else ""
+
+
+#
+# Merging
+#
+
+
+def _advance(record: CallRecord, state: CallState) -> None:
+    if _RANK[state] > _RANK[CallState(record.state)]:
+        record.state = state
+
+
+def _earliest(current: datetime | None, at: datetime) -> datetime:
+    return at if current is None or at < current else current
+
+
+def _attempt_entry(record: CallRecord, provider: int | None, gateway: str) -> dict[str, Any] | None:
+    """The first tried gateway of `provider` (and `gateway`, when the line names one) that has no answer yet."""
+    for entry in record.attempts:
+        if (entry.get("code") is None and entry.get("provider") == provider
+                and (not gateway or not entry.get("gateway") or entry.get("gateway") == gateway)):
+            return entry
+    return None
+
+
+def _apply_attempt(record: CallRecord, line: Mapping[str, Any], at: datetime) -> None:
+    record.decided = True
+    record.node = _text(line.get("node"), "node")
+    record.attempted_at = at
+    record.customer_id = _int(line.get("customer"), "customer")
+    auth_kind = line.get("auth_kind")
+    record.auth_kind = auth_kind if auth_kind in ("ip", "sip_user") else ""
+    record.auth_id = _int(line.get("auth_id"), "auth_id")
+    record.source_ip = _text(line.get("source_ip"), "source_ip")
+    record.source_port = _int(line.get("source_port"), "source_port")
+    record.transport = _text(line.get("transport"), "transport")
+    for name in ("cli_in", "dst_in", "cli", "dst", "pai", "tech_prefix"):
+        setattr(record, name, _text(line.get(name), name))
+    record.ingress_route_id = _int(line.get("route"), "route")
+    rate = line.get("rate")
+    record.rate = rate if isinstance(rate, dict) else None
+    providers = line.get("providers")
+    record.planned = providers if isinstance(providers, list) else []
+    record.max_duration = _int(line.get("max_duration"), "max_duration")
+    record.recording = line.get("recording") is True
+    record.expires_at = _epoch(line.get("expires_at"))
+    code = _int(line.get("code"), "sip_code")
+    if code is not None and code != 200:
+        # A rejected decision: the call never left; its answer is the decision's.
+        _advance(record, CallState.REJECTED)
+        record.sip_code = code
+        record.sip_reason = _text(line.get("reason"), "sip_reason")
+        record.ended_at = record.ended_at or at
+
+
+def _apply_routed(record: CallRecord, line: Mapping[str, Any], at: datetime) -> None:
+    provider = _int(line.get("provider"), "provider")
+    gateway = line.get("gateway") if isinstance(line.get("gateway"), str) else ""
+    branch = _int(line.get("branch"), "branch")
+    for entry in record.attempts:
+        if entry.get("branch") == branch and entry.get("gateway") == gateway and branch is not None:
+            return
+    for entry in record.attempts:
+        # Its failure came first (another file): the attempt it opened is this one.
+        if (entry.get("branch") is None and entry.get("provider") == provider
+                and (not entry.get("gateway") or entry.get("gateway") == gateway)):
+            entry.update(gateway=gateway, branch=branch)
+            break
+    else:
+        record.attempts.append({"provider": provider, "gateway": gateway, "branch": branch, "code": None,
+                                "reason": ""})
+    # Serial forking: the edge's order is the branch order, whatever order the lines were loaded in.
+    record.attempts.sort(key=lambda entry: (entry.get("branch") is None, entry.get("branch") or 0))
+
+
+def _apply_early(record: CallRecord, line: Mapping[str, Any], at: datetime) -> None:
+    record.early_at = _earliest(record.early_at, at)
+    _advance(record, CallState.RINGING)
+
+
+def _apply_answered(record: CallRecord, line: Mapping[str, Any], at: datetime) -> None:
+    record.answered_at = _earliest(record.answered_at, at)
+    _advance(record, CallState.ANSWERED)
+    record.sip_code, record.sip_reason = 200, "OK"
+    provider = _int(line.get("provider"), "provider")
+    entry = _attempt_entry(record, provider, "")
+    if entry is None:
+        record.attempts.append({"provider": provider, "gateway": "", "branch": None, "code": 200, "reason": "OK"})
+    else:
+        entry.update(code=200, reason="OK")
+    dialog = line.get("dialog")
+    if isinstance(dialog, dict):
+        h_entry, h_id = _int(dialog.get("h_entry"), "dialog"), _int(dialog.get("h_id"), "dialog")
+        if h_entry is not None and h_id is not None:
+            record.dialog_h_entry, record.dialog_h_id = h_entry, h_id
+
+
+def _apply_failed(record: CallRecord, line: Mapping[str, Any], at: datetime) -> None:
+    provider = _int(line.get("provider"), "provider")
+    gateway = line.get("gateway") if isinstance(line.get("gateway"), str) else ""
+    code = _int(line.get("code"), "sip_code")
+    reason = _text(line.get("reason"), "sip_reason")
+    entry = _attempt_entry(record, provider, gateway)
+    if entry is None:  # the routed line is in another file, not loaded yet: it fills in the branch later
+        record.attempts.append({"provider": provider, "gateway": gateway, "branch": None, "code": code,
+                                "reason": reason})
+    else:
+        entry.update(code=code, reason=reason)
+    if line.get("final") is True:
+        _advance(record, CallState.FAILED)
+        if record.state == CallState.FAILED:
+            record.sip_code, record.sip_reason = code, reason
+            record.ended_at = at
+
+
+def _apply_ended(record: CallRecord, line: Mapping[str, Any], at: datetime) -> None:
+    record.ended_at = at
+    _advance(record, CallState.ENDED)
+    duration = _int(line.get("duration"), "duration")
+    if duration is not None:
+        record.duration = duration
+    reason = line.get("release_reason")
+    if isinstance(reason, str) and reason:
+        record.release_reason = reason[:32]
+    if record.sip_code is None:
+        record.sip_code, record.sip_reason = 200, "OK"
+
+
+def _apply_expired(record: CallRecord, line: Mapping[str, Any], at: datetime) -> None:
+    _advance(record, CallState.EXPIRED)
+
+
+_APPLY = {
+    EventKind.ATTEMPT: _apply_attempt,
+    EventKind.ROUTED: _apply_routed,
+    EventKind.EARLY: _apply_early,
+    EventKind.ANSWERED: _apply_answered,
+    EventKind.FAILED: _apply_failed,
+    EventKind.ENDED: _apply_ended,
+    EventKind.EXPIRED: _apply_expired,
+}
+
+
+def _milliseconds(later: datetime, earlier: datetime) -> int:
+    return max(0, round((later - earlier).total_seconds() * 1000))
+
+
+def _derive(record: CallRecord) -> None:
+    """The figures computed from the merged times: set again after every merge, so line order does not matter."""
+    if record.state == CallState.ENDED:
+        if record.duration is None and record.answered_at is not None and record.ended_at is not None:
+            record.duration = max(0, round((record.ended_at - record.answered_at).total_seconds()))
+        if not record.release_reason and record.end_requested_at is not None:
+            record.release_reason = ReleaseReason.MI_TERMINATION.value
+    first_answer = record.early_at or record.answered_at
+    record.pdd_ms = (_milliseconds(first_answer, record.attempted_at)
+                     if record.decided and first_answer is not None else None)
+    record.ring_ms = (_milliseconds(record.answered_at, record.early_at)
+                      if record.early_at is not None and record.answered_at is not None else None)
+    answering = [entry for entry in record.attempts if entry.get("code") == 200]
+    tried = answering or record.attempts
+    record.provider_id = tried[-1].get("provider") if tried else None
+
+
+def merge(record: CallRecord, lines: Iterable[Mapping[str, Any]]) -> bool:
+    """Apply the parsed lines of one call to its record; False when every line was applied before."""
+    changed = False
+    for line in lines:
+        digest = line["_digest"]
+        if digest in record.applied:
+            continue
+        _APPLY[EventKind(line["kind"])](record, line, line["_at"])
+        record.applied.append(digest)
+        changed = True
+    if changed:
+        _derive(record)
+    return changed
+
+
+def _new_record(call_id: str, lines: Sequence[Mapping[str, Any]]) -> CallRecord:
+    first = lines[0]
+    # attempted_at stands in as the first time seen until the attempt line brings the decision's.
+    return CallRecord(call_id=call_id, node=_text(first.get("node"), "node"),
+                      attempted_at=min(line["_at"] for line in lines), attempts=[], planned=[], applied=[])
+
+
+def _existing(model: type[models.Model], ids: set[int]) -> dict[int, str]:
+    """{id: name} of the rows that still exist: a record keeps no link to a row deleted since the decision."""
+    found: dict[int, str] = {}
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), IN_CHUNK):
+        chunk = ordered[start:start + IN_CHUNK]
+        if model is IngressRoute:
+            found.update((pk, "") for pk in model.objects.filter(pk__in=chunk).values_list("pk", flat=True))
+        else:
+            found.update(model.objects.filter(pk__in=chunk).values_list("pk", "name"))
+    return found
+
+
+def _resolve_links(records: Iterable[CallRecord]) -> None:
+    records = list(records)
+    customers = _existing(Customer, {r.customer_id for r in records if r.customer_id is not None})
+    routes = _existing(IngressRoute, {r.ingress_route_id for r in records if r.ingress_route_id is not None})
+    providers = _existing(Provider, {r.provider_id for r in records if r.provider_id is not None})
+    for record in records:
+        if record.customer_id is not None:
+            if record.customer_id in customers:
+                record.customer_name = customers[record.customer_id][:100]
+            else:
+                record.customer_id = None
+        if record.ingress_route_id is not None and record.ingress_route_id not in routes:
+            record.ingress_route_id = None
+        if record.provider_id is not None and record.provider_id in providers:
+            record.provider_name = providers[record.provider_id][:100]
+        else:
+            record.provider_id = None
+
+
+def apply_lines(lines: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+    """Merge parsed lines into their records (inside the caller's transaction); (created, updated)."""
+    by_call: dict[str, list[Mapping[str, Any]]] = {}
+    for line in lines:
+        by_call.setdefault(line["call_id"], []).append(line)
+    call_ids = sorted(by_call)
+    existing: dict[str, CallRecord] = {}
+    for start in range(0, len(call_ids), IN_CHUNK):
+        # Locked: End Calls' end_requested_at, read by the merge, is not written under it meanwhile.
+        for record in CallRecord.objects.select_for_update().filter(call_id__in=call_ids[start:start + IN_CHUNK]):
+            existing[record.call_id] = record
+    now = timezone.now()
+    created: list[CallRecord] = []
+    updated: list[CallRecord] = []
+    for call_id in call_ids:
+        record = existing.get(call_id)
+        if record is None:
+            record = _new_record(call_id, by_call[call_id])
+            merge(record, by_call[call_id])
+            created.append(record)
+        elif merge(record, by_call[call_id]):
+            updated.append(record)
+    touched = created + updated
+    _resolve_links(touched)
+    for record in touched:
+        record.updated_at = now
+    CallRecord.objects.bulk_create(created, batch_size=500)
+    CallRecord.objects.bulk_update(updated, MERGED_FIELDS, batch_size=500)
+    return len(created), len(updated)
+
+
+#
+# Files
+#
+
+
+def _spool_files(directory: Path) -> list[tuple[str, int, Path]]:
+    """(process, sequence, path) of each spool file, oldest first within its process."""
+    files = []
+    for path in directory.glob("calls-*.jsonl"):
+        match = FILE_NAME.match(path.name)
+        if match and path.is_file():
+            files.append((match["process"], int(match["sequence"]), path))
+    return sorted(files)
+
+
+def _load_batch(path: Path, batch_bytes: int) -> LoadResult | None:
+    """Apply the next batch of `path` with its cursor advance in one transaction; None when nothing is left."""
+    for attempt in range(RETRIES):
+        try:
+            with transaction.atomic():
+                cursor, _ = SpoolCursor.objects.get_or_create(file=path.name)
+                cursor = SpoolCursor.objects.select_for_update().get(pk=cursor.pk)
+                try:
+                    raw_lines, offset = read_spool_lines(path, cursor.offset, batch_bytes)
+                except FileNotFoundError:
+                    return None
+                if offset == cursor.offset:
+                    return None
+                result = LoadResult(batches=1)
+                parsed = []
+                for raw in raw_lines:
+                    line = parse_line(raw)
+                    if line is None:
+                        result.skipped += 1
+                    else:
+                        parsed.append(line)
+                result.lines = len(parsed)
+                result.created, result.updated = apply_lines(parsed)
+                cursor.offset = offset
+                cursor.updated_at = timezone.now()
+                cursor.save(update_fields=["offset", "updated_at"])
+                return result
+        except IntegrityError:
+            # Another worker loading another file created one of these call ids first: read them again.
+            if attempt == RETRIES - 1:
+                raise
+    return None
+
+
+def load_file(path: Path, *, batch_bytes: int = BATCH_BYTES) -> LoadResult:
+    result = LoadResult()
+    while (batch := _load_batch(path, batch_bytes)) is not None:
+        result.add(batch)
+    return result
+
+
+def load_spool(directory: Path | None = None, *, batch_bytes: int = BATCH_BYTES) -> LoadResult:
+    """One pass over the spool: every complete line not yet applied, file by file, in batches.
+
+    A file fully loaded that is not the newest of its process is deleted (its process has moved on to a newer
+    file and appends to it no more), with its cursor."""
+    directory = directory or spool_dir()
+    result = LoadResult()
+    if not directory.is_dir():
+        return result
+    files = _spool_files(directory)
+    newest = {process: sequence for process, sequence, _ in files}
+    for process, sequence, path in files:
+        result.add(load_file(path, batch_bytes=batch_bytes))
+        if sequence != newest[process]:
+            _delete_if_loaded(path, result)
+    return result
+
+
+def _delete_if_loaded(path: Path, result: LoadResult) -> None:
+    cursor = SpoolCursor.objects.filter(file=path.name).first()
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    if cursor is not None and cursor.offset >= size:
+        path.unlink(missing_ok=True)
+        SpoolCursor.objects.filter(pk=cursor.pk).delete()
+        result.deleted.append(path.name)
+
+
+@periodic_task("cdrs.load_spool", every=1.0)
+def load_spool_task() -> None:
+    """The worker's turn: load what the switch spooled since the last one."""
+    result = load_spool()
+    if result.lines:
+        logger.info("Loaded %d call event lines (%d records created, %d updated, %d skipped lines)",
+                    result.lines, result.created, result.updated, result.skipped)
