@@ -18,8 +18,9 @@ the same 302 from an mtree of the same prefixes (issue 10, item 7).
    COUNTERS_URL=redis://127.0.0.1:6379/<--redis-db>, flushed before and after).
 4. SIPp (bench/sip_scenarios/uac_302.xml): INVITE, optional 100, 302 (response time measured there), ACK in the
    INVITE's transaction. Same scenario, same SIPp socket buffers (-buff_size) and the same server receive buffer
-   for both: Kamailio's maxbuffer is set to --rcvbuf (default: the kernel's net.core.rmem_default, which is what a
-   socket gets when nobody sets SO_RCVBUF), and the switch gets SWITCH_RCVBUF with the same value.
+   for both: Kamailio's maxbuffer (how far it probes SO_RCVBUF) is --rcvbuf, by default what trunkline switch asks
+   for (trunkline.switch.server.UDP_BUFFER); the kernel caps both at net.core.rmem_max, and the buffer each got
+   is printed (ss's rb).
 5. For each server, rising rates of --duration seconds each (-m rate x duration); a rate is clean when SIPp saw 0
    failed calls and 0 retransmissions and sustained >= 95 % of the asked rate (else SIPp, not the server, was the
    limit: the rate is marked "sipp-bound"). Two unclean rates in a row end the ladder. Per rate: CPU of every
@@ -41,6 +42,7 @@ import argparse
 import dataclasses
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -52,13 +54,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from decimal import Decimal
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from decide import SEED, build_snapshot  # bench/ is the script's directory, so on the path
 from harness import ROOT, log
 
 from trunkline.contracts.codec import SNAPSHOT_FILE, write_snapshot
-from trunkline.contracts.snapshot import IpAuth, RoutingSnapshot
+from trunkline.contracts.snapshot import Gateway, IpAuth, RoutingSnapshot
 from trunkline.switch.counters import MemoryCounters
 from trunkline.switch.fast import FastIndex, route_call
 from trunkline.switch.index import SnapshotIndex
@@ -86,6 +88,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 class Data(NamedTuple):
+    snapshot: RoutingSnapshot
     var_dir: Path
     numbers: list[tuple[str, str]]  # (dialled number, CLI), all routed by route_call()
     mtree: dict[str, str]  # customer-card prefix -> "host:port|host:port..." in LCR order
@@ -146,7 +149,7 @@ def build_data(customers: int, prefixes: int, numbers: int, seed: int) -> Data:
         count += sum(len(egress.gateways) for egress in decision.routes)
     log(f"data: {len(mtree):,} mtree prefixes, {len(chosen):,} routed numbers for SIPp "
         f"({count / max(1, len(chosen)):.2f} Contacts per 302 on average); {time.perf_counter() - started:.1f} s")
-    return Data(var_dir, chosen, mtree, count / max(1, len(chosen)))
+    return Data(snapshot, var_dir, chosen, mtree, count / max(1, len(chosen)))
 
 
 def write_injection(path: Path, numbers: Sequence[tuple[str, str]]) -> None:
@@ -209,6 +212,16 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return total / CLK_TCK
 
 
+class Measured(Protocol):
+    """What a ladder needs of what it measures: one server or several (Group)."""
+
+    def cpu(self) -> float: ...
+
+    def alive(self) -> bool: ...
+
+    def tail(self, lines: int = 15) -> str: ...
+
+
 class Server:
     """A process group started in a session of its own; stop() kills the whole group."""
 
@@ -216,7 +229,7 @@ class Server:
                  log_path: Path) -> None:
         self.name = name
         self.log_path = log_path
-        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self._log = open(log_path, "wb")  # closed in stop()
         self.process = subprocess.Popen(command, env=env, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, start_new_session=True)
 
@@ -291,9 +304,8 @@ def start_kamailio(work: Path, mtree: dict[str, str], children: int, rcvbuf: int
     return Server(f"Kamailio mtree ({children} UDP workers)", command, log_path=work / "kamailio.log"), port
 
 
-def switch_env(var_dir: Path, processes: int, redis_db: int, rcvbuf: int) -> dict[str, str]:
-    env = {**os.environ, "TRUNKLINE_VAR_DIR": str(var_dir), "SWITCH_RCVBUF": str(rcvbuf),
-           "SWITCH_NODE": f"bench-{processes}"}
+def switch_env(var_dir: Path, processes: int, redis_db: int) -> dict[str, str]:
+    env = {**os.environ, "TRUNKLINE_VAR_DIR": str(var_dir), "SWITCH_NODE": f"bench-{processes}"}
     env.pop("COUNTERS_URL", None)
     if processes > 1:
         env["COUNTERS_URL"] = f"redis://127.0.0.1:6379/{redis_db}"
@@ -309,14 +321,14 @@ def flush_redis(redis_db: int) -> None:
         log(f"redis db {redis_db}: could not flush: {error}")
 
 
-def start_switch(work: Path, var_dir: Path, processes: int, redis_db: int, rcvbuf: int) -> tuple[Server, int, int]:
+def start_switch(work: Path, var_dir: Path, processes: int, redis_db: int) -> tuple[Server, int, int]:
     sip_port, http_port = free_sip_port(), free_port(socket.SOCK_STREAM)
     if processes > 1:
         flush_redis(redis_db)
     command = [str(TRUNKLINE), "switch", "--sip-port", str(sip_port), "--http-port", str(http_port),
                "--host", "127.0.0.1", "--processes", str(processes)]
     server = Server(f"trunkline switch ({processes} process{'es' if processes > 1 else ''})", command,
-                    env=switch_env(var_dir, processes, redis_db, rcvbuf), cwd=ROOT,
+                    env=switch_env(var_dir, processes, redis_db), cwd=ROOT,
                     log_path=work / f"switch-{processes}.log")
     return server, sip_port, http_port
 
@@ -398,7 +410,7 @@ def elapsed_seconds(value: str) -> float:
 
 
 def run_sipp(target: str, scenario: Path, injection: Path | None, rate: int, seconds: float, work: Path,
-             server: Server, buff_size: int, extra: Sequence[str] = ()) -> Step:
+             server: Measured, buff_size: int, extra: Sequence[str] = ()) -> Step:
     work.mkdir(parents=True, exist_ok=True)
     calls = max(1, int(rate * seconds))
     command = ["sipp", target, "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(free_port()),
@@ -449,13 +461,19 @@ class Ladder(NamedTuple):
     steps: list[Step]
     error: str | None = None
 
+    def report_error(self) -> Ladder:
+        """Print why the ladder could not run (in full: the table shows the last line) and return it."""
+        if self.error:
+            print(f"{self.server}: {self.error}", flush=True)
+        return self
+
     @property
     def best(self) -> Step | None:
         clean = [step for step in self.steps if step.clean]
         return max(clean, key=lambda step: step.rate) if clean else None
 
 
-def climb(name: str, processes: int, server: Server, port: int, injection: Path | None, rates: Sequence[int],
+def climb(name: str, processes: int, server: Measured, port: int, injection: Path | None, rates: Sequence[int],
           seconds: float, work: Path, buff_size: int, scenario: Path = SCENARIO, extra: Sequence[str] = ()
           ) -> Ladder:
     steps: list[Step] = []
@@ -463,7 +481,7 @@ def climb(name: str, processes: int, server: Server, port: int, injection: Path 
     print(f"{name}:", flush=True)
     for rate in rates:
         if not server.alive():
-            return Ladder(name, processes, steps, f"the server exited: {server.tail()}")
+            return Ladder(name, processes, steps, f"the server exited: {server.tail()}").report_error()
         step = run_sipp(f"127.0.0.1:{port}", scenario, injection, rate, seconds, work / f"rate-{rate}", server,
                         buff_size, extra)
         steps.append(step)
@@ -479,9 +497,24 @@ def climb(name: str, processes: int, server: Server, port: int, injection: Path 
 
 
 def default_rcvbuf() -> int:
-    with suppress(OSError, ValueError):
-        return int(Path("/proc/sys/net/core/rmem_default").read_text())
-    return 212_992
+    """What trunkline switch asks for its UDP socket (the kernel caps it at net.core.rmem_max, then doubles it)."""
+    try:
+        from trunkline.switch.server import UDP_BUFFER
+    except ImportError:
+        return 8 * 2**20
+    return UDP_BUFFER
+
+
+def socket_rcvbuf(port: int) -> int | None:
+    """The receive buffer the kernel gave the UDP socket on `port` (ss's skmem rb), to show both servers got the
+    same."""
+    with suppress(OSError, subprocess.SubprocessError):
+        output = subprocess.run(["ss", "-uanm", f"sport = :{port}"], capture_output=True, text=True, timeout=10,
+                                check=False).stdout
+        found = re.search(r"rb(\d+)", output)
+        if found:
+            return int(found.group(1))
+    return None
 
 
 def print_table(ladders: Sequence[Ladder], kamailio: Ladder | None, through: Ladder | None,
@@ -493,7 +526,7 @@ def print_table(ladders: Sequence[Ladder], kamailio: Ladder | None, through: Lad
     for ladder in ladders:
         best = ladder.best
         if best is None:
-            reason = ladder.error or "no clean rate"
+            reason = ([line for line in (ladder.error or "").splitlines() if line.strip()] or ["no clean rate"])[-1]
             print(f"{ladder.server:<40} {ladder.processes:>5} {'-':>18} {'-':>12} {'-':>7}  ({reason})")
             continue
         rate_ratio = cpu_ratio = "-"
@@ -526,7 +559,7 @@ def print_table(ladders: Sequence[Ladder], kamailio: Ladder | None, through: Lad
     if through is not None:
         best = through.best
         if best is None:
-            print(f"  FAIL: through Kamailio with POST /route: no clean rate ({through.error or 'see above'})")
+            print("  FAIL: through Kamailio with POST /route: no clean rate (see above)")
         else:
             verdict = "PASS" if best.rate >= TARGET_THROUGH else "FAIL"
             print(f"  {verdict}: through Kamailio with POST /route: {best.rate:,} routed calls/s clean, CPU "
@@ -550,12 +583,14 @@ def main() -> None:
     parser.add_argument("--kamailio-children", type=int, default=os.cpu_count() or 2,
                         help="Kamailio's UDP workers (default: one per core)")
     parser.add_argument("--rcvbuf", type=int, default=default_rcvbuf(),
-                        help="server receive buffer, bytes (default net.core.rmem_default)")
+                        help="Kamailio's maxbuffer, bytes (default: what trunkline switch asks for its UDP socket)")
     parser.add_argument("--buff-size", type=int, default=1_048_576, help="SIPp's -buff_size (default 1 MiB)")
     parser.add_argument("--redis-db", type=int, default=8, help="Redis database for --processes > 1 (flushed)")
     parser.add_argument("--skip-kamailio", action="store_true")
     parser.add_argument("--skip-switch", action="store_true")
     parser.add_argument("--skip-through", action="store_true", help="skip the through-Kamailio (POST /route) row")
+    parser.add_argument("--through-rates", type=lambda text: [int(rate) for rate in text.split(",")],
+                        help="calls/s through Kamailio (default 500 to 4,000)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, SIPp files)")
     options = parser.parse_args()
     customers = options.customers or (200 if options.quick else 10_000)
@@ -570,8 +605,8 @@ def main() -> None:
         print("SIP benchmark: skipped, `sipp` is not installed (Debian: sip-tester)")
         return
     print(f"SIP benchmark: {customers:,} customers, 6 cards x {prefixes:,} prefixes, rates {rates} calls/s, "
-          f"{seconds:g} s each; {os.cpu_count()} cores; server receive buffer {options.rcvbuf:,} B, SIPp -buff_size "
-          f"{options.buff_size:,} B; load average now {os.getloadavg()[0]:.2f}")
+          f"{seconds:g} s each; {os.cpu_count()} cores; server receive buffer asked {options.rcvbuf:,} B, SIPp "
+          f"-buff_size {options.buff_size:,} B; load average now {os.getloadavg()[0]:.2f}")
     data = build_data(customers, prefixes, min(options.numbers, max(1_000, int(max(rates) * seconds))), options.seed)
     work = data.var_dir / "work"
     work.mkdir()
@@ -589,8 +624,9 @@ def main() -> None:
             with running(server):
                 if not sip_ready(port, server, 300):
                     kamailio = Ladder(server.name, options.kamailio_children, [],
-                                      f"did not answer OPTIONS: {server.tail()}")
+                                      f"did not answer OPTIONS: {server.tail()}").report_error()
                 else:
+                    log(f"{server.name}: receive buffer {socket_rcvbuf(port) or '?'} B (ss rb)")
                     kamailio = climb(server.name, options.kamailio_children, server, port, injection, rates, seconds,
                                      work / "kamailio", options.buff_size)
             ladders.append(kamailio)
@@ -601,14 +637,15 @@ def main() -> None:
             print(f"trunkline switch: skipped, {unavailable}")
         else:
             for processes in process_counts:
-                server, port, _ = start_switch(work, data.var_dir, processes, options.redis_db, options.rcvbuf)
+                server, port, _ = start_switch(work, data.var_dir, processes, options.redis_db)
                 with running(server):
                     began = time.monotonic()
                     if not sip_ready(port, server, 600):
                         ladders.append(Ladder(server.name, processes, [],
-                                              f"did not answer OPTIONS: {server.tail()}"))
+                                              f"did not answer OPTIONS: {server.tail()}").report_error())
                         continue
-                    log(f"{server.name}: ready in {time.monotonic() - began:.0f} s")
+                    log(f"{server.name}: ready in {time.monotonic() - began:.0f} s, receive buffer "
+                        f"{socket_rcvbuf(port) or '?'} B (ss rb)")
                     ladders.append(climb(server.name, processes, server, port, injection, rates, seconds,
                                          work / f"switch-{processes}", options.buff_size))
                 if processes > 1:
@@ -620,7 +657,7 @@ def main() -> None:
         elif not DEPLOY_CFG.exists():
             through_reason = f"{DEPLOY_CFG.relative_to(ROOT)} is not in this checkout"
         else:
-            through, through_reason = run_through(data, work, options, seconds)
+            through = run_through(data, work, options, seconds, options.through_rates or THROUGH_RATES)
     finally:
         if options.keep:
             log(f"kept {data.var_dir}")
@@ -631,10 +668,59 @@ def main() -> None:
           f"{os.getloadavg()[0]:.2f}; {data.contacts:.2f} Contacts per 302 on average)")
 
 
-def run_through(data: Data, work: Path, options: argparse.Namespace, seconds: float
-                ) -> tuple[Ladder | None, str | None]:
-    """SIPp UAC -> Kamailio (deploy/kamailio/kamailio.cfg) -> POST /route -> SIPp UAS. Not written yet."""
-    return None, "not implemented in this version of bench/sip.py"
+class Group:
+    """Several servers measured as one (Kamailio and the switch behind it): CPU summed, alive when all are."""
+
+    def __init__(self, *servers: Server) -> None:
+        self.servers = servers
+
+    def cpu(self) -> float:
+        return sum(server.cpu() for server in self.servers)
+
+    def alive(self) -> bool:
+        return all(server.alive() for server in self.servers)
+
+    def tail(self, lines: int = 15) -> str:
+        return "\n".join(f"{server.name}: {server.tail(lines)}" for server in self.servers if not server.alive())
+
+
+def run_through(data: Data, work: Path, options: argparse.Namespace, seconds: float, rates: Sequence[int]
+                ) -> Ladder:
+    """SIPp UAC -> Kamailio (deploy/kamailio/kamailio.cfg) -> POST /route on the switch -> SIPp UAS answering.
+
+    The switch gets a snapshot of its own whose providers' gateways are the UAS; the UAC's calls hang up at once.
+    """
+    through = work / "through"
+    through.mkdir()
+    uas_port = free_sip_port()
+    providers = tuple(dataclasses.replace(provider, gateways=(Gateway("127.0.0.1", uas_port),))
+                      for provider in data.snapshot.providers)
+    write_snapshot(dataclasses.replace(data.snapshot, providers=providers), through / SNAPSHOT_FILE)
+    name = "through Kamailio (POST /route)"
+    switch, switch_port, http_port = start_switch(through, through, 1, options.redis_db)
+    servers: list[Server] = [switch]
+    try:
+        uas = Server("SIPp UAS", ["sipp", "-sf", str(BENCH / "sip_scenarios" / "through_uas.xml"), "-i", "127.0.0.1",
+                                  "-p", str(uas_port), "-buff_size", str(options.buff_size), "-nostdin",
+                                  "-max_recv_loops", "10000", "-max_sched_loops", "10000"],
+                     cwd=through, log_path=through / "uas.log")
+        servers.append(uas)
+        kamailio_port, rpc_port = free_sip_port(), free_port(socket.SOCK_STREAM)
+        substdefs = {"TL_SIP_PORT": kamailio_port, "TL_RPC_PORT": rpc_port,
+                     "TL_SWITCH_URL": f"http://127.0.0.1:{http_port}"}
+        command = ["kamailio", "-f", str(DEPLOY_CFG), "-DD", "-E", "-m", "512", "-M", "16",
+                   *(f"--substdef=!{key}!{value}!g" for key, value in substdefs.items())]
+        kamailio = Server("Kamailio edge", command, log_path=through / "kamailio.log")
+        servers.append(kamailio)
+        if not sip_ready(switch_port, switch, 600):
+            return Ladder(name, 1, [], f"the switch did not answer OPTIONS: {switch.tail()}").report_error()
+        if not sip_ready(kamailio_port, kamailio, 60):
+            return Ladder(name, 1, [], f"Kamailio did not answer OPTIONS: {kamailio.tail()}").report_error()
+        return climb(name, 1, Group(switch, kamailio), kamailio_port, work / "numbers.csv", rates, seconds, through,
+                     options.buff_size, BENCH / "sip_scenarios" / "through_uac.xml")
+    finally:
+        for server in reversed(servers):
+            server.stop()
 
 
 if __name__ == "__main__":
