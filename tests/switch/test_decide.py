@@ -33,7 +33,7 @@ from trunkline.contracts.snapshot import (
     Strategy,
 )
 from trunkline.switch.auth import digest_response, ha1
-from trunkline.switch.counters import CUSTOMER, IP_AUTH, ROUTE, SIP_USER, MemoryCounters
+from trunkline.switch.counters import CUSTOMER, IP_AUTH, PROVIDER, ROUTE, SIP_USER, MemoryCounters
 from trunkline.switch.decide import decide
 from trunkline.switch.index import SnapshotIndex
 from trunkline.switch.trace import Step
@@ -269,11 +269,58 @@ def test_cps_limit(scope: str) -> None:
     rejected(run(snap, counters=counters), 503, "CPS Limit Reached")
 
 
+def limited_providers(alpha: tuple[int, int] = (0, 0), bravo: tuple[int, int] = (0, 0),
+                      charlie: tuple[int, int] = (0, 0)) -> tuple[Provider, ...]:
+    """providers() with (channels, cps) limits."""
+    return tuple(provider.__class__(provider.id, provider.name, provider.gateways, channels=limits[0],
+                                    cps=limits[1], tech_prefix=provider.tech_prefix)
+                 for provider, limits in zip(providers(), (alpha, bravo, charlie), strict=True))
+
+
+def test_a_provider_at_its_channel_or_cps_limit_leaves_the_egress() -> None:
+    snap = snapshot(providers=limited_providers(alpha=(2, 0), bravo=(0, 3)))
+    counters = funded()
+    counters.set(PROVIDER, 101, channels=1)
+    counters.set(PROVIDER, 102, cps=2)
+    assert names(run(snap, counters=counters)) == ["Bravo", "Alpha", "Charlie"]
+    counters.set(PROVIDER, 102, cps=3)
+    decision = run(snap, counters=counters)
+    assert decision.accepted and names(decision) == ["Alpha", "Charlie"]
+    assert [str(line) for line in decision.trace[-2:]] == [
+        "egress: left out at their limits: Bravo (CPS)", "egress: lcr order: Alpha 0.02/min, Charlie 0.03/min"]
+    counters.set(PROVIDER, 101, channels=2)
+    assert names(run(snap, counters=counters)) == ["Charlie"]
+    # Charlie has no limit: counts on it change nothing.
+    counters.set(PROVIDER, 103, channels=1000, cps=1000)
+    assert names(run(snap, counters=counters)) == ["Charlie"]
+
+
+@pytest.mark.parametrize(("first", "reason"), [((1, 0), "Channel Limit Reached"), ((0, 1), "CPS Limit Reached")])
+def test_every_provider_at_its_limits_rejects_with_the_first_ones_reason(first: tuple[int, int],
+                                                                         reason: str) -> None:
+    # Bravo is first in LCR order, so its reason is the call's.
+    snap = snapshot(providers=limited_providers(alpha=(0, 1), bravo=first, charlie=(1, 1)))
+    counters = funded()
+    counters.set(PROVIDER, 101, cps=1)
+    counters.set(PROVIDER, 102, channels=first[0], cps=first[1])
+    counters.set(PROVIDER, 103, channels=1)
+    decision = run(snap, counters=counters)
+    rejected(decision, 503, reason)
+    kind = "channels" if first[0] else "CPS"
+    assert str(decision.trace[-1]) == (f"egress: REJECT every provider is at its limits: Bravo ({kind}), "
+                                       f"Alpha (CPS), Charlie (channels): 503 {reason}")
+    assert decision.routes == () and decision.rate is not None and decision.reserve == D("0.000833")
+    counters.set(PROVIDER, 103, channels=0)
+    assert names(run(snap, counters=counters)) == ["Charlie"]
+
+
 def test_zero_limits_are_unlimited() -> None:
     counters = funded()
     for scope in (CUSTOMER, IP_AUTH, ROUTE):
         counters.set(scope, 1, channels=10_000, cps=10_000)
-    assert run(snapshot(), counters=counters).accepted
+    for provider in (101, 102, 103):
+        counters.set(PROVIDER, provider, channels=10_000, cps=10_000)
+    assert names(run(snapshot(), counters=counters)) == ["Bravo", "Alpha", "Charlie"]
 
 
 def test_insufficient_balance_counts_reservations_and_debit_limit() -> None:

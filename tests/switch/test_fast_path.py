@@ -42,7 +42,7 @@ from trunkline.contracts.snapshot import (
 )
 from trunkline.switch.auth import digest_response, ha1
 from trunkline.switch.cli import CliRuleSet
-from trunkline.switch.counters import CUSTOMER, IP_AUTH, ROUTE, SIP_USER, MemoryCounters
+from trunkline.switch.counters import CUSTOMER, IP_AUTH, PROVIDER, ROUTE, SIP_USER, MemoryCounters
 from trunkline.switch.decide import decide
 from trunkline.switch.fast import FastIndex, route_call
 from trunkline.switch.index import SnapshotIndex
@@ -55,6 +55,8 @@ PROVIDER_CARDS = (11, 12, 13, 14, 15)
 TERMS = ((1, 1, 0), (60, 6, 0), (60, 60, 0), (30, 6, 5), (0, 1, 0), (6, 6, 3), (6, 6, 30))  # the last: grace > MCD
 SHARED_IP = "192.0.2.50"
 UNKNOWN_IPS = ("198.51.100.7", "10.255.255.255", "not-an-address")
+# (channels, cps) per provider card's provider: card 14's provider is unlimited, card 15's inactive.
+PROVIDER_LIMITS = ((2, 0), (0, 1), (1, 1), (0, 0), (3, 3))
 CUSTOMERS = 48
 CALLS = 6_000
 
@@ -149,8 +151,9 @@ def build(seed: int) -> tuple[RoutingSnapshot, MemoryCounters, list[Call]]:
         sip_users=tuple(users), parameter_rewrites=tuple(rewrites), cli_rules=tuple(rules),
         ingress_routes=tuple(routes),
         providers=tuple(Provider(100 + card, f"Carrier {card}", (Gateway(f"gw{card}.example"),),
-                                 status=ProviderStatus.INACTIVE if card == 15 else ProviderStatus.ACTIVE)
-                        for card in PROVIDER_CARDS))
+                                 status=ProviderStatus.INACTIVE if card == 15 else ProviderStatus.ACTIVE,
+                                 channels=channels, cps=cps)
+                        for card, (channels, cps) in zip(PROVIDER_CARDS, PROVIDER_LIMITS, strict=True)))
 
     counters = MemoryCounters()
     for customer in customers:
@@ -166,6 +169,9 @@ def build(seed: int) -> tuple[RoutingSnapshot, MemoryCounters, list[Call]]:
     for route in routes:
         if generator.random() < 0.1:
             counters.set(ROUTE, route.id, channels=generator.choice((0, 3)), cps=2)
+    # Providers at their limits some of the time: a card's egress loses them, or all of card 2's (11-13).
+    for card, (channels, cps) in zip(PROVIDER_CARDS, PROVIDER_LIMITS, strict=True):
+        counters.set(PROVIDER, 100 + card, channels=generator.choice((0, channels)), cps=generator.choice((0, cps)))
     counters.set(SIP_USER, 1, channels=1)
     counters.set(CUSTOMER, 10, channels=4)  # at its limits, whatever was drawn
     counters.set(CUSTOMER, 20, cps=3)

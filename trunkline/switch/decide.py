@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hmac
 import random
+import weakref
 from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
 
 from trunkline.contracts.snapshot import AuthKind, CustomerStatus, IpAuth, RateStatus, Recording, SipUser, Strategy
 from trunkline.switch.auth import digest_response
-from trunkline.switch.counters import CUSTOMER, IP_AUTH, ROUTE, SIP_USER, Counters
+from trunkline.switch.counters import CUSTOMER, IP_AUTH, PROVIDER, ROUTE, SIP_USER, Counters
 from trunkline.switch.egress import Order, route_egress, weighted
 from trunkline.switch.index import SnapshotIndex
 from trunkline.switch.rating import max_duration
@@ -38,6 +39,7 @@ from trunkline.switch.types import (
     VERIFICATION_REQUIRED,
     Call,
     Decision,
+    Egress,
 )
 
 _SAMPLE_PERCENT = {Recording.SAMPLE_1: 1, Recording.SAMPLE_5: 5, Recording.SAMPLE_25: 25, Recording.SAMPLE_50: 50}
@@ -212,6 +214,14 @@ def decide(index: SnapshotIndex, counters: Counters, call: Call, rng: random.Ran
     if route.strategy == _WEIGHTED and len(egress) > 1:
         weights = index.weights.get(route.id, {})
         egress = Order(weighted(egress, lambda item: weights.get(item.card_id, 1), rng))
+    if egress and route.rate_card_id in _provider_limited(index):
+        kept, full = at_limits(egress, counters)
+        if not kept:
+            return _reject(trace, _EGRESS, 503, full[0][1], "every provider is at its limits: {}", (
+                _Full(full),), found._replace(rate=sell, max_duration=seconds, reserve=first))
+        if full:
+            trace.append(_new_line((_EGRESS, True, "left out at their limits: {}", (_Full(full),))))
+        egress = kept
     if not egress:
         if dropped_by_profit:
             return _reject(trace, _EGRESS, 503, NO_ROUTES_PROFIT, "profit assurance dropped {} providers", (
@@ -223,6 +233,46 @@ def decide(index: SnapshotIndex, counters: Counters, call: Call, rng: random.Ran
     recording = route.recording == _ALWAYS or (sample is not None and rng.random() * 100 < sample)
     return _new_decision((True, 200, "Routed", tuple(trace), customer, auth, route, sell, number, cli, pai, egress,
                           seconds, first, recording))
+
+
+# Per index, the customer cards with a provider whose channels or CPS are limited: only their calls pay for the
+# provider check (decide() is not on the switch's hot path; fast.py keeps the same flag per card).
+_LIMITED: weakref.WeakKeyDictionary[SnapshotIndex, frozenset[int]] = weakref.WeakKeyDictionary()
+
+
+def _provider_limited(index: SnapshotIndex) -> frozenset[int]:
+    found = _LIMITED.get(index)
+    if found is None:
+        found = _LIMITED[index] = frozenset(
+            card_id for card_id, card in index.cards.items()
+            if any(provider is not None and (provider.channels or provider.cps) for _, provider in card.egress))
+    return found
+
+
+def at_limits(egress: Order, counters: Counters) -> tuple[Order, list[tuple[Egress, str]]]:
+    """The providers of `egress` below their channel and CPS limits, in order, and those left out with the reason
+    (the channel limit is checked first, as for every scope)."""
+    kept: list[Egress] = []
+    full: list[tuple[Egress, str]] = []
+    for item in egress:
+        provider = item.provider
+        if provider.channels and counters.channels(PROVIDER, provider.id) >= provider.channels:
+            full.append((item, CHANNEL_LIMIT))
+        elif provider.cps and counters.cps(PROVIDER, provider.id) >= provider.cps:
+            full.append((item, CPS_LIMIT))
+        else:
+            kept.append(item)
+    return (egress if not full else Order(kept)), full
+
+
+class _Full(tuple[tuple[Egress, str], ...]):
+    """Providers at their limits as a trace argument: formatted only when someone reads the trace."""
+
+    __slots__ = ()
+
+    def __format__(self, spec: str) -> str:
+        return ", ".join(f"{item.provider.name} ({'channels' if reason == CHANNEL_LIMIT else 'CPS'})"
+                         for item, reason in self)
 
 
 def _prefix_words(prefix: str) -> str:

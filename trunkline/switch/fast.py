@@ -56,7 +56,16 @@ from trunkline.switch.counters import CUSTOMER, IP_AUTH, ROUTE, Counters
 
 # decide.py's constants, defined once: the zero, the default rng, enum members looked up once, the recording
 # sample rates and the C-level Decision constructor.
-from trunkline.switch.decide import _ACTIVE, _BLOCKED, _RANDOM, _SAMPLE_PERCENT, _ZERO, _new_decision, decide
+from trunkline.switch.decide import (
+    _ACTIVE,
+    _BLOCKED,
+    _RANDOM,
+    _SAMPLE_PERCENT,
+    _ZERO,
+    _new_decision,
+    at_limits,
+    decide,
+)
 
 # _TWO_QUANTA_PER_MINUTE: egress.profitable()'s shortcut bound, 60 x (buy charge - sell charge), shared with it.
 from trunkline.switch.egress import (
@@ -141,9 +150,11 @@ class _CardPlans:
     as egress.profitable() would; other pairs go to profitable() itself.
     """
 
-    __slots__ = ("egress", "memo", "sells")
+    __slots__ = ("egress", "limited", "memo", "sells")
 
     def __init__(self, egress: tuple[tuple[int, Provider | None], ...]) -> None:
+        # A provider of the card has a channel or CPS limit: only then do its calls check the providers' counts.
+        self.limited = any(provider is not None and (provider.channels or provider.cps) for _, provider in egress)
         # Aligned with a merged tuple: position 0 is the customer card (no provider), then the egress cards.
         self.egress = ((0, 0, None, (), ""), *(
             (position, card_id, provider, provider.gateways if provider else (), provider.name if provider else "")
@@ -389,6 +400,11 @@ def route_call(fast: FastIndex, counters: Counters, call: Call, rng: random.Rand
     if not egress:
         return _new_decision((False, 503, NO_ROUTES_PROFIT if dropped else NO_ROUTES_U, (), customer, entry, route,
                               sell, number, cli, pai, (), seconds, first, False))
+    if card.limited:
+        egress, full = at_limits(egress, counters)
+        if not egress:
+            return _new_decision((False, 503, full[0][1], (), customer, entry, route, sell, number, cli, pai, (),
+                                  seconds, first, False))
     recording = (rng or _RANDOM).random() * 100 < sample if sample else always
     return _new_decision((True, 200, "Routed", (), customer, entry, route, sell, number, cli, pai, egress, seconds,
                           first, recording))
