@@ -175,11 +175,12 @@ class Transactions:
         transaction.slot = -1
         if transaction.state == COMPLETED and transaction.invite and not transaction.reliable \
                 and now < transaction.stop_at:
-            # Timer G: send the final again, doubling the interval up to T2, until timer H.
+            # Timer G: send the final again, doubling the interval up to T2, until timer H. Counted from when it
+            # was due, not from the tick that fired it, so the wheel's rounding does not add up.
             self.retransmitted += 1
             transaction.send(transaction.response)
             transaction.interval = min(transaction.interval * 2, T2)
-            self._schedule(transaction, min(now + transaction.interval, transaction.stop_at))
+            self._schedule(transaction, min(transaction.due + transaction.interval, transaction.stop_at))
             return
         if transaction.state == COMPLETED and transaction.invite:
             self.timeouts += 1  # timer H: the ACK never came
