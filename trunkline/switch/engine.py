@@ -1,0 +1,521 @@
+"""The switch's engine: the routing file's index, live counters and the call spool behind one object.
+
+The SIP server (trunkline.switch.sip.server) and the HTTP app (trunkline.switch.http.app) call it:
+
+- `route()`: route_call() on the current index; an accepted call then takes its channels and CPS in every
+  limited scope (customer, IP-auth entry or SIP user, ingress route, the first provider of the egress) at once,
+  or is refused with 503 Channel/CPS Limit Reached. A provider refused there leaves the egress and the next one
+  is tried (with Redis counters decide() reads no live counts, so this is where providers at their limits go).
+  Every answer but a 407 challenge appends an `attempt` line to the spool (trunkline.contracts.calls).
+- `event()`: a dialog event of a call this process routed: its line is spooled (an `answered` line is flushed
+  before event() returns, so a kill -9 after the answer loses nothing answered); failed (final) and ended let
+  the call's channels go.
+- `expire()`: channels held past their expiry (max duration, else 4 h, plus 60 s) are let go with an `expired`
+  line, so a lost event cannot hold a channel for ever.
+
+The engine remembers a routed call (compactly: its expiry, customer, route and egress) when it holds channels or
+when events are expected for it: calls routed over HTTP (Kamailio reports the dialog). A SIP redirect's call
+without a channel limit is forgotten at once: no event ever comes for it, and remembering every call at 12,000
+calls/s for 4 h would not fit in memory.
+
+With in-process counters (MemoryCounters) and a file spool, route() and event() never suspend: the SIP server
+drives them with coroutine.send(None). With Redis (COUNTERS_URL) they await the counters and the stream.
+
+Balances: decide() reads a customer's balance through the counters. The switch loads them from `balances.json`
+beside the routing file (`{"<customer id>": "<decimal balance>", ...}`), reloaded when it changes; without the
+file every balance is 0, so a call must be covered by the customer's debit limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import importlib
+import inspect
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
+from json.encoder import encode_basestring_ascii as _quote
+from pathlib import Path
+from time import time
+from typing import Any, Protocol, cast
+
+from trunkline.contracts.calls import SPOOL_DIR, SPOOL_VERSION, EventKind
+from trunkline.contracts.codec import read_snapshot
+from trunkline.contracts.snapshot import Gateway, IngressRoute, RateRow, SipUser
+from trunkline.switch.counters import (
+    CHANNELS,
+    CUSTOMER,
+    IP_AUTH,
+    PROVIDER,
+    ROUTE,
+    SIP_USER,
+    AsyncLiveCounters,
+    Limit,
+    LiveCounters,
+    MemoryCounters,
+    Refusal,
+)
+from trunkline.switch.egress import Order
+from trunkline.switch.fast import FastIndex, route_call
+from trunkline.switch.index import SnapshotIndex
+from trunkline.switch.spool import FileSpool, Spool
+from trunkline.switch.types import CHANNEL_LIMIT, CPS_LIMIT, Call, Decision, Egress
+
+log = logging.getLogger(__name__)
+
+BALANCES_FILE = "balances.json"  # beside the routing file
+DEFAULT_HOLD = 4 * 3600  # seconds a call without a max duration may hold its channels
+HOLD_MARGIN = 60  # seconds past the max duration before a channel is let go without an event
+EVENT_TRANSPORTS = frozenset({"http"})  # edges that report dialog events (Kamailio)
+
+_Signature = tuple[int, int, int]  # st_mtime_ns, st_ino, st_size
+
+
+class NonceChecker(Protocol):
+    """trunkline.switch.sip.nonce.Nonces, as the servers use it through the engine."""
+
+    def issue(self, now: float) -> str: ...
+
+    def check(self, nonce: str, now: float) -> str: ...
+
+    def challenge_header(self, realm: str, now: float, stale: bool = False) -> str: ...
+
+
+class _Live:
+    """What the engine keeps per routed call for its events, expiry and live()."""
+
+    __slots__ = ("answered", "at", "customer", "egress", "expires_at", "held", "route", "transport")
+
+    def __init__(self, at: float, expires_at: float, customer: int, route: int, egress: Order, held: bool,
+                 transport: str) -> None:
+        self.at = at
+        self.expires_at = expires_at
+        self.customer = customer
+        self.route = route
+        self.egress = egress
+        self.held = held
+        self.transport = transport
+        self.answered: float | None = None
+
+
+def _signature(path: Path) -> _Signature | None:
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_mtime_ns, stat.st_ino, stat.st_size
+
+
+def read_balances(path: Path) -> dict[int, Decimal]:
+    """balances.json: {"<customer id>": "<decimal>"}; a missing file is no balances. Raises ValueError if bad."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object of customer id -> balance")
+    balances: dict[int, Decimal] = {}
+    for key, value in data.items():
+        try:
+            amount = Decimal(value) if isinstance(value, str) else None
+            customer = int(key)
+        except (InvalidOperation, ValueError):
+            amount = None
+        if amount is None or not amount.is_finite():
+            raise ValueError(f"{path}: customer {key!r}: expected a decimal string, not {value!r}")
+        balances[customer] = amount
+    return balances
+
+
+def hostport(gateway: Gateway) -> str:
+    host = f"[{gateway.host}]" if ":" in gateway.host else gateway.host
+    return f"{host}:{gateway.port}"
+
+
+def uri_hostport(uri: str) -> str | None:
+    """"host:port" of a SIP URI (sip:user@host:port;params), port 5060 when absent; None when unparseable."""
+    _, colon, rest = uri.partition(":")
+    if not colon:
+        return None
+    rest = rest.rpartition("@")[2]
+    for stop in (";", "?", ">"):
+        rest = rest.partition(stop)[0]
+    if rest.startswith("["):
+        host, bracket, port = rest[1:].partition("]")
+        if not bracket:
+            return None
+        host, port = f"[{host.lower()}]", port.lstrip(":")
+    else:
+        host, _, port = rest.partition(":")
+        host = host.lower()
+    if not host or (port and not port.isdigit()):
+        return None
+    return f"{host}:{int(port) if port else 5060}"
+
+
+def _json_or_null(value: str | None) -> str:
+    return "null" if value is None else _quote(value)
+
+
+class Engine:
+    """The routing index, live counters and spool of one switch process; see the module's text."""
+
+    def __init__(self, *, routing_file: Path, counters: LiveCounters | AsyncLiveCounters, spool: Spool, node: str,
+                 nonces: NonceChecker, realm: str = "trunkline", clock: Callable[[], float] = time,
+                 event_transports: frozenset[str] = EVENT_TRANSPORTS) -> None:
+        self.routing_file = Path(routing_file)
+        self.balances_file = self.routing_file.parent / BALANCES_FILE
+        self.counters = counters
+        self.spool = spool
+        self.node = node
+        self.nonces = nonces
+        self.realm = realm
+        self.clock = clock
+        self.event_transports = event_transports
+        self.fast: FastIndex
+        # One of the two, by the counters' kind: coroutines (Redis) or plain calls (in process).
+        self._async: AsyncLiveCounters | None = None
+        self._sync: LiveCounters | None = None
+        if inspect.iscoroutinefunction(counters.acquire):
+            self._async = cast(AsyncLiveCounters, counters)
+        else:
+            self._sync = cast(LiveCounters, counters)
+        self._node_json = _quote(node)
+        self._live: dict[str, _Live] = {}
+        self._wheel: dict[int, list[str]] = {}  # per whole second of expiry, the remembered calls expiring in it
+        self._seconds: list[int] = []
+        self._remote_expiry: asyncio.Task[None] | None = None
+        self._routing: _Signature | None = None
+        self._balances: _Signature | None = None
+        self._refused: _Signature | None = None  # a routing file that failed to load (logged once)
+        self._missing = False
+        # JSON fragments of the attempt line per long-lived object of the index (a provider's Egress, a rate row
+        # with its card), by id, the object kept alive beside its fragment so the id cannot be reused; emptied
+        # when a new index comes in.
+        self._fragments: dict[int, tuple[object, int, str]] = {}
+
+    # Loading.
+
+    def load(self) -> None:
+        """The first load: raises when the routing file is missing or bad (the command line reports it)."""
+        routing, balances_sig = _signature(self.routing_file), _signature(self.balances_file)
+        self.fast = self._build()
+        self._routing = routing
+        self._load_balances(balances_sig)
+
+    def _build(self) -> FastIndex:
+        return FastIndex(SnapshotIndex(read_snapshot(self.routing_file)))
+
+    def _load_balances(self, signature: _Signature | None) -> bool:
+        try:
+            balances = read_balances(self.balances_file)
+        except (OSError, ValueError) as error:
+            log.error("balances file %s not loaded (the previous balances stay): %s", self.balances_file, error)
+            self._balances = signature
+            return False
+        self.counters.load_balances(balances)
+        self._balances = signature
+        return True
+
+    async def reload_if_changed(self) -> bool:
+        """A changed routing file is indexed in a thread and swapped in with one assignment; a bad one keeps the
+        current index (logged once). The balances file is reloaded when it changes. True when the index changed."""
+        routing, balances = _signature(self.routing_file), _signature(self.balances_file)
+        if balances != self._balances:
+            self._load_balances(balances)
+        if routing is None:
+            if not self._missing:
+                self._missing = True
+                log.error("routing file %s is missing; the loaded index stays", self.routing_file)
+            return False
+        self._missing = False
+        if routing == self._routing or routing == self._refused:
+            return False
+        try:
+            fast = await asyncio.to_thread(self._build)
+        except Exception as error:
+            self._refused = routing
+            log.error("routing file %s not loaded (the previous index stays): %s", self.routing_file, error)
+            return False
+        self.fast = fast  # calls in flight finish on the index they started with
+        self._fragments = {}
+        self._routing, self._refused = routing, None
+        log.info("routing file %s loaded: revision %s", self.routing_file, fast.index.snapshot.revision)
+        return True
+
+    # Calls.
+
+    async def route(self, call: Call, *, call_id: str, transport: str) -> Decision:
+        now = self.clock()
+        decision = route_call(self.fast, self.counters, call)
+        if decision.code == 407:
+            return decision  # a challenge is no attempt: the authenticated INVITE that follows is
+        expires_at: float | None = None
+        if decision.accepted:
+            expires_at = now + (decision.max_duration or DEFAULT_HOLD) + HOLD_MARGIN
+            held = False
+            limits = self._limits(decision)
+            while limits:
+                refused = (self._sync.acquire(call_id, limits, expires_at, now) if self._sync is not None else
+                           await cast(AsyncLiveCounters, self._async).acquire(call_id, limits, expires_at, now))
+                if refused is None:
+                    held = any(limit[2] for limit in limits)
+                    break
+                decision = self._refused_at(decision, refused)
+                if not decision.accepted:
+                    expires_at = None
+                    break
+                limits = self._limits(decision)
+            if decision.accepted and (held or transport in self.event_transports):
+                self._remember(call_id, _Live(now, cast(float, expires_at), cast(Any, decision.customer).id,
+                                              cast(IngressRoute, decision.route).id, cast(Order, decision.routes),
+                                              held, transport))
+        self.spool.append_line(self._attempt(call, call_id, transport, now, decision, expires_at))
+        return decision
+
+    @staticmethod
+    def _limits(decision: Decision) -> list[Limit]:
+        """The call's limited scopes, in decide()'s order: customer, auth entry, route, first provider."""
+        limits: list[Limit] = []
+        customer, auth, route = decision.customer, decision.auth, decision.route
+        if customer is not None and (customer.channels or customer.cps):
+            limits.append((CUSTOMER, customer.id, customer.channels, customer.cps))
+        if auth is not None and (auth.channels or auth.cps):
+            limits.append((SIP_USER if type(auth) is SipUser else IP_AUTH, auth.id, auth.channels, auth.cps))
+        if route is not None and (route.channels or route.cps):
+            limits.append((ROUTE, route.id, route.channels, route.cps))
+        if decision.routes:
+            provider = decision.routes[0].provider
+            if provider.channels or provider.cps:
+                limits.append((PROVIDER, provider.id, provider.channels, provider.cps))
+        return limits
+
+    @staticmethod
+    def _refused_at(decision: Decision, refused: Refusal) -> Decision:
+        """A provider refused leaves the egress (the next one is tried); any other scope refuses the call."""
+        scope, _, kind = refused
+        if scope == PROVIDER and len(decision.routes) > 1:
+            return decision._replace(routes=Order(decision.routes[1:]))
+        return decision._replace(accepted=False, code=503, reason=CHANNEL_LIMIT if kind == CHANNELS else CPS_LIMIT,
+                                 trace=(), routes=(), recording=False)
+
+    def _remember(self, call_id: str, live: _Live) -> None:
+        self._live[call_id] = live
+        second = int(live.expires_at)
+        bucket = self._wheel.get(second)
+        if bucket is None:
+            bucket = self._wheel[second] = []
+            heapq.heappush(self._seconds, second)
+        bucket.append(call_id)
+
+    def _provider_json(self, item: Egress) -> str:
+        return (f'{{"provider":{item.provider.id},"card":{item.card_id},"rate":"{item.cost}","gateways":['
+                f'{",".join(_quote(hostport(gateway)) for gateway in item.gateways)}]}}')
+
+    @staticmethod
+    def _rate_json(row: RateRow, card: int) -> str:
+        return (f'{{"card":{card},"prefix":{_quote(row.prefix)},"name":{_quote(row.name)},"rate":"{row.rate}",'
+                f'"connection_fee":"{row.connection_fee}","grace":{row.grace},"mcd":{row.mcd},"pulse":{row.pulse}}}')
+
+    def _attempt(self, call: Call, call_id: str, transport: str, now: float, decision: Decision,
+                 expires_at: float | None) -> str:
+        """The attempt line, built as text: json.dumps of a dict per call would cost several microseconds."""
+        customer, auth, route, rate = decision.customer, decision.auth, decision.route, decision.rate
+        if auth is None:
+            auth_kind = auth_id = "null"
+        else:
+            auth_kind, auth_id = ('"sip_user"' if type(auth) is SipUser else '"ip"'), str(auth.id)
+        fragments = self._fragments
+        if rate is not None and route is not None:
+            found = fragments.get(id(rate))
+            if found is None or found[0] is not rate or found[1] != route.rate_card_id:
+                found = fragments[id(rate)] = (rate, route.rate_card_id, self._rate_json(rate, route.rate_card_id))
+            rate_json = found[2]
+        else:
+            rate_json = "null"
+        parts = []
+        for item in decision.routes:
+            found = fragments.get(id(item))
+            if found is None or found[0] is not item:
+                found = fragments[id(item)] = (item, 0, self._provider_json(item))
+            parts.append(found[2])
+        providers = ",".join(parts)
+        return (
+            f'{{"v":{SPOOL_VERSION},"kind":"attempt","call_id":{_quote(call_id)},"node":{self._node_json},'
+            f'"at":{now!r},"customer":{"null" if customer is None else customer.id},"auth_kind":{auth_kind},'
+            f'"auth_id":{auth_id},"source_ip":{_quote(call.source_ip)},"source_port":{int(call.source_port)},'
+            f'"transport":{_quote(transport)},"cli_in":{_quote(call.cli)},"dst_in":{_quote(call.destination)},'
+            f'"cli":{_json_or_null(decision.cli or None)},"dst":{_json_or_null(decision.destination or None)},'
+            f'"pai":{_json_or_null(decision.pai)},'
+            f'"tech_prefix":{"null" if route is None else _quote(route.tech_prefix)},'
+            f'"route":{"null" if route is None else route.id},"code":{decision.code},'
+            f'"reason":{_quote(decision.reason)},"rate":{rate_json},"providers":[{providers}],'
+            f'"max_duration":{"null" if decision.max_duration is None else decision.max_duration},'
+            f'"reserve":"{decision.reserve}","recording":{"true" if decision.recording else "false"},'
+            f'"expires_at":{"null" if expires_at is None else repr(expires_at)}}}\n')
+
+    # Events.
+
+    async def event(self, call_id: str, kind: EventKind, data: Mapping[str, object]) -> bool:
+        """Spool a dialog event of a call this process routed; False (nothing spooled) for an unknown call id."""
+        live = self._live.get(call_id)
+        if live is None:
+            return False
+        at = data.get("at")
+        line: dict[str, object] = {"v": SPOOL_VERSION, "kind": str(kind), "call_id": call_id, "node": self.node,
+                                   "at": at if isinstance(at, int | float) else self.clock()}
+        if kind != EventKind.ENDED:
+            provider, branch, gateway = self._provider_of(live, data.get("uri"))
+            if provider is None and isinstance(data.get("provider"), int):
+                provider = cast(int, data["provider"])
+            line["provider"] = provider
+        if kind == EventKind.ROUTED:
+            line["gateway"], line["branch"] = gateway, branch
+        elif kind == EventKind.EARLY:
+            line["code"] = data.get("code")
+        elif kind == EventKind.ANSWERED:
+            dialog = data.get("dialog")
+            line["dialog"] = dialog if isinstance(dialog, dict) else None
+            live.answered = cast(float, line["at"])
+        elif kind == EventKind.FAILED:
+            line["code"], line["reason"], line["final"] = data.get("code"), data.get("reason"), bool(
+                data.get("final", False))
+        elif kind == EventKind.ENDED:
+            line["release_reason"], line["duration"] = data.get("release_reason"), data.get("duration")
+        else:
+            raise ValueError(f"{kind!r} is not a dialog event")
+        self.spool.append(line)
+        if kind == EventKind.ANSWERED:
+            # Durable before the edge hears back: a kill -9 from here on loses nothing answered.
+            if self.spool.synchronous:
+                self.spool.flush()
+            else:
+                await self.spool.aflush()
+        elif kind == EventKind.ENDED or (kind == EventKind.FAILED and line["final"]):
+            del self._live[call_id]
+            if live.held:
+                if self._sync is not None:
+                    self._sync.release(call_id)
+                else:
+                    await cast(AsyncLiveCounters, self._async).release(call_id)
+        return True
+
+    @staticmethod
+    def _provider_of(live: _Live, uri: object) -> tuple[int | None, int | None, str | None]:
+        """(provider id, its position in the egress order, "host:port") of a branch's R-URI."""
+        if not isinstance(uri, str):
+            return None, None, None
+        gateway = uri_hostport(uri)
+        if gateway is None:
+            return None, None, None
+        for branch, item in enumerate(live.egress):
+            for candidate in item.gateways:
+                if hostport(candidate).lower() == gateway:
+                    return item.provider.id, branch, gateway
+        return None, None, gateway
+
+    # Expiry.
+
+    def expire(self, now: float) -> int:
+        """Let go of the channels held past their expiry, with an `expired` line each; the count (this pass).
+
+        With Redis counters the shared holds (this node's and any other's, a restarted one's included) are
+        expired by a background task, whose lines follow at the next flush."""
+        count = 0
+        if self._sync is not None:
+            for call_id in self._sync.expire(now):
+                self._live.pop(call_id, None)
+                self._expired_line(call_id, now)
+                count += 1
+        elif self._remote_expiry is None or self._remote_expiry.done():
+            self._remote_expiry = asyncio.get_running_loop().create_task(self._expire_remote(now))
+        seconds, wheel, remembered = self._seconds, self._wheel, self._live
+        while seconds and seconds[0] <= now:
+            second = seconds[0]
+            waiting = []
+            for call_id in wheel[second]:
+                live = remembered.get(call_id)
+                if live is None:
+                    continue
+                if live.expires_at > now:
+                    if int(live.expires_at) == second:
+                        waiting.append(call_id)
+                    continue
+                del remembered[call_id]
+                if live.held and self._async is not None:
+                    continue  # its hold expires in Redis, whose expiry writes the line
+                if live.held:
+                    assert self._sync is not None
+                    if not self._sync.release(call_id):
+                        continue  # released by the counters' expiry above, line written
+                self._expired_line(call_id, now)
+                count += 1
+            if waiting:
+                wheel[second] = waiting
+                break
+            heapq.heappop(seconds)
+            del wheel[second]
+        return count
+
+    async def _expire_remote(self, now: float) -> None:
+        try:
+            expired = await cast(AsyncLiveCounters, self._async).expire(now)
+        except Exception as error:
+            log.error("expiring the held channels in Redis failed: %s", error)
+            return
+        for call_id in expired:
+            self._live.pop(call_id, None)
+            self._expired_line(call_id, now)
+
+    def _expired_line(self, call_id: str, now: float) -> None:
+        self.spool.append({"v": SPOOL_VERSION, "kind": str(EventKind.EXPIRED), "call_id": call_id, "node": self.node,
+                           "at": now})
+
+    # Introspection and shutdown.
+
+    def live(self) -> list[dict[str, object]]:
+        """The calls this process remembers (holding channels or expecting events), oldest first."""
+        return [{"call_id": call_id, "customer": live.customer, "route": live.route,
+                 "providers": [item.provider.id for item in live.egress], "transport": live.transport,
+                 "started": live.at, "answered": live.answered, "expires_at": live.expires_at, "held": live.held}
+                for call_id, live in self._live.items()]
+
+    def flush(self) -> None:
+        self.spool.flush()
+
+    async def close(self) -> None:
+        """Write what is pending and let go of the connections (the server calls it on the way out)."""
+        if self._remote_expiry is not None and not self._remote_expiry.done():
+            await asyncio.gather(self._remote_expiry, return_exceptions=True)
+        await self.spool.aflush()
+        closing = getattr(self.spool, "aclose", None)
+        if closing is not None:
+            await closing()
+        else:
+            self.spool.close()
+        closing = getattr(self.counters, "aclose", None)
+        if closing is not None:
+            await closing()
+
+
+def build_engine(*, routing_file: Path, counters_url: str | None, node: str, var_dir: Path | str, secret: bytes,
+                 realm: str = "trunkline", clock: Callable[[], float] = time) -> Engine:
+    """The engine `trunkline switch` runs: in-process counters and a file spool under var_dir/spool, or, with
+    COUNTERS_URL, Redis for both. Call load() on it next."""
+    nonces = cast(NonceChecker, importlib.import_module("trunkline.switch.sip.nonce").Nonces(secret))
+    counters: LiveCounters | AsyncLiveCounters
+    spool: Spool
+    if counters_url:
+        from trunkline.switch.counters import RedisCounters
+        from trunkline.switch.spool import RedisSpool
+
+        counters, spool = RedisCounters(counters_url), RedisSpool(counters_url)
+    else:
+        counters, spool = MemoryCounters(clock), FileSpool(Path(var_dir) / SPOOL_DIR, node)
+    return Engine(routing_file=routing_file, counters=counters, spool=spool, node=node, nonces=nonces, realm=realm,
+                  clock=clock)
+
