@@ -11,7 +11,7 @@ from django.conf import settings
 from trunkline.contracts.calls import SPOOL_DIR, SPOOL_VERSION
 from trunkline.switch.spool import encode_line
 
-T0 = 1_796_000_000.0  # 2026-11-30 UTC: an attempt's time; events follow it
+T0 = 1_796_000_000.0  # 2026-11-30T00:53:20Z: an attempt's time; events follow it
 NODE = "sw1"
 
 
