@@ -192,6 +192,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = TRUNKLINE_UPLOAD_LIMIT
 
 # Kamailio's JSON-RPC (jsonrpcs over xhttp) that End Calls asks to end a dialog (dlg.end_dlg).
 KAMAILIO_RPC_URL = os.environ.get("KAMAILIO_RPC_URL", "http://127.0.0.1:5071/RPC")
+# The switch's Redis (shared counters); when set, the switch spools call events to its stream and the worker loads
+# them from there (contracts.calls.SPOOL_STREAM) as well as from the spool files.
+COUNTERS_URL = os.environ.get("COUNTERS_URL", "").strip()
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

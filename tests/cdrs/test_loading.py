@@ -331,3 +331,35 @@ def test_load_calls_command() -> None:
     out = StringIO()
     call_command("load_calls", stdout=out)
     assert out.getvalue() == "Loaded 0 lines in 0 batches: 0 records created, 0 updated, 0 skipped.\n"
+
+
+def test_the_redis_stream_is_loaded_once_and_trimmed_behind_its_cursor() -> None:
+    import redis
+
+    from tests.switch.redis_helpers import redis_url_or_skip, unique_prefix
+    from trunkline.cdrs.services.loading import load_stream
+    from trunkline.switch.spool import STREAM_FIELD, encode_line
+
+    url = redis_url_or_skip()
+    stream = f"{unique_prefix()}:calls"
+    client = redis.Redis.from_url(url, decode_responses=True)
+    try:
+        for line in [attempt("r-1"), event("answered", "r-1", T0 + 2), attempt("r-2"), attempt("r-3")]:
+            client.xadd(stream, {STREAM_FIELD: encode_line(line).rstrip("\n")})
+        client.xadd(stream, {STREAM_FIELD: "not json"})
+        result = load_stream(url, stream=stream, batch=2)
+        assert (result.lines, result.skipped, result.batches, result.created, result.updated) == (4, 1, 3, 3, 0)
+        assert dict(CallRecord.objects.values_list("call_id", "state")) == {
+            "r-1": "answered", "r-2": "routed", "r-3": "routed"}
+        last = client.xrange(stream)[-1][0]
+        assert client.xlen(stream) == 1  # only the entry under the cursor is left
+        client.xadd(stream, {STREAM_FIELD: encode_line(event("ended", "r-1", T0 + 9, duration=7)).rstrip("\n")})
+        result = load_stream(url, stream=stream)
+        assert (result.lines, result.created, result.updated) == (1, 0, 1)
+        assert CallRecord.objects.get(call_id="r-1").duration == 7
+        assert SpoolCursor.objects.get(file=f"redis:{stream}").offset > 0
+        assert last != client.xrange(stream)[-1][0]
+        assert load_stream(url, stream=stream).lines == 0
+    finally:
+        client.delete(stream)
+        client.close()

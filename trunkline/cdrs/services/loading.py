@@ -31,11 +31,11 @@ from django.utils import timezone
 
 from trunkline.cdrs.choices import CallState
 from trunkline.cdrs.models import CallRecord, SpoolCursor
-from trunkline.contracts.calls import SPOOL_DIR, SPOOL_VERSION, EventKind, ReleaseReason
+from trunkline.contracts.calls import SPOOL_DIR, SPOOL_STREAM, SPOOL_VERSION, EventKind, ReleaseReason
 from trunkline.core.jobs import periodic_task
 from trunkline.customers.models import Customer
 from trunkline.routing.models import IngressRoute, Provider
-from trunkline.switch.spool import read_spool_lines
+from trunkline.switch.spool import STREAM_FIELD, read_spool_lines
 
 logger = logging.getLogger(__name__)
 
@@ -484,10 +484,72 @@ def _delete_if_loaded(path: Path, result: LoadResult) -> None:
         result.deleted.append(path.name)
 
 
+#
+# The Redis stream (the switch's spool when COUNTERS_URL is set)
+#
+
+STREAM_BATCH = 5000
+# A stream entry id "<ms>-<seq>" kept in the cursor's integer: seq below 2^20 (a million lines a millisecond).
+_SEQ_BITS = 20
+
+
+def _stream_offset(entry_id: str) -> int:
+    milliseconds, sequence = (int(part) for part in entry_id.split("-"))
+    return milliseconds << _SEQ_BITS | min(sequence, (1 << _SEQ_BITS) - 1)
+
+
+def _stream_id(offset: int) -> str:
+    return f"{offset >> _SEQ_BITS}-{offset & ((1 << _SEQ_BITS) - 1)}"
+
+
+def load_stream(url: str, *, stream: str = SPOOL_STREAM, batch: int = STREAM_BATCH) -> LoadResult:
+    """Load the stream's entries after the cursor, a batch per transaction with its cursor (the file rule), then
+    trim what is loaded from the stream (the entry under the cursor stays: XTRIM MINID keeps it)."""
+    import redis
+
+    client = redis.Redis.from_url(url, decode_responses=True)
+    result = LoadResult()
+    name = f"redis:{stream}"[:255]
+    try:
+        while True:
+            with transaction.atomic():
+                cursor, _ = SpoolCursor.objects.get_or_create(file=name)
+                cursor = SpoolCursor.objects.select_for_update().get(pk=cursor.pk)
+                start = f"({_stream_id(cursor.offset)}" if cursor.offset else "-"
+                entries = client.xrange(stream, min=start, max="+", count=batch)
+                if not entries:
+                    break
+                batch_result = LoadResult(batches=1)
+                parsed = []
+                for _, fields in entries:
+                    try:
+                        data = json.loads(fields.get(STREAM_FIELD, ""))
+                    except ValueError:
+                        data = None
+                    line = parse_line(data) if isinstance(data, dict) else None
+                    if line is None:
+                        batch_result.skipped += 1
+                    else:
+                        parsed.append(line)
+                batch_result.lines = len(parsed)
+                batch_result.created, batch_result.updated = apply_lines(parsed)
+                cursor.offset = _stream_offset(entries[-1][0])
+                cursor.updated_at = timezone.now()
+                cursor.save(update_fields=["offset", "updated_at"])
+            result.add(batch_result)
+            client.xtrim(stream, minid=entries[-1][0], approximate=False)
+    finally:
+        client.close()
+    return result
+
+
 @periodic_task("cdrs.load_spool", every=1.0)
 def load_spool_task() -> None:
-    """The worker's turn: load what the switch spooled since the last one."""
+    """The worker's turn: load what the switch spooled since the last one (files, and the Redis stream when the
+    switch writes there)."""
     result = load_spool()
+    if settings.COUNTERS_URL:
+        result.add(load_stream(settings.COUNTERS_URL))
     if result.lines:
         logger.info("Loaded %d call event lines (%d records created, %d updated, %d skipped lines)",
                     result.lines, result.created, result.updated, result.skipped)
