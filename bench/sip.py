@@ -22,10 +22,11 @@ the same 302 from an mtree of the same prefixes (issue 10, item 7).
    for (trunkline.switch.server.UDP_BUFFER); the kernel caps both at net.core.rmem_max, and the buffer each got
    is printed (ss's rb).
 5. For each server, rising rates of --duration seconds each (-m rate x duration); a rate is clean when SIPp saw 0
-   failed calls and 0 retransmissions and sustained >= 95 % of the asked rate (else SIPp, not the server, was the
-   limit: the rate is marked "sipp-bound"). Two unclean rates in a row end the ladder. Per rate: CPU of every
-   process of the server (utime+stime from /proc/<pid>/stat, all of Kamailio's children; Redis apart) / calls,
-   p99 of SIPp's per-call response times (-trace_rtt; SIPp measures whole milliseconds).
+   failed calls and 0 retransmissions and completed >= 95 % of the asked rate ("RATE NOT REACHED": SIPp could
+   not send that fast, or its limit of open calls, one second's worth, held it back). Two unclean rates in a row
+   end the ladder. Per rate: CPU of every process of the server (utime+stime from /proc/<pid>/stat, all of
+   Kamailio's children; Redis apart) / calls, SIPp's own CPU, the machine's UDP receive-buffer drops, p50/p99 of
+   SIPp's per-call response times (-trace_rtt; SIPp measures whole milliseconds).
 6. Through Kamailio (deploy/kamailio/kamailio.cfg, when present): SIPp UAC -> Kamailio -> POST /route on the
    switch's HTTP -> the first gateway, a SIPp UAS answering 200, BYE after the answer; rising rates until unclean
    (target >= 2,000 routed calls/s).
@@ -44,6 +45,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -383,20 +385,21 @@ class Step(NamedTuple):
         return self.successful / self.seconds if self.seconds else 0.0
 
     @property
-    def sipp_bound(self) -> bool:
+    def short(self) -> bool:
         return self.achieved < 0.95 * self.rate
 
     @property
     def clean(self) -> bool:
         return (self.failed == 0 and self.retransmissions == 0 and self.successful == self.calls > 0
-                and not self.sipp_bound)
+                and not self.short)
 
     @property
     def cpu_us(self) -> float:
         return self.cpu / self.successful * 1e6 if self.successful else float("nan")
 
     def describe(self) -> str:
-        verdict = "clean" if self.clean else ("sipp-bound" if self.failed == self.retransmissions == 0 else "UNCLEAN")
+        verdict = "clean" if self.clean else ("RATE NOT REACHED" if self.failed == self.retransmissions == 0
+                                              else "UNCLEAN")
         p99 = f"{self.p99_ms:.0f}" if self.p99_ms is not None else "-"
         p50 = f"{self.p50_ms:.0f}" if self.p50_ms is not None else "-"
         return (f"{self.rate:>6,}/s asked, {self.achieved:>7,.0f}/s done: {self.successful:,}/{self.calls:,} ok, "
@@ -441,20 +444,21 @@ def run_sipp(target: str, scenario: Path, injection: Path | None, rate: int, sec
     if injection is not None:
         command[4:4] = ["-inf", str(injection)]
     before, drops = server.cpu(), udp_receive_drops()
+    # SIPp is the only child reaped meanwhile (the servers run on), so the children's rusage delta is its CPU.
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(work / "sipp.out", "wb") as output:
         sipp = subprocess.Popen(command, cwd=work, stdout=output, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         try:
-            sipp_cpu = 0.0
-            while sipp.poll() is None:
-                sipp_cpu = max(sipp_cpu, cpu_seconds([sipp.pid]))
-                time.sleep(0.2)
+            sipp.wait(timeout=seconds * 3 + 60)
         finally:
             if sipp.poll() is None:
                 with suppress(ProcessLookupError):
                     os.killpg(sipp.pid, signal.SIGKILL)
                 sipp.wait()
     cpu, drops = server.cpu() - before, udp_receive_drops() - drops
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sipp_cpu = usage.ru_utime + usage.ru_stime - reaped.ru_utime - reaped.ru_stime
     stats = parse_stats(work / "stats.csv") if (work / "stats.csv").exists() else {}
     rtts: list[float] = []
     for path in work.glob("*_rtt.csv"):
@@ -747,7 +751,8 @@ def run_through(data: Data, work: Path, options: argparse.Namespace, seconds: fl
         kamailio_port, rpc_port = free_sip_port(), free_port(socket.SOCK_STREAM)
         substdefs = {"TL_SIP_PORT": kamailio_port, "TL_RPC_PORT": rpc_port,
                      "TL_SWITCH_URL": f"http://127.0.0.1:{http_port}"}
-        command = ["kamailio", "-f", str(DEPLOY_CFG), "-DD", "-E", "-m", "512", "-M", "16",
+        # No -E: the deployed config logs to syslog, as in production.
+        command = ["kamailio", "-f", str(DEPLOY_CFG), "-DD", "-m", "512", "-M", "16",
                    *(f"--substdef=!{key}!{value}!g" for key, value in substdefs.items())]
         kamailio = Server("Kamailio edge", command, log_path=through / "kamailio.log")
         servers.append(kamailio)
