@@ -1,0 +1,306 @@
+"""`trunkline switch`'s HTTP side for Kamailio: POST /route, POST /events, GET /health (aiohttp).
+
+Kamailio asks `POST /route` for every initial INVITE and gets an rtjson document (rtjson.py); it reports each
+dialog event to `POST /events`. Both take a JSON object (Content-Type application/json, at most 64 KiB) whose
+keys are checked one by one: an unknown key, a wrong type, a value too long or a character that could break the
+SIP header it ends up in answers 400 `{"detail": "<field>: <message>", "errors": {"<field>": ["<message>"]}}`
+(the REST API's error format) and reaches nothing. A body that is no JSON object is a 400 too, a wrong content
+type a 415, a larger body a 413, a wrong method a 405: Kamailio's mistakes are 4xx. A 5xx answer means a bug
+here or in the engine (logged with its traceback).
+
+This path carries every call through Kamailio (>= 2,000 calls/s plus about three events each), so the handlers
+read the raw bytes with json.loads, check types by hand and answer with bytes built once where they can; serve
+it with `access_log=None` (aiohttp's access logger costs more than a handler).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from trunkline.contracts.calls import EventKind, ReleaseReason
+from trunkline.switch.engine import Engine
+from trunkline.switch.http import rtjson
+from trunkline.switch.sip.message import parse_digest
+from trunkline.switch.types import Call
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+MAX_CALL_ID = 255
+MAX_NUMBER = 64  # number, cli, pai
+MAX_AUTHORIZATION = 2048
+MAX_URI = 512
+MAX_REASON = 128
+# The attempt line's transport for calls Kamailio asks about (contracts/calls.py: "udp" / "tcp" / "http").
+TRANSPORT = "http"
+# What Kamailio's $pr may say the call came over.
+TRANSPORTS = frozenset(("udp", "tcp", "tls", "sctp", "ws", "wss"))
+
+ROUTE_KEYS = frozenset(("call_id", "source_ip", "source_port", "transport", "number", "cli", "pai", "authorization",
+                        "method"))
+EVENT_KINDS = frozenset((EventKind.ROUTED, EventKind.EARLY, EventKind.ANSWERED, EventKind.FAILED, EventKind.ENDED))
+EVENT_KEYS = frozenset(("call_id", "kind", "at", "uri", "code", "reason", "final", "release_reason", "duration",
+                        "dialog"))
+RELEASE_REASONS = frozenset(reason.value for reason in ReleaseReason)
+
+# A SIP user part the answer puts in URIs and headers: visible ASCII without the characters that end a URI or
+# a header value (<, >, ", @, backslash, whitespace, controls).
+_USER_PART = re.compile(r'[\x21-\x7e]*').fullmatch
+_URI_BREAKERS = re.compile(r'[<>"@\\]').search
+_VISIBLE = re.compile(r'[\x21-\x7e]*').fullmatch
+_PRINTABLE = re.compile(r'[\t\x20-\x7e]*').fullmatch  # a header value may hold spaces and tabs
+
+_JSON = "application/json"
+_KNOWN = b'{"known":true}'
+_UNKNOWN = b'{"known":false}'
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+Errors = dict[str, list[str]]
+
+
+class BadRequest(Exception):
+    """A body refused before it reaches the engine: 400 with the fields' errors (or another 4xx and a detail)."""
+
+    def __init__(self, errors: Errors, *, status: int = 400, detail: str = "") -> None:
+        super().__init__(errors)
+        self.errors = errors
+        self.status = status
+        self.detail = detail
+
+
+def error_response(status: int, detail: str, errors: Errors | None = None) -> web.Response:
+    return web.Response(status=status, body=_dumps({"detail": detail, "errors": errors or {}}).encode(),
+                        content_type=_JSON)
+
+
+def _bad_request(error: BadRequest) -> web.Response:
+    if error.detail:
+        return error_response(error.status, error.detail, error.errors)
+    field, messages = next(iter(error.errors.items()))
+    return error_response(error.status, f"{field}: {messages[0]}", error.errors)
+
+
+async def _json_object(request: web.Request, keys: frozenset[str]) -> dict[str, Any]:
+    """The body as a JSON object, or BadRequest / the HTTP error aiohttp raises (413 past client_max_size)."""
+    if request.content_type != _JSON:
+        raise BadRequest({}, status=415, detail=f"Content-Type must be {_JSON}, not {request.content_type}.")
+    body = await request.read()
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; deep nesting a RecursionError
+        raise BadRequest({"body": ["Not valid JSON."]}) from None
+    if not isinstance(data, dict):
+        raise BadRequest({"body": ["Expected a JSON object."]})
+    unknown = data.keys() - keys
+    if unknown:
+        raise BadRequest({key[:64]: ["Unknown field."] for key in sorted(unknown)})
+    return data
+
+
+def _text(data: dict[str, Any], key: str, errors: Errors, *, limit: int, allowed: Callable[[str], object],
+          required: bool = True, empty: bool = False) -> str | None:
+    """A string field: None when absent or null and not required (a required one missing is an error)."""
+    value = data.get(key)
+    if value is None:
+        if required:
+            errors[key] = ["This field is required." if key not in data else "This field may not be null."]
+        return None
+    if type(value) is not str:
+        errors[key] = ["Expected a string."]
+        return None
+    if not value and not empty:
+        errors[key] = ["This field may not be blank."]
+        return None
+    if len(value) > limit:
+        errors[key] = [f"At most {limit} characters."]
+        return None
+    if not allowed(value):
+        errors[key] = ["Holds a character that is not allowed."]
+        return None
+    return value
+
+
+def _user_part(value: str) -> bool:
+    return _USER_PART(value) is not None and _URI_BREAKERS(value) is None
+
+
+def _integer(data: dict[str, Any], key: str, errors: Errors, *, low: int, high: int,
+             required: bool = False) -> int | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            errors[key] = ["This field is required."]
+        return None
+    if type(value) is not int:  # bool is an int subclass: `type` keeps true/false out
+        errors[key] = ["Expected an integer."]
+        return None
+    if not low <= value <= high:
+        errors[key] = [f"Expected an integer from {low} to {high}."]
+        return None
+    return value
+
+
+def parse_route(data: dict[str, Any]) -> tuple[str, Call, str | None, str]:
+    """(call id, the call without its digest, the raw authorization or None, method), or BadRequest."""
+    errors: Errors = {}
+    call_id = _text(data, "call_id", errors, limit=MAX_CALL_ID, allowed=_VISIBLE)
+    source = _text(data, "source_ip", errors, limit=45, allowed=_VISIBLE)
+    if source is not None:
+        try:
+            source = str(ipaddress.ip_address(source))  # one spelling, as the IP-auth table holds it
+        except ValueError:
+            errors["source_ip"] = ["Expected an IPv4 or IPv6 address."]
+    port = _integer(data, "source_port", errors, low=1, high=65535, required=True)
+    transport = _text(data, "transport", errors, limit=64, allowed=_VISIBLE)
+    if transport is not None and transport.lower() not in TRANSPORTS:
+        errors["transport"] = [f"Expected one of {', '.join(sorted(TRANSPORTS))}."]
+    number = _text(data, "number", errors, limit=MAX_NUMBER, allowed=_user_part)
+    cli = _text(data, "cli", errors, limit=MAX_NUMBER, allowed=_user_part, empty=True)
+    pai = _text(data, "pai", errors, limit=MAX_NUMBER, allowed=_user_part, required=False)
+    authorization = _text(data, "authorization", errors, limit=MAX_AUTHORIZATION, allowed=_PRINTABLE,
+                          required=False)
+    method = _text(data, "method", errors, limit=16, allowed=_VISIBLE)
+    if method is not None and method != "INVITE":
+        errors["method"] = ["Only an initial INVITE is routed."]
+    if errors:
+        raise BadRequest(errors)
+    assert call_id is not None and source is not None and port is not None and number is not None
+    assert cli is not None and method is not None
+    return call_id, Call(source, number, cli, port, pai=pai or None), authorization, method
+
+
+def parse_event(data: dict[str, Any]) -> tuple[str, EventKind, dict[str, object]]:
+    """(call id, kind, the event's other fields that were given), or BadRequest."""
+    errors: Errors = {}
+    call_id = _text(data, "call_id", errors, limit=MAX_CALL_ID, allowed=_VISIBLE)
+    kind = data.get("kind")
+    if kind is None:
+        errors["kind"] = ["This field is required."]
+    elif type(kind) is not str or kind not in EVENT_KINDS:
+        errors["kind"] = [f"Expected one of {', '.join(sorted(EVENT_KINDS))}."]
+    fields: dict[str, object] = {}
+    at = data.get("at")
+    if at is not None:
+        if type(at) not in (int, float) or not math.isfinite(at) or not 0 < at < 1e11:
+            errors["at"] = ["Expected seconds since the epoch (a number)."]
+        else:
+            fields["at"] = float(at)
+    uri = _text(data, "uri", errors, limit=MAX_URI, allowed=_VISIBLE, required=False)
+    if uri is not None:
+        fields["uri"] = uri
+    code = _integer(data, "code", errors, low=100, high=699, required=kind == EventKind.FAILED)
+    if code is not None:
+        fields["code"] = code
+    reason = _text(data, "reason", errors, limit=MAX_REASON, allowed=_PRINTABLE, required=False, empty=True)
+    if reason is not None:
+        fields["reason"] = reason
+    final = data.get("final")
+    if final is not None:
+        if type(final) is not bool:
+            errors["final"] = ["Expected true or false."]
+        else:
+            fields["final"] = final
+    release = data.get("release_reason")
+    if release is not None:
+        if type(release) is not str or release not in RELEASE_REASONS:
+            errors["release_reason"] = [f"Expected one of {', '.join(sorted(RELEASE_REASONS))}."]
+        else:
+            fields["release_reason"] = release
+    duration = _integer(data, "duration", errors, low=0, high=10 * 86400)
+    if duration is not None:
+        fields["duration"] = duration
+    dialog = data.get("dialog")
+    if dialog is not None:
+        if (type(dialog) is not dict or dialog.keys() != {"h_entry", "h_id"}
+                or any(type(value) is not int or not 0 <= value < 2**32 for value in dialog.values())):
+            errors["dialog"] = ['Expected {"h_entry": <integer>, "h_id": <integer>}.']
+        else:
+            fields["dialog"] = {"h_entry": dialog["h_entry"], "h_id": dialog["h_id"]}
+    if errors:
+        raise BadRequest(errors)
+    assert call_id is not None and kind is not None
+    return call_id, EventKind(kind), fields
+
+
+class Handlers:
+    """The three endpoints over one engine."""
+
+    __slots__ = ("engine",)
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def route(self, request: web.Request) -> web.Response:
+        try:
+            call_id, call, authorization, method = parse_route(await _json_object(request, ROUTE_KEYS))
+        except BadRequest as error:
+            return _bad_request(error)
+        engine = self.engine
+        now = engine.clock()
+        if authorization is not None:
+            credentials = parse_digest(authorization, method)
+            if credentials is None:  # another scheme, a field missing, garbage: a new challenge
+                return self._challenge(now, stale=False)
+            verdict = engine.nonces.check(credentials.digest.nonce, now)
+            if verdict != "ok":
+                return self._challenge(now, stale=verdict == "stale")
+            call = call._replace(sip_user=credentials.username, digest=credentials.digest)
+        elif self._sip_user(call):
+            call = call._replace(sip_user=call.cli)
+        try:
+            decision = await engine.route(call, call_id=call_id, transport=TRANSPORT)
+        except Exception:
+            logger.exception("POST /route: the engine failed on call %s", call_id)
+            return error_response(500, "The engine failed on this call; see the switch's log.")
+        if decision.code == 407:
+            return self._challenge(now, stale=False)
+        return web.Response(body=rtjson.encode(decision), content_type=_JSON)
+
+    def _sip_user(self, call: Call) -> bool:
+        """Challenge a call without credentials when its address is no IP-auth entry's and its From user (the
+        CLI) is a SIP user's name: decide() then answers 407 and the client retries with Proxy-Authorization."""
+        index = self.engine.fast.index
+        return call.cli in index.users and not index.ips.lookup(call.source_ip)
+
+    def _challenge(self, now: float, *, stale: bool) -> web.Response:
+        engine = self.engine
+        header = engine.nonces.challenge_header(engine.realm, now, stale=stale)
+        return web.Response(body=_dumps(rtjson.challenge(header)).encode(), content_type=_JSON)
+
+    async def event(self, request: web.Request) -> web.Response:
+        try:
+            call_id, kind, fields = parse_event(await _json_object(request, EVENT_KEYS))
+        except BadRequest as error:
+            return _bad_request(error)
+        try:
+            known = await self.engine.event(call_id, kind, fields)
+        except Exception:
+            logger.exception("POST /events: the engine failed on %s of call %s", kind, call_id)
+            return error_response(500, "The engine failed on this event; see the switch's log.")
+        return web.Response(body=_KNOWN if known else _UNKNOWN, content_type=_JSON)
+
+    async def health(self, request: web.Request) -> web.Response:
+        live = self.engine.live()
+        body: dict[str, object] = {"status": "ok", "node": self.engine.node, "live": len(live)}
+        if request.query.get("calls") == "1":
+            body["calls"] = live
+        return web.Response(body=_dumps(body).encode(), content_type=_JSON)
+
+
+def make_app(engine: Engine) -> web.Application:
+    """The switch's HTTP application; the server runs it (uvloop, access_log=None)."""
+    handlers = Handlers(engine)
+    app = web.Application(client_max_size=MAX_BODY)
+    app.router.add_post("/route", handlers.route)
+    app.router.add_post("/events", handlers.event)
+    app.router.add_get("/health", handlers.health)
+    return app
+
