@@ -1,9 +1,16 @@
-"""A real HTTP server standing in for Kamailio's JSON-RPC (jsonrpcs over xhttp): it records each request."""
+"""Kamailio's JSON-RPC for End Calls: a recording HTTP server standing in for it (`kamailio_rpc`), and a real
+Kamailio 5.6 with the dialog and jsonrpcs modules (`real_kamailio`; skipped when the binary is missing unless
+TRUNKLINE_REQUIRE_SIP=1)."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import socket
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -17,6 +24,7 @@ class KamailioRpc:
         self.paths: list[str] = []
         self.content_types: list[str] = []
         self.fail_with: str | None = None  # answer a JSON-RPC error with this message
+        self.fail_status = 200  # and this HTTP status (Kamailio's jsonrpcs uses the fault's code: 404)
         self._lock = threading.Lock()
         rpc = self
 
@@ -28,13 +36,14 @@ class KamailioRpc:
                     rpc.requests.append(request)
                     rpc.paths.append(self.path)
                     rpc.content_types.append(self.headers.get("Content-Type", ""))
-                    failure = rpc.fail_with
+                    failure, status = rpc.fail_with, rpc.fail_status
                 if failure is None:
                     answer = {"jsonrpc": "2.0", "result": {}, "id": request.get("id")}
-                else:  # Kamailio answers an error in the body with HTTP 200
+                    status = 200
+                else:
                     answer = {"jsonrpc": "2.0", "error": {"code": 404, "message": failure}, "id": request.get("id")}
                 data = json.dumps(answer).encode()
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -65,3 +74,73 @@ def kamailio_rpc(settings) -> Iterator[KamailioRpc]:
         yield rpc
     finally:
         rpc.stop()
+
+
+KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
+KAMAILIO_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+KAMAILIO_CFG = """#!KAMAILIO
+debug=2
+log_stderror=yes
+children=1
+listen=udp:127.0.0.1:{sip_port}
+listen=tcp:127.0.0.1:{rpc_port}
+tcp_accept_no_cl=yes
+mpath="{modules}"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "dialog.so"
+loadmodule "xhttp.so"
+loadmodule "jsonrpcs.so"
+modparam("jsonrpcs", "transport", 1)
+modparam("xhttp", "url_match", "^/RPC")
+request_route {{
+    sl_send_reply("403", "Forbidden");
+}}
+event_route[xhttp:request] {{
+    jsonrpc_dispatch();
+}}
+"""
+
+
+def _free_port(kind: int) -> int:
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def real_kamailio(settings, tmp_path) -> Iterator[str]:
+    """A real Kamailio answering JSON-RPC on a free port (set as KAMAILIO_RPC_URL), holding no dialog."""
+    if not os.path.exists(KAMAILIO):
+        if os.environ.get("TRUNKLINE_REQUIRE_SIP") == "1":
+            pytest.fail("kamailio is not installed and TRUNKLINE_REQUIRE_SIP=1")
+        pytest.skip("kamailio is not installed")
+    rpc_port = _free_port(socket.SOCK_STREAM)
+    config = tmp_path / "kamailio.cfg"
+    config.write_text(KAMAILIO_CFG.format(sip_port=_free_port(socket.SOCK_DGRAM), rpc_port=rpc_port,
+                                          modules=KAMAILIO_MODULES))
+    log = (tmp_path / "kamailio.log").open("w")
+    process = subprocess.Popen([KAMAILIO, "-DD", "-E", "-f", str(config), "-w", str(tmp_path)],
+                               stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while True:  # ready once its RPC port takes connections
+            try:
+                socket.create_connection(("127.0.0.1", rpc_port), timeout=0.2).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"Kamailio did not start: {(tmp_path / 'kamailio.log').read_text()[-2000:]}")
+                time.sleep(0.05)
+        settings.KAMAILIO_RPC_URL = f"http://127.0.0.1:{rpc_port}/RPC"
+        yield settings.KAMAILIO_RPC_URL
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()

@@ -257,3 +257,21 @@ def test_selectors(live) -> None:
     assert [record.call_id for record in live_dialogs(acme)] == ["live-1", "live-2"]
     assert [record.call_id for record in latest_calls(acme, 3)] == ["live-2", "live-1", "done-1"]
     assert [record.call_id for record in latest_calls(acme.pk, 10)] == ["live-2", "live-1", "done-1", "stale-1"]
+
+
+def test_kamailio_answering_its_fault_as_an_http_status_is_reported_with_its_message(api, live, kamailio_rpc) -> None:
+    record = live[3]["live-1"]
+    kamailio_rpc.fail_with, kamailio_rpc.fail_status = "Dialog not found", 404
+    response = api.post("/api/v1/dialogs/end/", {"ids": [record.pk]}, format="json")
+    assert response.json() == {"ended": [], "errors": {str(record.pk): "Kamailio refused: Dialog not found."}}
+
+
+def test_a_real_kamailio_takes_the_request_and_says_it_holds_no_such_dialog(api, live, real_kamailio) -> None:
+    # Kamailio looks the dialog up, so it read both ids (without them it answers 500 "Invalid parameters").
+    # Ending a dialog it holds is the end-to-end test's (a SIPp call through Kamailio).
+    record = live[3]["live-1"]
+    response = api.post("/api/v1/dialogs/end/", {"ids": [record.pk]}, format="json")
+    assert response.status_code == 200
+    assert response.json() == {"ended": [], "errors": {str(record.pk): "Kamailio refused: Dialog not found."}}
+    record.refresh_from_db()
+    assert record.end_requested_at is None

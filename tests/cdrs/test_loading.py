@@ -363,3 +363,17 @@ def test_the_redis_stream_is_loaded_once_and_trimmed_behind_its_cursor() -> None
     finally:
         client.delete(stream)
         client.close()
+
+
+def test_a_process_that_reuses_an_old_pid_keeps_its_new_file(tmp_path) -> None:
+    import os
+
+    old = write_spool("calls-sw1-100-000003.jsonl", [attempt("old-1")])
+    os.utime(old, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))  # written by an earlier run
+    new = write_spool("calls-sw1-100-000001.jsonl", [attempt("new-1")])  # this run starts again at 1
+    result = load_spool()
+    assert result.deleted == ["calls-sw1-100-000003.jsonl"]
+    assert new.exists() and not old.exists()
+    write_spool("calls-sw1-100-000001.jsonl", [attempt("new-2")], append=True)
+    assert load_spool().lines == 1
+    assert sorted(CallRecord.objects.values_list("call_id", flat=True)) == ["new-1", "new-2", "old-1"]

@@ -41,7 +41,10 @@ def end_dialog(h_entry: int, h_id: int, *, url: str | None = None, timeout: floa
         with urllib.request.urlopen(request, timeout=timeout) as response:
             answer = response.read(65536)
     except urllib.error.HTTPError as error:
-        raise KamailioError(f"Kamailio answered HTTP {error.code}.") from error
+        # jsonrpcs answers an RPC fault with the fault's code as the HTTP status and the error in the body.
+        message = _rpc_error(_body(error))
+        raise KamailioError(f"Kamailio refused: {message}." if message else
+                            f"Kamailio answered HTTP {error.code}.") from error
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise KamailioError(f"Kamailio's JSON-RPC is unreachable: {reason}.") from error
@@ -49,10 +52,25 @@ def end_dialog(h_entry: int, h_id: int, *, url: str | None = None, timeout: floa
         data = json.loads(answer) if answer.strip() else {}
     except ValueError as error:
         raise KamailioError("Kamailio's answer is not JSON.") from error
-    rpc_error = data.get("error") if isinstance(data, dict) else None
-    if rpc_error is not None:
-        message = rpc_error.get("message") if isinstance(rpc_error, dict) else rpc_error
+    message = _rpc_error(data)
+    if message is not None:
         raise KamailioError(f"Kamailio refused: {message}.")
+
+
+def _body(error: urllib.error.HTTPError) -> Any:
+    try:
+        return json.loads(error.read(65536))
+    except (ValueError, OSError):
+        return None
+
+
+def _rpc_error(data: Any) -> str | None:
+    """The message of a JSON-RPC error answer; None when the answer is no error."""
+    rpc_error = data.get("error") if isinstance(data, dict) else None
+    if rpc_error is None:
+        return None
+    message = rpc_error.get("message") if isinstance(rpc_error, dict) else rpc_error
+    return str(message or "error").rstrip(".")
 
 
 @dataclass

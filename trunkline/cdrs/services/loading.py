@@ -464,24 +464,34 @@ def load_spool(directory: Path | None = None, *, batch_bytes: int = BATCH_BYTES)
     if not directory.is_dir():
         return result
     files = _spool_files(directory)
-    newest = {process: sequence for process, sequence, _ in files}
-    for process, sequence, path in files:
+    for _, _, path in files:
         result.add(load_file(path, batch_bytes=batch_bytes))
-        if sequence != newest[process]:
-            _delete_if_loaded(path, result)
+    _delete_loaded(files, result)
     return result
 
 
-def _delete_if_loaded(path: Path, result: LoadResult) -> None:
-    cursor = SpoolCursor.objects.filter(file=path.name).first()
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        return
-    if cursor is not None and cursor.offset >= size:
-        path.unlink(missing_ok=True)
-        SpoolCursor.objects.filter(pk=cursor.pk).delete()
-        result.deleted.append(path.name)
+def _delete_loaded(files: list[tuple[str, int, Path]], result: LoadResult) -> None:
+    """Delete each file fully loaded whose process writes to a newer one. Newest = last written (then the highest
+    sequence): a process that reuses an earlier run's pid starts again at sequence 1, and the file it writes is
+    its newest although an older run's left a higher number."""
+    by_process: dict[str, list[tuple[int, int, Path, int]]] = {}
+    for process, sequence, path in files:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue
+        by_process.setdefault(process, []).append((stat.st_mtime_ns, sequence, path, stat.st_size))
+    older = [(path, size) for entries in by_process.values() for _, _, path, size in sorted(entries)[:-1]]
+    names = [path.name for path, _ in older]
+    offsets: dict[str, int] = {}
+    for start in range(0, len(names), IN_CHUNK):
+        offsets.update(SpoolCursor.objects.filter(file__in=names[start:start + IN_CHUNK])
+                       .values_list("file", "offset"))
+    for path, size in older:
+        if path.name in offsets and offsets[path.name] >= size:
+            path.unlink(missing_ok=True)
+            SpoolCursor.objects.filter(file=path.name).delete()
+            result.deleted.append(path.name)
 
 
 #
