@@ -26,8 +26,8 @@ import time
 from dataclasses import dataclass
 from types import FrameType
 
-from trunkline.contracts.codec import SnapshotFormatError, read_snapshot
 from trunkline.switch.config import SwitchConfig
+from trunkline.switch.engine import Engine, build_engine
 
 log = logging.getLogger("trunkline.switch")
 
@@ -73,14 +73,11 @@ def bind(config: SwitchConfig) -> Sockets:
 
 def serve(config: SwitchConfig) -> int:
     """Run the switch until SIGTERM/SIGINT; the exit status of `trunkline switch`."""
-    try:
-        revision = read_snapshot(config.routing_file).revision  # fail here, before forking, with one message
-    except FileNotFoundError:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="trunkline switch: %(message)s")
+    # Checked here, before forking, for one clear message; the children load it (the parent holds no index).
+    if not config.routing_file.is_file():
         sys.stderr.write(f"trunkline switch: no routing file at {config.routing_file}; publish one with "
                          f"`trunkline publish_snapshot` or name it with --routing-file\n")
-        return 2
-    except (OSError, SnapshotFormatError) as error:
-        sys.stderr.write(f"trunkline switch: cannot read the routing file {config.routing_file}: {error}\n")
         return 2
     try:
         sockets = bind(config)
@@ -88,14 +85,14 @@ def serve(config: SwitchConfig) -> int:
         sys.stderr.write(f"trunkline switch: cannot listen on {config.host} (SIP {config.sip_port}, HTTP "
                          f"{config.http_port}): {error.strerror or error}\n")
         return 2
-    return Supervisor(config, sockets, revision).run()
+    return Supervisor(config, sockets).run()
 
 
 class Supervisor:
-    def __init__(self, config: SwitchConfig, sockets: Sockets, revision: int) -> None:
+    def __init__(self, config: SwitchConfig, sockets: Sockets) -> None:
         self.config = config
         self.sockets = sockets
-        self.revision = revision
+        self.revision = ""  # the routing revision the first child to start reports
         # Nonces must verify in whichever process the authenticated INVITE lands: one secret, made before forking.
         self.secret = os.urandom(32)
         self.children: dict[int, int] = {}  # pid -> slot
@@ -157,8 +154,10 @@ class Supervisor:
             os._exit(status)
 
     def _await_ready(self) -> int:
-        """0 once every child serves; else the exit status of a child that failed to start."""
+        """0 once every child serves (each writes its routing revision and a newline to the pipe); else the exit
+        status of a child that failed to start."""
         ready = 0
+        received = b""
         deadline = time.monotonic() + READY_TIMEOUT
         while ready < self.config.processes:
             if self.stopping:
@@ -169,7 +168,10 @@ class Supervisor:
                 return 1
             readable, _, _ = select.select([self.ready_read], [], [], min(waiting, 0.2))
             if readable:
-                ready += len(os.read(self.ready_read, 64))
+                received += os.read(self.ready_read, 4096)
+                lines = received.split(b"\n")
+                ready = len(lines) - 1
+                self.revision = self.revision or lines[0].decode()
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid:
                 self.children.pop(pid, None)
@@ -223,8 +225,8 @@ def _describe(code: int) -> str:
 def run_child(config: SwitchConfig, sockets: Sockets, secret: bytes, ready_fd: int) -> int:
     import uvloop  # imported here: the parent never runs a loop
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format=f"trunkline switch[{os.getpid()}] %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
+                        format=f"trunkline switch[{os.getpid()}]: %(levelname)s %(message)s")
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -236,7 +238,6 @@ def run_child(config: SwitchConfig, sockets: Sockets, secret: bytes, ready_fd: i
 async def _serve_child(config: SwitchConfig, sockets: Sockets, secret: bytes, ready_fd: int) -> int:
     from aiohttp import web
 
-    from trunkline.switch.engine import build_engine
     from trunkline.switch.http.app import make_app
     from trunkline.switch.sip.server import SipServer
 
@@ -245,8 +246,12 @@ async def _serve_child(config: SwitchConfig, sockets: Sockets, secret: bytes, re
                           var_dir=config.var_dir, secret=secret)
     try:
         engine.load()
-    except Exception as error:
-        sys.stderr.write(f"trunkline switch: cannot load the routing file {config.routing_file}: {error}\n")
+    except FileNotFoundError:
+        sys.stderr.write(f"trunkline switch: no routing file at {config.routing_file}; publish one with "
+                         f"`trunkline publish_snapshot` or name it with --routing-file\n")
+        return 2
+    except Exception as error:  # unreadable, not a snapshot, or an index that cannot be built from it
+        sys.stderr.write(f"trunkline switch: cannot read the routing file {config.routing_file}: {error}\n")
         return 2
     stopped = loop.create_future()
 
@@ -254,7 +259,8 @@ async def _serve_child(config: SwitchConfig, sockets: Sockets, secret: bytes, re
         if not stopped.done():
             stopped.set_result(None)
 
-    sip = SipServer(engine, loop)
+    # In-process counters: route() never suspends, so the SIP server drives it without a Task per INVITE.
+    sip = SipServer(engine, loop, eager=config.counters_url is None)
     await sip.start(sockets.udp, sockets.tcp)
     runner = web.AppRunner(make_app(engine), handle_signals=False, access_log=None)
     await runner.setup()
@@ -262,8 +268,8 @@ async def _serve_child(config: SwitchConfig, sockets: Sockets, secret: bytes, re
     for number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(number, stop)
     loop.add_signal_handler(signal.SIGUSR1, lambda: sys.stderr.write(sip.stats_line() + "\n"))
-    housekeeping = loop.create_task(_housekeeping(engine, sip))
-    os.write(ready_fd, b"r")
+    housekeeping = loop.create_task(_housekeeping(engine))
+    os.write(ready_fd, f"{engine.fast.index.snapshot.revision}\n".encode())
     try:
         await stopped
     finally:
@@ -277,12 +283,8 @@ async def _serve_child(config: SwitchConfig, sockets: Sockets, secret: bytes, re
     return 0
 
 
-async def _housekeeping(engine: object, sip: object) -> None:
+async def _housekeeping(engine: Engine) -> None:
     """Once a second: a new routing file swaps in, held channels past their expiry are let go."""
-    from trunkline.switch.engine import Engine
-    from trunkline.switch.sip.server import SipServer
-
-    assert isinstance(engine, Engine) and isinstance(sip, SipServer)
     while True:
         await asyncio.sleep(1.0)
         try:
