@@ -1,0 +1,107 @@
+"""The 302 of a routed call: one Contact per gateway of every egress, in the decision's order.
+
+Each Contact is `<sip:TECHPREFIX+NUMBER@HOST:PORT[;transport=tcp|tls]?X-CLI=CLI&P-Asserted-Identity=PAI>;q=Q`:
+- the user part is the provider's tech prefix + the dialled number after rewrites (Decision.destination), escaped
+  as an RFC 3261 user (digits, '+', '*', '#'-free numbers pass unchanged);
+- `;transport=` names the gateway's transport when it is not UDP (the sip: default);
+- the CLI and P-Asserted-Identity ride as URI headers (RFC 3261 §19.1.1), which the caller copies into the INVITE it
+  sends to that Contact: `X-CLI=<cli>` and `P-Asserted-Identity=<sip:PAI@HOST>` with the gateway's host, each value
+  %-escaped outside hnv-unreserved / unreserved (so '<', '>', '@', '&', '=', ';', ' ' and '%' are escaped); a part
+  is left out when the decision has no CLI / no PAI;
+- q runs from 1.0 down in steps of 0.1; with more than 10 Contacts it uses 3 decimals, 1.000 down to 0.100 in equal
+  steps of at least 0.001, so the order stays strict up to 901 Contacts (never below 0.100; beyond 901 the tail
+  shares 0.100).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from trunkline.contracts.snapshot import Gateway, Provider, Transport
+from trunkline.switch.sip.message import _RESPONSE_TAIL, Request, _response_head
+from trunkline.switch.types import Decision
+
+# RFC 3261 §25.1: user = 1*( unreserved / escaped / user-unreserved ); hvalue = *( hnv-unreserved / unreserved /
+# escaped ). quote() keeps ASCII letters and digits and '_.-~' itself; these are the other characters left as is.
+_USER_SAFE = "!*'()&=+$,;?/"
+_HVALUE_SAFE = "!*'()[]/?:+$"
+_PLAIN = re.compile(r"[0-9A-Za-z+]*")  # numbers and CLIs are almost always these: nothing to escape
+
+# Per egress gateway list, the URI pieces that do not change from call to call: ('<sip:' + escaped tech prefix,
+# '@host:port;transport=..', the escaped '@host>' that ends the PAI). Keyed by id() of the gateways tuple (the
+# provider's own, which lives as long as the index), with the tuple and provider kept in the entry since an id can be
+# reused once an old index is gone; emptied when it grows past a few index reloads' worth.
+_PIECES: dict[int, tuple[tuple[Gateway, ...], Provider, tuple[tuple[str, str, str], ...]]] = {}
+_PIECES_SIZE = 65_536
+
+
+def _user(text: str) -> str:
+    return text if _PLAIN.fullmatch(text) else quote(text, safe=_USER_SAFE)
+
+
+def _hvalue(text: str) -> str:
+    return text if _PLAIN.fullmatch(text) else quote(text, safe=_HVALUE_SAFE)
+
+
+def _pieces(provider: Provider, gateways: tuple[Gateway, ...]) -> tuple[tuple[str, str, str], ...]:
+    entry = _PIECES.get(id(gateways))
+    if entry is not None and entry[0] is gateways and entry[1] is provider:
+        return entry[2]
+    start = "<sip:" + _user(provider.tech_prefix)
+    pieces = []
+    for gateway in gateways:
+        transport = "" if gateway.transport is Transport.UDP else f";transport={gateway.transport.value}"
+        # The host comes from the routing file; anything but a host name or address there would break the header.
+        host = quote(gateway.host, safe="[]:")
+        pieces.append((start, f"@{host}:{int(gateway.port)}{transport}", quote(f"@{host}>", safe=_HVALUE_SAFE)))
+    if len(_PIECES) >= _PIECES_SIZE:
+        _PIECES.clear()
+    found = tuple(pieces)
+    _PIECES[id(gateways)] = (gateways, provider, found)
+    return found
+
+
+_TENTHS = ("1.0", "0.9", "0.8", "0.7", "0.6", "0.5", "0.4", "0.3", "0.2", "0.1")
+
+
+def q_values(count: int) -> tuple[str, ...]:
+    """`count` q values, strictly descending where possible (see the module docstring)."""
+    if count <= 10:
+        return _TENTHS[:count]
+    step = max(900 // (count - 1), 1)
+    return tuple(f"{value // 1000}.{value % 1000:03d}"
+                 for value in (max(1000 - index * step, 100) for index in range(count)))
+
+
+def _lines(decision: Decision) -> list[str]:
+    """`Contact: ...` lines, CRLF ended, one per gateway in egress order."""
+    destination = _user(decision.destination)
+    cli = decision.cli
+    pai = decision.pai
+    cli_part = f"?X-CLI={_hvalue(cli)}" if cli else ""
+    pai_head = "" if pai is None else f"{'&' if cli else '?'}P-Asserted-Identity=%3Csip:{_hvalue(pai)}"
+    targets: list[tuple[str, str, str]] = []
+    for egress in decision.routes:
+        targets.extend(_pieces(egress.provider, egress.gateways))
+    if pai is None:
+        return [f"Contact: {start}{destination}{host}{cli_part}>;q={q}\r\n"
+                for (start, host, _), q in zip(targets, q_values(len(targets)), strict=True)]
+    return [f"Contact: {start}{destination}{host}{cli_part}{pai_head}{pai_tail}>;q={q}\r\n"
+            for (start, host, pai_tail), q in zip(targets, q_values(len(targets)), strict=True)]
+
+
+def contacts(decision: Decision, transport: str) -> list[str]:
+    """The Contact values of a routed decision, one per gateway in egress order, q descending.
+
+    `transport` is the one the request came over; a Contact names its gateway's own transport instead (a sip: URI
+    without one means UDP), so it changes nothing today and is there for the agreed interface."""
+    del transport
+    return [line[9:-2] for line in _lines(decision)]
+
+
+def build_redirect(req: Request, decision: Decision, to_tag: str, *, received: str | None = None,
+                   rport: int | None = None) -> bytes:
+    """`302 Moved Temporarily` to `req` with the decision's Contacts (build_response's layout)."""
+    head = _response_head(req, 302, "Moved Temporarily", to_tag, received, rport)
+    return (head + "".join(_lines(decision)) + _RESPONSE_TAIL).encode()
