@@ -499,16 +499,39 @@ def _clean(text: str) -> str:
     return text.translate(_CONTROLS) if not text.isprintable() else text
 
 
+_VIA_ADDED = re.compile(r"received|rport", re.IGNORECASE)
+
+
 def _top_via(via: str, received: str | None, rport: int | None) -> str:
-    # RFC 3581 §4: `received` always with rport, and the bare `rport` gets the source port as its value.
+    # RFC 3581 §4: the server adds `received` and gives the bare `rport` the source port as its value.
+    tail = ""
+    if received is not None:
+        tail = f";received={_clean(received)}"
+    if rport is not None:
+        tail += f";rport={int(rport)}"
+    found = _VIA_ADDED.search(via)
+    if found is None:
+        return via + tail
+    if via[-6:] == ";rport" and found.start() == len(via) - 5 and rport is not None:
+        return via[:-6] + tail  # the usual `...;branch=z9hG4bK..;rport` (SIPp, most phones)
     params = via.split(";")
     drop = {name for name, value in (("received", received), ("rport", rport)) if value is not None}
-    kept = [params[0]] + [param for param in params[1:] if param.partition("=")[0].strip().lower() not in drop]
-    if received is not None:
-        kept.append(f"received={_clean(received)}")
-    if rport is not None:
-        kept.append(f"rport={int(rport)}")
-    return ";".join(kept)
+    kept = [params[0]] + [param for param in params[1:] if param.partition("=")[0].strip(" \t").lower() not in drop]
+    return ";".join(kept) + tail
+
+
+def _response_head(req: Request, code: int, reason: str, to_tag: str, received: str | None,
+                   rport: int | None) -> str:
+    """Everything of a response up to its extra headers (see build_response)."""
+    vias = req.vias
+    top = vias[0] if received is None and rport is None else _top_via(vias[0], received, rport)
+    to = req.to if req.to_tag is not None or code == 100 else f"{req.to};tag={_clean(to_tag)}"
+    more = "".join([f"Via: {via}\r\n" for via in vias[1:]]) if len(vias) > 1 else ""
+    return (f"SIP/2.0 {int(code)} {_clean(reason)}\r\nVia: {top}\r\n{more}From: {req.from_}\r\nTo: {to}\r\n"
+            f"Call-ID: {req.call_id}\r\nCSeq: {req.cseq} {req.cseq_method}\r\n")
+
+
+_RESPONSE_TAIL = "Server: Trunkline\r\nContent-Length: 0\r\n\r\n"
 
 
 def build_response(req: Request, code: int, reason: str, *, to_tag: str, headers: tuple[str, ...] = (),
@@ -516,17 +539,10 @@ def build_response(req: Request, code: int, reason: str, *, to_tag: str, headers
     """A response to `req` (RFC 3261 §8.2.6): every Via in order (the top one with `received`/`rport` when given),
     From, To (with `to_tag` unless it has a tag or this is a 100), Call-ID, CSeq, `headers` (whole lines without
     CRLF), Server, Content-Length: 0. Control characters in the reason and extra headers are dropped."""
-    vias = req.vias
-    top = vias[0] if received is None and rport is None else _top_via(vias[0], received, rport)
-    parts = [f"SIP/2.0 {int(code)} {_clean(reason)}\r\nVia: {top}\r\n"]
-    for via in vias[1:]:
-        parts.append(f"Via: {via}\r\n")
-    to = req.to if req.to_tag is not None or code == 100 else f"{req.to};tag={_clean(to_tag)}"
-    parts.append(f"From: {req.from_}\r\nTo: {to}\r\nCall-ID: {req.call_id}\r\nCSeq: {req.cseq} {req.cseq_method}\r\n")
-    for header in headers:
-        parts.append(f"{_clean(header)}\r\n")
-    parts.append("Server: Trunkline\r\nContent-Length: 0\r\n\r\n")
-    return "".join(parts).encode()
+    head = _response_head(req, code, reason, to_tag, received, rport)
+    if headers:
+        head += "".join([f"{_clean(header)}\r\n" for header in headers])
+    return (head + _RESPONSE_TAIL).encode()
 
 
 def _digest_params(value: str) -> dict[str, str] | None:
