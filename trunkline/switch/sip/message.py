@@ -17,7 +17,7 @@ them byte for byte as RFC 3261 §8.2.6.2 asks.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 from urllib.parse import unquote
 
 from trunkline.switch.types import Digest
@@ -119,6 +119,10 @@ _CRLF = "\r\n"
 
 def _fail(reason: str) -> SipParseError:
     return SipParseError(400, reason)
+
+
+def _raise(error: SipParseError) -> NoReturn:
+    raise error
 
 
 def is_response(data: bytes) -> bool:
@@ -465,11 +469,16 @@ def frame_length(buffer: bytes | bytearray) -> int | None:
     """The length of the first message in a TCP stream buffer (headers + Content-Length body), None until it is all
     there. Leading CRLFs (keep-alives) count in the frame; parse_request skips them. SipParseError when the message
     is too large or its Content-Length is missing or bad: the stream cannot be resynchronised, close it."""
-    end = buffer.find(b"\r\n\r\n")
+    start = 0
+    if buffer[:1] in (b"\r", b"\n"):
+        start = len(buffer) - len(buffer.lstrip(b"\r\n"))
+        if start == len(buffer):
+            return None if start <= MAX_MESSAGE else _raise(_fail("Message Too Large"))
+    end = buffer.find(b"\r\n\r\n", start)
     if end >= 0:
         body_at = end + 4
     else:
-        end = buffer.find(b"\n\n")
+        end = buffer.find(b"\n\n", start)
         if end < 0:
             if len(buffer) > MAX_MESSAGE:
                 raise _fail("Message Too Large")
