@@ -106,3 +106,14 @@ def test_a_decision_from_decide_routes_with_its_rewritten_number_and_tech_prefix
     assert [item["uri"] for item in document["routes"]] == [
         "sip:77#441234567890@[2001:db8::7]:5080", "sip:441234567890@a1.example:5060",
         "sip:441234567890@a2.example:5070"]
+
+
+def test_encode_joins_the_same_document_for_any_strings_and_no_limit() -> None:
+    odd = Provider(103, 'Odd "one"', (Gateway('gw\\"x.example', 5062),), tech_prefix='9"\\')
+    decision = accepted(pai="+44 \"20\" \u00e9\t", max_duration=None)._replace(
+        destination='1\\2"3', cli="\u00e9\u00e8\x01", routes=(*accepted().routes,
+                                                             Egress(odd, odd.gateways, 13, ROW, D(0), D(0))))
+    assert json.loads(rtjson.encode(decision)) == rtjson.document(decision)
+    assert json.loads(rtjson.encode(accepted())) == rtjson.document(accepted())
+    assert json.loads(rtjson.encode(decision._replace(routes=()))) == {
+        "version": "1.0", "routing": "serial", "code": 200, "reason": "Routed", "max_duration": None, "routes": []}

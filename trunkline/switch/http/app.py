@@ -46,7 +46,8 @@ TRANSPORTS = frozenset(("udp", "tcp", "tls", "sctp", "ws", "wss"))
 
 ROUTE_KEYS = frozenset(("call_id", "source_ip", "source_port", "transport", "number", "cli", "pai", "authorization",
                         "method"))
-EVENT_KINDS = frozenset((EventKind.ROUTED, EventKind.EARLY, EventKind.ANSWERED, EventKind.FAILED, EventKind.ENDED))
+EVENT_KINDS = {kind.value: kind for kind in (EventKind.ROUTED, EventKind.EARLY, EventKind.ANSWERED, EventKind.FAILED,
+                                              EventKind.ENDED)}
 EVENT_KEYS = frozenset(("call_id", "kind", "at", "uri", "code", "reason", "final", "release_reason", "duration",
                         "dialog"))
 RELEASE_REASONS = frozenset(reason.value for reason in ReleaseReason)
@@ -90,7 +91,8 @@ def _bad_request(error: BadRequest) -> web.Response:
 
 async def _json_object(request: web.Request, keys: frozenset[str]) -> dict[str, Any]:
     """The body as a JSON object, or BadRequest / the HTTP error aiohttp raises (413 past client_max_size)."""
-    if request.content_type != _JSON:
+    # The exact header Kamailio sends compares as it is; anything else is parsed (parameters, case).
+    if request.headers.get("Content-Type") != _JSON and request.content_type != _JSON:
         raise BadRequest({}, status=415, detail=f"Content-Type must be {_JSON}, not {request.content_type}.")
     body = await request.read()
     try:
@@ -148,15 +150,32 @@ def _integer(data: dict[str, Any], key: str, errors: Errors, *, low: int, high: 
     return value
 
 
+_addresses: dict[str, str | None] = {}
+
+
+def _address(text: str) -> str | None:
+    """`text` in the one spelling the IP-auth table holds, None when it is no address; remembered, as calls come
+    from a few thousand edges at most (parsing one costs as much as the JSON body)."""
+    if text in _addresses:
+        return _addresses[text]
+    try:
+        spelled: str | None = str(ipaddress.ip_address(text))
+    except ValueError:
+        spelled = None
+    if len(_addresses) >= 65536:
+        _addresses.clear()
+    _addresses[text] = spelled
+    return spelled
+
+
 def parse_route(data: dict[str, Any]) -> tuple[str, Call, str | None, str]:
     """(call id, the call without its digest, the raw authorization or None, method), or BadRequest."""
     errors: Errors = {}
     call_id = _text(data, "call_id", errors, limit=MAX_CALL_ID, allowed=_VISIBLE)
     source = _text(data, "source_ip", errors, limit=45, allowed=_VISIBLE)
     if source is not None:
-        try:
-            source = str(ipaddress.ip_address(source))  # one spelling, as the IP-auth table holds it
-        except ValueError:
+        source = _address(source)
+        if source is None:
             errors["source_ip"] = ["Expected an IPv4 or IPv6 address."]
     port = _integer(data, "source_port", errors, low=1, high=65535, required=True)
     transport = _text(data, "transport", errors, limit=64, allowed=_VISIBLE)
@@ -181,10 +200,11 @@ def parse_event(data: dict[str, Any]) -> tuple[str, EventKind, dict[str, object]
     """(call id, kind, the event's other fields that were given), or BadRequest."""
     errors: Errors = {}
     call_id = _text(data, "call_id", errors, limit=MAX_CALL_ID, allowed=_VISIBLE)
-    kind = data.get("kind")
-    if kind is None:
+    text = data.get("kind")
+    kind = EVENT_KINDS.get(text) if type(text) is str else None
+    if text is None:
         errors["kind"] = ["This field is required."]
-    elif type(kind) is not str or kind not in EVENT_KINDS:
+    elif kind is None:
         errors["kind"] = [f"Expected one of {', '.join(sorted(EVENT_KINDS))}."]
     fields: dict[str, object] = {}
     at = data.get("at")
@@ -227,7 +247,7 @@ def parse_event(data: dict[str, Any]) -> tuple[str, EventKind, dict[str, object]
     if errors:
         raise BadRequest(errors)
     assert call_id is not None and kind is not None
-    return call_id, EventKind(kind), fields
+    return call_id, kind, fields
 
 
 class Handlers:
