@@ -375,8 +375,10 @@ def apply_lines(lines: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
     call_ids = sorted(by_call)
     existing: dict[str, CallRecord] = {}
     for start in range(0, len(call_ids), IN_CHUNK):
-        # Locked: End Calls' end_requested_at, read by the merge, is not written under it meanwhile.
-        for record in CallRecord.objects.select_for_update().filter(call_id__in=call_ids[start:start + IN_CHUNK]):
+        # Locked, in call id order (two loaders meeting on the same calls take turns, never deadlock): End Calls'
+        # end_requested_at, read by the merge, is not written under it meanwhile.
+        chunk = call_ids[start:start + IN_CHUNK]
+        for record in CallRecord.objects.select_for_update().filter(call_id__in=chunk).order_by("call_id"):
             existing[record.call_id] = record
     now = timezone.now()
     created: list[CallRecord] = []
