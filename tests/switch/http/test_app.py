@@ -265,6 +265,20 @@ def test_a_call_s_events_are_known_and_spooled_in_order(switch: Switch) -> None:
     assert (ended["release_reason"], ended["duration"]) == ("Downstream BYE", 42)
 
 
+def test_a_long_or_utf8_reason_phrase_is_kept_cut_to_128_characters(switch: Switch) -> None:
+    """A gateway's reason phrase is not Kamailio's to fix: refusing the final failed event would hold the channel."""
+    async def scenario(client: TestClient[Any, Any]) -> list[tuple[int, Any]]:
+        await post(client, "/route", invite("bolt-1", BOLT_IP))
+        failed = {"call_id": "bolt-1", "kind": "failed", "code": 503, "reason": "Servi\u00e7o " + "x" * 200,
+                  "final": True}
+        return [await post(client, "/events", failed), await post(client, "/route", invite("bolt-2", BOLT_IP))]
+
+    failed, again = switch.run(scenario)
+    assert failed == (200, {"known": True}) and again[1]["code"] == 200
+    [line] = [line for line in switch.lines() if line["kind"] == "failed"]
+    assert line["reason"] == ("Servi\u00e7o " + "x" * 200)[:128] and len(line["reason"]) == 128
+
+
 def test_an_event_for_an_unknown_call_is_answered_known_false(switch: Switch) -> None:
     status, answer = switch.run(lambda client: post(
         client, "/events", {"call_id": "never-routed", "kind": "ended", "release_reason": "Upstream BYE"}))
@@ -396,6 +410,8 @@ def test_a_route_body_missing_fields_names_each_of_them(switch: Switch) -> None:
     ({"call_id": "c", "kind": "answered", "dialog": {"h_entry": 1, "h_id": "2"}}, "dialog",
      'Expected {"h_entry": <integer>, "h_id": <integer>}.'),
     ({"call_id": "c", "kind": "early", "uri": "sip:a b"}, "uri", "Holds a character that is not allowed."),
+    ({"call_id": "c", "kind": "failed", "code": 500, "reason": "Busy\r\nX: 1"}, "reason",
+     "Holds a character that is not allowed."),
     ({"call_id": "c", "kind": "ended", "cause": "x"}, "cause", "Unknown field."),
 ])
 def test_a_bad_event_is_a_400_naming_the_field_and_spools_nothing(
