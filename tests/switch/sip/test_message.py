@@ -314,15 +314,15 @@ def test_200_to_options_keeps_every_via_and_an_existing_to_tag() -> None:
         b"To: <sip:4930123456@10.1.1.1;user=phone>", b"To: <sip:4930123456@10.1.1.1;user=phone>;tag=x1"))
     assert build_response(request, 200, "OK", to_tag="unused", headers=("Allow: INVITE, ACK, CANCEL, OPTIONS",),
                           received="10.2.2.9") == (
-        "SIP/2.0 200 OK\r\n"
-        "Via: SIP/2.0/UDP 10.2.2.2:5060;branch=z9hG4bKp2;received=10.2.2.9\r\n"
-        "Via: SIP/2.0/UDP 10.3.3.3:5060;branch=z9hG4bKp1\r\n"
-        "Via: SIP/2.0/UDP 10.4.4.4;branch=z9hG4bKuac\r\n"
-        "From: <sip:4989000111@10.4.4.4;user=phone>;tag=9fxced76sl\r\n"
-        "To: <sip:4930123456@10.1.1.1;user=phone>;tag=x1\r\n"
-        "Call-ID: 3848276298220188511@10.4.4.4\r\nCSeq: 314159 OPTIONS\r\n"
-        "Allow: INVITE, ACK, CANCEL, OPTIONS\r\n"
-        "Server: Trunkline\r\nContent-Length: 0\r\n\r\n").encode()
+        b"SIP/2.0 200 OK\r\n"
+        b"Via: SIP/2.0/UDP 10.2.2.2:5060;branch=z9hG4bKp2;received=10.2.2.9\r\n"
+        b"Via: SIP/2.0/UDP 10.3.3.3:5060;branch=z9hG4bKp1\r\n"
+        b"Via: SIP/2.0/UDP 10.4.4.4;branch=z9hG4bKuac\r\n"
+        b"From: <sip:4989000111@10.4.4.4;user=phone>;tag=9fxced76sl\r\n"
+        b"To: <sip:4930123456@10.1.1.1;user=phone>;tag=x1\r\n"
+        b"Call-ID: 3848276298220188511@10.4.4.4\r\nCSeq: 314159 OPTIONS\r\n"
+        b"Allow: INVITE, ACK, CANCEL, OPTIONS\r\n"
+        b"Server: Trunkline\r\nContent-Length: 0\r\n\r\n")
 
 
 @pytest.mark.parametrize(("via", "expected"), [
