@@ -104,7 +104,7 @@ async def _json_object(request: web.Request, keys: frozenset[str]) -> dict[str, 
         raise BadRequest({"body": ["Expected a JSON object."]})
     unknown = data.keys() - keys
     if unknown:
-        raise BadRequest({key[:64]: ["Unknown field."] for key in sorted(unknown)})
+        raise BadRequest({key[:64]: ["Unknown field."] for key in sorted(unknown)[:10]})  # a few name the mistake
     return data
 
 
