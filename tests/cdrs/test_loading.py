@@ -377,3 +377,54 @@ def test_a_process_that_reuses_an_old_pid_keeps_its_new_file(tmp_path) -> None:
     write_spool("calls-sw1-100-000001.jsonl", [attempt("new-2")], append=True)
     assert load_spool().lines == 1
     assert sorted(CallRecord.objects.values_list("call_id", flat=True)) == ["new-1", "new-2", "old-1"]
+
+
+def _database_url() -> str:
+    """The URL of the test database, for a loader run in its own process."""
+    from django.db import connection
+
+    data = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{data['NAME']}"
+    credentials = data["USER"] + (f":{data['PASSWORD']}" if data["PASSWORD"] else "")
+    return f"postgresql://{credentials}@{data['HOST'] or '127.0.0.1'}:{data['PORT'] or 5432}/{data['NAME']}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_loader_killed_mid_file_loses_and_doubles_nothing(settings) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    lines = []
+    for number in range(3000):
+        call_id = f"kill-{number:05d}"
+        lines += [attempt(call_id, T0 + number), event("answered", call_id, T0 + number + 1),
+                  event("ended", call_id, T0 + number + 11, release_reason="Downstream BYE", duration=10)]
+    path = write_spool("calls-sw1-100-000001.jsonl", lines)
+    env = {**os.environ, "DATABASE_URL": _database_url(), "TRUNKLINE_VAR_DIR": str(settings.VAR_DIR)}
+    loader = subprocess.Popen([str(Path(sys.executable).with_name("trunkline")), "load_calls", "--batch-bytes",
+                               "4000"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        # Killed once some batches are in: wherever it stood, its batch in hand was not committed.
+        while not SpoolCursor.objects.filter(offset__gt=0).exists():
+            assert loader.poll() is None, loader.stderr.read() if loader.stderr else ""
+            time.sleep(0.01)
+        loader.send_signal(signal.SIGKILL)
+    finally:
+        loader.wait()
+    offset = SpoolCursor.objects.get().offset
+    assert 0 < offset < path.stat().st_size  # it stopped mid-file
+    loaded = path.read_bytes()[:offset]
+    assert loaded.endswith(b"\n")
+    # What the cursor covers is in, exactly: every call whose end is before it is ended.
+    ended_before = loaded.count(b'"kind":"ended"')
+    assert CallRecord.objects.filter(state="ended").count() == ended_before
+    result = load_spool()
+    assert result.lines == 9000 - loaded.count(b"\n")
+    assert CallRecord.objects.count() == 3000
+    assert CallRecord.objects.filter(state="ended", duration=10, release_reason="Downstream BYE").count() == 3000
+    assert all(len(applied) == 3 for applied in CallRecord.objects.values_list("applied", flat=True))
