@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import importlib
 import inspect
 import json
 import logging
@@ -40,11 +39,11 @@ from decimal import Decimal, InvalidOperation
 from json.encoder import encode_basestring_ascii as _quote
 from pathlib import Path
 from time import time
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from trunkline.contracts.calls import SPOOL_DIR, SPOOL_VERSION, EventKind
 from trunkline.contracts.codec import read_snapshot
-from trunkline.contracts.snapshot import Gateway, IngressRoute, RateRow, SipUser
+from trunkline.contracts.snapshot import Customer, Gateway, IngressRoute, RateRow, SipUser
 from trunkline.switch.counters import (
     CHANNELS,
     CUSTOMER,
@@ -61,6 +60,7 @@ from trunkline.switch.counters import (
 from trunkline.switch.egress import Order
 from trunkline.switch.fast import FastIndex, route_call
 from trunkline.switch.index import SnapshotIndex
+from trunkline.switch.sip.nonce import Nonces
 from trunkline.switch.spool import FileSpool, Spool
 from trunkline.switch.types import CHANNEL_LIMIT, CPS_LIMIT, Call, Decision, Egress
 
@@ -70,18 +70,9 @@ BALANCES_FILE = "balances.json"  # beside the routing file
 DEFAULT_HOLD = 4 * 3600  # seconds a call without a max duration may hold its channels
 HOLD_MARGIN = 60  # seconds past the max duration before a channel is let go without an event
 EVENT_TRANSPORTS = frozenset({"http"})  # edges that report dialog events (Kamailio)
+ORDER_MEMO = 200_000  # egress orders whose attempt-line text is kept
 
 _Signature = tuple[int, int, int]  # st_mtime_ns, st_ino, st_size
-
-
-class NonceChecker(Protocol):
-    """trunkline.switch.sip.nonce.Nonces, as the servers use it through the engine."""
-
-    def issue(self, now: float) -> str: ...
-
-    def check(self, nonce: str, now: float) -> str: ...
-
-    def challenge_header(self, realm: str, now: float, stale: bool = False) -> str: ...
 
 
 class _Live:
@@ -157,15 +148,29 @@ def uri_hostport(uri: str) -> str | None:
     return f"{host}:{int(port) if port else 5060}"
 
 
-def _json_or_null(value: str | None) -> str:
-    return "null" if value is None else _quote(value)
+def _provider_json(item: Egress) -> str:
+    return (f'{{"provider":{item.provider.id},"card":{item.card_id},"rate":"{item.cost}","gateways":['
+            f'{",".join(_quote(hostport(gateway)) for gateway in item.gateways)}]}}')
+
+
+def _rate_json(row: RateRow, card: int) -> str:
+    return (f'{{"card":{card},"prefix":{_quote(row.prefix)},"name":{_quote(row.name)},"rate":"{row.rate}",'
+            f'"connection_fee":"{row.connection_fee}","grace":{row.grace},"mcd":{row.mcd},"pulse":{row.pulse}}}')
+
+
+def _expiry(at: str, hold: int) -> str:
+    """`at` (milliseconds as text) plus `hold` seconds, as decimal seconds; "null" without a hold."""
+    if not hold:
+        return "null"
+    expires = str(int(at) + hold * 1000)
+    return f"{expires[:-3]}.{expires[-3:]}"
 
 
 class Engine:
     """The routing index, live counters and spool of one switch process; see the module's text."""
 
     def __init__(self, *, routing_file: Path, counters: LiveCounters | AsyncLiveCounters, spool: Spool, node: str,
-                 nonces: NonceChecker, realm: str = "trunkline", clock: Callable[[], float] = time,
+                 nonces: Nonces, realm: str = "trunkline", clock: Callable[[], float] = time,
                  event_transports: frozenset[str] = EVENT_TRANSPORTS) -> None:
         self.routing_file = Path(routing_file)
         self.balances_file = self.routing_file.parent / BALANCES_FILE
@@ -196,7 +201,8 @@ class Engine:
         # JSON fragments of the attempt line per long-lived object of the index (a provider's Egress, a rate row
         # with its card), by id, the object kept alive beside its fragment so the id cannot be reused; emptied
         # when a new index comes in.
-        self._fragments: dict[int, tuple[object, int, str]] = {}
+        self._fragments: dict[int, tuple[Any, Any, Any]] = {}
+        self._scopes: dict[tuple[int, int], tuple[object, object, object, tuple[Limit, ...], str]] = {}
 
     # Loading.
 
@@ -242,7 +248,7 @@ class Engine:
             log.error("routing file %s not loaded (the previous index stays): %s", self.routing_file, error)
             return False
         self.fast = fast  # calls in flight finish on the index they started with
-        self._fragments = {}
+        self._fragments, self._scopes = {}, {}
         self._routing, self._refused = routing, None
         log.info("routing file %s loaded: revision %s", self.routing_file, fast.index.snapshot.revision)
         return True
@@ -254,11 +260,17 @@ class Engine:
         decision = route_call(self.fast, self.counters, call)
         if decision.code == 407:
             return decision  # a challenge is no attempt: the authenticated INVITE that follows is
-        expires_at: float | None = None
+        auth, route, customer = decision.auth, decision.route, decision.customer
+        scope = self._scopes.get((id(auth), id(route)))
+        if scope is None or scope[0] is not auth or scope[1] is not route or scope[2] is not customer:
+            scope = self._scope(decision)
+        order = self._order(decision.routes)
+        hold = 0
         if decision.accepted:
-            expires_at = now + (decision.max_duration or DEFAULT_HOLD) + HOLD_MARGIN
+            hold = (decision.max_duration or DEFAULT_HOLD) + HOLD_MARGIN
+            expires_at = now + hold
             held = False
-            limits = self._limits(decision)
+            limits = scope[3] if order[2] is None else (*scope[3], order[2])
             while limits:
                 refused = (self._sync.acquire(call_id, limits, expires_at, now) if self._sync is not None else
                            await cast(AsyncLiveCounters, self._async).acquire(call_id, limits, expires_at, now))
@@ -266,20 +278,44 @@ class Engine:
                     held = any(limit[2] for limit in limits)
                     break
                 decision = self._refused_at(decision, refused)
+                order = self._order(decision.routes)
                 if not decision.accepted:
-                    expires_at = None
+                    hold = 0
                     break
-                limits = self._limits(decision)
-            if decision.accepted and (held or transport in self.event_transports):
-                self._remember(call_id, _Live(now, cast(float, expires_at), cast(Any, decision.customer).id,
-                                              cast(IngressRoute, decision.route).id, cast(Order, decision.routes),
-                                              held, transport))
-        self.spool.append_line(self._attempt(call, call_id, transport, now, decision, expires_at))
+                limits = scope[3] if order[2] is None else (*scope[3], order[2])
+            if hold and (held or transport in self.event_transports):
+                self._remember(call_id, _Live(now, expires_at, cast(Customer, customer).id,
+                                              cast(IngressRoute, route).id, cast(Order, decision.routes), held,
+                                              transport))
+        rate = decision.rate
+        if rate is None or route is None:
+            rate_json = "null"
+        else:
+            found = self._fragments.get(id(rate))
+            if found is None or found[0] is not rate or found[1] != route.rate_card_id:
+                found = self._fragments[id(rate)] = (rate, route.rate_card_id, _rate_json(rate, route.rate_card_id))
+            rate_json = found[2]
+        # Milliseconds, written as decimal seconds: formatting a float costs a microsecond, an int a fifth of it.
+        at = str(round(now * 1000))
+        quoted_cli, quoted_destination = _quote(call.cli), _quote(call.destination)
+        cli = quoted_cli if decision.cli == call.cli else _quote(decision.cli) if decision.cli else "null"
+        destination = quoted_destination if decision.destination == call.destination else _quote(
+            decision.destination) if decision.destination else "null"
+        self.spool.append_line(
+            f'{{"v":{SPOOL_VERSION},"kind":"attempt","call_id":{_quote(call_id)},"node":{self._node_json},'
+            f'"at":{at[:-3]}.{at[-3:]},{scope[4]},"source_ip":{_quote(call.source_ip)},'
+            f'"source_port":{call.source_port},"transport":{_quote(transport)},"cli_in":{quoted_cli},'
+            f'"dst_in":{quoted_destination},"cli":{cli},"dst":{destination},'
+            f'"pai":{"null" if decision.pai is None else _quote(decision.pai)},"code":{decision.code},'
+            f'"reason":{_quote(decision.reason)},"rate":{rate_json},"providers":{order[1]},'
+            f'"max_duration":{"null" if decision.max_duration is None else decision.max_duration},'
+            f'"reserve":"{decision.reserve!s}","recording":{"true" if decision.recording else "false"},'
+            f'"expires_at":{_expiry(at, hold)}}}\n')
         return decision
 
-    @staticmethod
-    def _limits(decision: Decision) -> list[Limit]:
-        """The call's limited scopes, in decide()'s order: customer, auth entry, route, first provider."""
+    def _scope(self, decision: Decision) -> tuple[object, object, object, tuple[Limit, ...], str]:
+        """What a call's customer, auth entry and route give every call: their limited scopes in decide()'s order
+        and the attempt line's fragment naming them; kept per (auth, route)."""
         limits: list[Limit] = []
         customer, auth, route = decision.customer, decision.auth, decision.route
         if customer is not None and (customer.channels or customer.cps):
@@ -288,11 +324,28 @@ class Engine:
             limits.append((SIP_USER if type(auth) is SipUser else IP_AUTH, auth.id, auth.channels, auth.cps))
         if route is not None and (route.channels or route.cps):
             limits.append((ROUTE, route.id, route.channels, route.cps))
-        if decision.routes:
-            provider = decision.routes[0].provider
-            if provider.channels or provider.cps:
-                limits.append((PROVIDER, provider.id, provider.channels, provider.cps))
-        return limits
+        kind = "null" if auth is None else '"sip_user"' if type(auth) is SipUser else '"ip"'
+        fragment = (f'"customer":{"null" if customer is None else customer.id},"auth_kind":{kind},'
+                    f'"auth_id":{"null" if auth is None else auth.id},'
+                    f'"tech_prefix":{"null" if route is None else _quote(route.tech_prefix)},'
+                    f'"route":{"null" if route is None else route.id}')
+        scope = self._scopes[id(auth), id(route)] = (auth, route, customer, tuple(limits), fragment)
+        return scope
+
+    def _order(self, routes: tuple[Egress, ...]) -> tuple[object, str, Limit | None]:
+        """The attempt line's providers list and the first provider's limits, kept per egress order: the orders of
+        the index's plans live as long as it does. Others (weighted draws, providers left out at their limits)
+        are new each call, so the memo is emptied when it grows past ORDER_MEMO."""
+        found = self._fragments.get(id(routes))
+        if found is None or found[0] is not routes:
+            if len(self._fragments) > ORDER_MEMO:
+                self._fragments.clear()
+            provider = routes[0].provider if routes else None
+            found = self._fragments[id(routes)] = (
+                routes, f"[{','.join(_provider_json(item) for item in routes)}]",
+                (PROVIDER, provider.id, provider.channels, provider.cps)
+                if provider is not None and (provider.channels or provider.cps) else None)
+        return found
 
     @staticmethod
     def _refused_at(decision: Decision, refused: Refusal) -> Decision:
@@ -311,52 +364,6 @@ class Engine:
             bucket = self._wheel[second] = []
             heapq.heappush(self._seconds, second)
         bucket.append(call_id)
-
-    def _provider_json(self, item: Egress) -> str:
-        return (f'{{"provider":{item.provider.id},"card":{item.card_id},"rate":"{item.cost}","gateways":['
-                f'{",".join(_quote(hostport(gateway)) for gateway in item.gateways)}]}}')
-
-    @staticmethod
-    def _rate_json(row: RateRow, card: int) -> str:
-        return (f'{{"card":{card},"prefix":{_quote(row.prefix)},"name":{_quote(row.name)},"rate":"{row.rate}",'
-                f'"connection_fee":"{row.connection_fee}","grace":{row.grace},"mcd":{row.mcd},"pulse":{row.pulse}}}')
-
-    def _attempt(self, call: Call, call_id: str, transport: str, now: float, decision: Decision,
-                 expires_at: float | None) -> str:
-        """The attempt line, built as text: json.dumps of a dict per call would cost several microseconds."""
-        customer, auth, route, rate = decision.customer, decision.auth, decision.route, decision.rate
-        if auth is None:
-            auth_kind = auth_id = "null"
-        else:
-            auth_kind, auth_id = ('"sip_user"' if type(auth) is SipUser else '"ip"'), str(auth.id)
-        fragments = self._fragments
-        if rate is not None and route is not None:
-            found = fragments.get(id(rate))
-            if found is None or found[0] is not rate or found[1] != route.rate_card_id:
-                found = fragments[id(rate)] = (rate, route.rate_card_id, self._rate_json(rate, route.rate_card_id))
-            rate_json = found[2]
-        else:
-            rate_json = "null"
-        parts = []
-        for item in decision.routes:
-            found = fragments.get(id(item))
-            if found is None or found[0] is not item:
-                found = fragments[id(item)] = (item, 0, self._provider_json(item))
-            parts.append(found[2])
-        providers = ",".join(parts)
-        return (
-            f'{{"v":{SPOOL_VERSION},"kind":"attempt","call_id":{_quote(call_id)},"node":{self._node_json},'
-            f'"at":{now!r},"customer":{"null" if customer is None else customer.id},"auth_kind":{auth_kind},'
-            f'"auth_id":{auth_id},"source_ip":{_quote(call.source_ip)},"source_port":{int(call.source_port)},'
-            f'"transport":{_quote(transport)},"cli_in":{_quote(call.cli)},"dst_in":{_quote(call.destination)},'
-            f'"cli":{_json_or_null(decision.cli or None)},"dst":{_json_or_null(decision.destination or None)},'
-            f'"pai":{_json_or_null(decision.pai)},'
-            f'"tech_prefix":{"null" if route is None else _quote(route.tech_prefix)},'
-            f'"route":{"null" if route is None else route.id},"code":{decision.code},'
-            f'"reason":{_quote(decision.reason)},"rate":{rate_json},"providers":[{providers}],'
-            f'"max_duration":{"null" if decision.max_duration is None else decision.max_duration},'
-            f'"reserve":"{decision.reserve}","recording":{"true" if decision.recording else "false"},'
-            f'"expires_at":{"null" if expires_at is None else repr(expires_at)}}}\n')
 
     # Events.
 
@@ -506,7 +513,7 @@ def build_engine(*, routing_file: Path, counters_url: str | None, node: str, var
                  realm: str = "trunkline", clock: Callable[[], float] = time) -> Engine:
     """The engine `trunkline switch` runs: in-process counters and a file spool under var_dir/spool, or, with
     COUNTERS_URL, Redis for both. Call load() on it next."""
-    nonces = cast(NonceChecker, importlib.import_module("trunkline.switch.sip.nonce").Nonces(secret))
+    nonces = Nonces(secret)
     counters: LiveCounters | AsyncLiveCounters
     spool: Spool
     if counters_url:
