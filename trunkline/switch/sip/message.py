@@ -270,8 +270,10 @@ def _top_via_params(top: str) -> tuple[str, str, bool]:
 
 
 # Values that repeat from call to call ("CSeq: 1 INVITE", "Max-Forwards: 70", the To of a number dialled again)
-# are parsed once and remembered, raw text -> result; each cache is emptied when it reaches _CACHE_SIZE entries.
+# are parsed once and remembered, raw text -> result; each cache is emptied when it reaches _CACHE_SIZE entries and
+# keeps only texts up to _CACHE_TEXT characters, so a flood of odd requests holds at most a few MB.
 _CACHE_SIZE = 4096
+_CACHE_TEXT = 256
 _CSEQ_CACHE: dict[str, tuple[int, str]] = {}
 _NUMBERS: dict[str, int] = {}
 _TO_TAGS: dict[str, str | None] = {}
@@ -286,9 +288,11 @@ def _cseq(text: str) -> tuple[int, str]:
     cseq = int(match[1])
     if cseq >= 2**31:
         raise _fail("Bad CSeq")
-    if len(_CSEQ_CACHE) >= _CACHE_SIZE:
-        _CSEQ_CACHE.clear()
-    parsed = _CSEQ_CACHE[text] = cseq, match[2]
+    parsed = cseq, match[2]
+    if len(text) <= _CACHE_TEXT:
+        if len(_CSEQ_CACHE) >= _CACHE_SIZE:
+            _CSEQ_CACHE.clear()
+        _CSEQ_CACHE[text] = parsed
     return parsed
 
 
@@ -296,18 +300,21 @@ def _number(text: str, header: str) -> int:
     # Max-Forwards and Content-Length: 1 to 5 digits (16,384 is the largest message).
     if _DIGITS.fullmatch(text.strip(" \t")) is None:
         raise _fail(f"Bad {header}")
-    if len(_NUMBERS) >= _CACHE_SIZE:
-        _NUMBERS.clear()
-    number = _NUMBERS[text] = int(text)
+    number = int(text)
+    if len(text) <= _CACHE_TEXT:
+        if len(_NUMBERS) >= _CACHE_SIZE:
+            _NUMBERS.clear()
+        _NUMBERS[text] = number
     return number
 
 
 def _to_tag(to: str) -> str | None:
     match = _NAME_ADDR.match(to)
     tag = match[3] if match is not None and ":" in match[1] else _address(to, "To")[1]
-    if len(_TO_TAGS) >= _CACHE_SIZE:
-        _TO_TAGS.clear()
-    _TO_TAGS[to] = tag
+    if len(to) <= _CACHE_TEXT:
+        if len(_TO_TAGS) >= _CACHE_SIZE:
+            _TO_TAGS.clear()
+        _TO_TAGS[to] = tag
     return tag
 
 
