@@ -53,7 +53,8 @@ def snapshot() -> RoutingSnapshot:
                  Customer(4, "Idle", status=CustomerStatus.INACTIVE), Customer(5, "Carol"))
     return RoutingSnapshot(
         7, datetime(2026, 12, 6, 12, 0, tzinfo=UTC), customers=customers,
-        ip_auths=(IpAuth(1, 1, ACME_IP), IpAuth(2, 2, BOLT_IP), IpAuth(3, 3, BROKE_IP), IpAuth(4, 4, IDLE_IP)),
+        ip_auths=(IpAuth(1, 1, ACME_IP), IpAuth(2, 2, BOLT_IP), IpAuth(3, 3, BROKE_IP), IpAuth(4, 4, IDLE_IP),
+                  IpAuth(5, 1, "2001:db8::10")),
         sip_users=(SipUser(1, 5, "alice", ha1("alice", REALM, PASSWORD)),),
         providers=(Provider(101, "Alpha", (Gateway("a.example"),)),
                    Provider(102, "Bravo", (Gateway("b1.example", 5080), Gateway("b2.example", 5090, Transport.TCP))),
@@ -151,6 +152,14 @@ def test_the_p_asserted_identity_rides_in_each_route_s_extra_headers(switch: Swi
     assert [item["headers"] for item in answer["routes"]] == [
         {"from": {"uri": f"sip:{CLI}@{host}"}, "extra": f"P-Asserted-Identity: <sip:442079460000@{host}>\r\n"}
         for host in ("b1.example", "b2.example", "a.example", "198.51.100.77")]
+
+
+def test_an_ipv6_source_is_matched_whatever_its_spelling(switch: Switch) -> None:
+    status, answer = switch.run(lambda client: post(client, "/route", invite(source_ip="2001:DB8:0:0::10",
+                                                                             transport="TCP")))
+    assert (status, answer) == (200, ROUTED)
+    [attempt] = switch.lines()
+    assert (attempt["customer"], attempt["source_ip"]) == (1, "2001:db8::10")
 
 
 @pytest.mark.parametrize(("source_ip", "number", "code", "reason"), [
