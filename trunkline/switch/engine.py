@@ -193,7 +193,7 @@ class Engine:
         self._live: dict[str, _Live] = {}
         self._wheel: dict[int, list[str]] = {}  # per whole second of expiry, the remembered calls expiring in it
         self._seconds: list[int] = []
-        self._remote_expiry: asyncio.Task[None] | None = None
+        self.expiring: asyncio.Task[None] | None = None
         self._routing: _Signature | None = None
         self._balances: _Signature | None = None
         self._refused: _Signature | None = None  # a routing file that failed to load (logged once)
@@ -438,8 +438,8 @@ class Engine:
                 self._live.pop(call_id, None)
                 self._expired_line(call_id, now)
                 count += 1
-        elif self._remote_expiry is None or self._remote_expiry.done():
-            self._remote_expiry = asyncio.get_running_loop().create_task(self._expire_remote(now))
+        elif self.expiring is None or self.expiring.done():
+            self.expiring = asyncio.get_running_loop().create_task(self._expire_remote(now))
         seconds, wheel, remembered = self._seconds, self._wheel, self._live
         while seconds and seconds[0] <= now:
             second = seconds[0]
@@ -496,8 +496,8 @@ class Engine:
 
     async def close(self) -> None:
         """Write what is pending and let go of the connections (the server calls it on the way out)."""
-        if self._remote_expiry is not None and not self._remote_expiry.done():
-            await asyncio.gather(self._remote_expiry, return_exceptions=True)
+        if self.expiring is not None and not self.expiring.done():
+            await asyncio.gather(self.expiring, return_exceptions=True)
         await self.spool.aflush()
         closing = getattr(self.spool, "aclose", None)
         if closing is not None:
