@@ -146,6 +146,16 @@ def test_a_routed_call_answers_the_rtjson_routes_in_egress_order_and_spools_its_
     assert [entry["provider"] for entry in attempt["providers"]] == [102, 101, 103]
 
 
+def test_the_spool_is_written_by_the_next_loop_iteration_without_waiting_for_housekeeping(switch: Switch) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> list[dict[str, Any]]:
+        await post(client, "/route", invite())
+        await asyncio.sleep(0)
+        [path] = switch.spool_dir.glob("calls-*.jsonl")
+        return read_spool_lines(path)[0]
+
+    assert [(line["kind"], line["call_id"]) for line in switch.run(scenario)] == [("attempt", "call-1")]
+
+
 def test_the_p_asserted_identity_rides_in_each_route_s_extra_headers(switch: Switch) -> None:
     status, answer = switch.run(lambda client: post(client, "/route", invite(pai="442079460000")))
     assert status == 200

@@ -15,6 +15,7 @@ it with `access_log=None` (aiohttp's access logger costs more than a handler).
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
@@ -256,10 +257,25 @@ def parse_event(data: dict[str, Any]) -> tuple[str, EventKind, dict[str, object]
 class Handlers:
     """The three endpoints over one engine."""
 
-    __slots__ = ("engine",)
+    __slots__ = ("_flush_pending", "engine")
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._flush_pending = False
+
+    def _flush_soon(self) -> None:
+        """The spool written once per loop iteration, for all the requests answered in it (as the SIP server does):
+        a line waits one iteration, not the housekeeping's second, and a busy loop still makes one write."""
+        if not self._flush_pending:
+            self._flush_pending = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        try:
+            self.engine.flush()
+        except Exception:
+            logger.exception("spool flush failed")
 
     async def route(self, request: web.Request) -> web.Response:
         try:
@@ -283,6 +299,7 @@ class Handlers:
         except Exception:
             logger.exception("POST /route: the engine failed on call %s", call_id)
             return error_response(500, "The engine failed on this call; see the switch's log.")
+        self._flush_soon()
         if decision.code == 407:
             return self._challenge(now, stale=False)
         return web.Response(body=rtjson.encode(decision), content_type=_JSON)
@@ -308,6 +325,8 @@ class Handlers:
         except Exception:
             logger.exception("POST /events: the engine failed on %s of call %s", kind, call_id)
             return error_response(500, "The engine failed on this event; see the switch's log.")
+        if known:
+            self._flush_soon()
         return web.Response(body=_KNOWN if known else _UNKNOWN, content_type=_JSON)
 
     async def health(self, request: web.Request) -> web.Response:
