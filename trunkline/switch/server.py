@@ -28,6 +28,7 @@ from types import FrameType
 
 from trunkline.switch.config import SwitchConfig
 from trunkline.switch.engine import Engine, build_engine
+from trunkline.switch.sip.transactions import Owners
 
 log = logging.getLogger("trunkline.switch")
 
@@ -35,6 +36,7 @@ READY_TIMEOUT = 600.0  # seconds a child may take to load a large routing file b
 STOP_GRACE = 10.0  # seconds children get to finish after SIGTERM before SIGKILL
 RESTART_DELAY = 1.0  # a child dying at start must not make the parent spin
 UDP_BUFFER = 8 * 2**20  # receive buffer: absorbs bursts while a process reloads its index
+INBOX_BUFFER = 2**20  # datagrams handed between processes (ACKs, retransmissions): small, a burst's worth
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +44,14 @@ class Sockets:
     udp: socket.socket
     tcp: socket.socket
     http: socket.socket
+    # With several processes: the table of which process owns each UDP INVITE transaction, and per process an
+    # inbox (a datagram socket pair: it reads [0], the others write [1]) for the ACKs and retransmissions of its
+    # transactions that another process read off the shared UDP socket.
+    owners: Owners | None = None
+    inboxes: tuple[tuple[socket.socket, socket.socket], ...] = ()
 
     def close(self) -> None:
-        for sock in (self.udp, self.tcp, self.http):
+        for sock in (self.udp, self.tcp, self.http, *(end for pair in self.inboxes for end in pair)):
             sock.close()
 
 
@@ -68,7 +75,16 @@ def bind(config: SwitchConfig) -> Sockets:
         for sock in (udp, tcp, http):
             sock.close()
         raise
-    return Sockets(udp, tcp, http)
+    if config.processes == 1:
+        return Sockets(udp, tcp, http)
+    inboxes = tuple(socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM) for _ in range(config.processes))
+    for pair in inboxes:
+        for end in pair:
+            end.setblocking(False)
+            with contextlib.suppress(OSError):
+                end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF if end is pair[0] else socket.SO_SNDBUF,
+                               INBOX_BUFFER)
+    return Sockets(udp, tcp, http, Owners(), inboxes)
 
 
 def serve(config: SwitchConfig) -> int:
@@ -145,7 +161,7 @@ class Supervisor:
             for number in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
                 signal.signal(number, signal.SIG_DFL)
             os.close(self.ready_read)
-            status = run_child(self.config, self.sockets, self.secret, self.ready_write)
+            status = run_child(self.config, self.sockets, slot, self.secret, self.ready_write)
         except BaseException:  # a child must never return into the parent's code
             log.exception("trunkline switch: process %d failed", os.getpid())
         finally:
@@ -222,7 +238,7 @@ def _describe(code: int) -> str:
 # --- one child -----------------------------------------------------------------------------------------------
 
 
-def run_child(config: SwitchConfig, sockets: Sockets, secret: bytes, ready_fd: int) -> int:
+def run_child(config: SwitchConfig, sockets: Sockets, slot: int, secret: bytes, ready_fd: int) -> int:
     import uvloop  # imported here: the parent never runs a loop
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
@@ -230,12 +246,12 @@ def run_child(config: SwitchConfig, sockets: Sockets, secret: bytes, ready_fd: i
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        return loop.run_until_complete(_serve_child(config, sockets, secret, ready_fd))
+        return loop.run_until_complete(_serve_child(config, sockets, slot, secret, ready_fd))
     finally:
         loop.close()
 
 
-async def _serve_child(config: SwitchConfig, sockets: Sockets, secret: bytes, ready_fd: int) -> int:
+async def _serve_child(config: SwitchConfig, sockets: Sockets, slot: int, secret: bytes, ready_fd: int) -> int:
     from aiohttp import web
 
     from trunkline.switch.http.app import make_app
@@ -260,7 +276,9 @@ async def _serve_child(config: SwitchConfig, sockets: Sockets, secret: bytes, re
             stopped.set_result(None)
 
     # In-process counters: route() never suspends, so the SIP server drives it without a Task per INVITE.
-    sip = SipServer(engine, loop, eager=config.counters_url is None)
+    sip = SipServer(engine, loop, eager=config.counters_url is None, owners=sockets.owners, slot=slot,
+                    inbox=sockets.inboxes[slot][0] if sockets.inboxes else None,
+                    outboxes=tuple(pair[1] for pair in sockets.inboxes))
     await sip.start(sockets.udp, sockets.tcp)
     runner = web.AppRunner(make_app(engine), handle_signals=False, access_log=None)
     await runner.setup()

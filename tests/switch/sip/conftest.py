@@ -133,14 +133,17 @@ class Switch:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def stats(self, processes: int, timeout: float = 10.0) -> dict[int, int]:
-        """SIGUSR1 the parent: each process prints its stats line; {pid: requests handled}."""
+    def stats(self, processes: int, timeout: float = 10.0) -> dict[int, dict[str, int]]:
+        """SIGUSR1 the parent: each process prints its stats line; {pid: {"handled": requests that started a
+        transaction, "retransmitted": finals sent again, "handed": datagrams handed to another process}}."""
         before = len(self.log())
         self.process.send_signal(signal.SIGUSR1)
-        pattern = re.compile(r"trunkline switch\[(\d+)\]: handled (\d+) requests")
+        pattern = re.compile(r"trunkline switch\[(\d+)\]: handled (\d+) requests .*?, (\d+) finals retransmitted, "
+                             r".*?, (\d+) handed to their owner")
         deadline = time.monotonic() + timeout
         while True:
-            found = {int(pid): int(count) for pid, count in pattern.findall(self.log()[before:])}
+            found = {int(pid): {"handled": int(handled), "retransmitted": int(again), "handed": int(handed)}
+                     for pid, handled, again, handed in pattern.findall(self.log()[before:])}
             if len(found) >= processes or time.monotonic() > deadline:
                 return found
             time.sleep(0.05)
@@ -324,6 +327,21 @@ class Peer:
 
     def invite(self, **options: object) -> bytes:
         return invite(self.port, local_ip=self.local_ip, local_port=self.local_port, **options)  # type: ignore[arg-type]
+
+    def call(self, **options: object) -> tuple[Response, Response]:
+        """An INVITE answered: (its 100, its final), skipping answers to earlier requests (a final retransmitted
+        while waiting for an ACK); the final is ACKed."""
+        call_id = f"{uuid.uuid4().hex}@test"
+        branch = f"z9hG4bK{uuid.uuid4().hex}"
+        self.send(self.invite(call_id=call_id, branch=branch, **options))
+        answers: list[Response] = []
+        while len(answers) < 2:
+            answer = self.receive()
+            if answer.header("Call-ID") == call_id and answer.data not in [seen.data for seen in answers]:
+                answers.append(answer)
+        tag = answers[1].header("To").rpartition(";tag=")[2]
+        self.send(self.invite(call_id=call_id, branch=branch, method="ACK", to_tag=tag))
+        return answers[0], answers[1]
 
     def receive(self, timeout: float = 5.0) -> Response:
         self.sock.settimeout(timeout)

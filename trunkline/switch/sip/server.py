@@ -55,6 +55,7 @@ from trunkline.switch.sip.transactions import (
     PROCEEDING,
     TICK,
     DatagramTransport,
+    Owners,
     ServerTransaction,
     StreamTransport,
     Transactions,
@@ -73,9 +74,19 @@ _CRLF2 = b"\r\n\r\n"
 class SipServer:
     """The SIP side of one switch process: the transaction table, the UDP endpoint and the TCP listener."""
 
-    def __init__(self, engine: Engine, loop: asyncio.AbstractEventLoop, *, eager: bool = True) -> None:
+    def __init__(self, engine: Engine, loop: asyncio.AbstractEventLoop, *, eager: bool = True,
+                 owners: Owners | None = None, slot: int = 0, inbox: socket.socket | None = None,
+                 outboxes: tuple[socket.socket, ...] = ()) -> None:
         self.engine = engine
         self.loop = loop
+        # Several processes on one UDP socket: the shared table of who owns each INVITE transaction, this
+        # process's number in it, where other processes hand it the ACKs and retransmissions of its
+        # transactions, and where it hands theirs (server.py makes them before forking).
+        self.owners = owners
+        self.slot = slot
+        self.inbox = inbox
+        self.outboxes = outboxes
+        self.forwarded = 0  # datagrams handed to the process owning their transaction
         self.eager = eager  # route() never suspends (in-process counters): drive it without a Task
         self.now = loop.time()
         self.transactions = Transactions(self.now)
@@ -98,10 +109,14 @@ class SipServer:
         self._udp, _ = await self.loop.create_datagram_endpoint(lambda: SipDatagrams(self), sock=udp)
         self._tcp = await self.loop.create_server(lambda: SipStream(self), sock=tcp)
         self._ticker = self.loop.call_later(TICK, self._tick)
+        if self.inbox is not None:
+            self.loop.add_reader(self.inbox.fileno(), self._inbox_ready)
 
     async def stop(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
+        if self.inbox is not None:
+            self.loop.remove_reader(self.inbox.fileno())
         if self._udp is not None:
             self._udp.close()
         if self._tcp is not None:
@@ -116,7 +131,8 @@ class SipServer:
         table = self.transactions
         return (f"trunkline switch[{os.getpid()}]: handled {self.handled} requests ({self.invites} INVITE), "
                 f"{self.errors} malformed or failed, {table.retransmitted} finals retransmitted, {table.timeouts} "
-                f"without ACK, {len(table)} transactions, {len(self.streams)} TCP connections")
+                f"without ACK, {len(table)} transactions, {self.forwarded} handed to their owner, "
+                f"{len(self.streams)} TCP connections")
 
     def _tick(self) -> None:
         # The one periodic callback: transaction timers, TCP idle sweep.
@@ -145,16 +161,17 @@ class SipServer:
     # --- requests ------------------------------------------------------------------------------------------
 
     def receive(self, data: bytes, transport: DatagramTransport | StreamTransport, addr: tuple[str, int] | None,
-                source: tuple[str, int], kind: str) -> None:
-        """One datagram or TCP frame from `source`; `addr` is where UDP answers go (None: on the stream)."""
+                source: tuple[str, int], kind: str, forwarded: bool = False) -> None:
+        """One datagram or TCP frame from `source`; `addr` is where UDP answers go (None: on the stream);
+        `forwarded`: another process handed it over as this one's (never handed on again)."""
         try:
-            self._receive(data, transport, addr, source, kind)
+            self._receive(data, transport, addr, source, kind, forwarded)
         except Exception:  # one bad request must never stop the server
             self.errors += 1
             log.exception("SIP request from %s:%s failed", source[0], source[1])
 
     def _receive(self, data: bytes, transport: DatagramTransport | StreamTransport, addr: tuple[str, int] | None,
-                 source: tuple[str, int], kind: str) -> None:
+                 source: tuple[str, int], kind: str, forwarded: bool) -> None:
         try:
             request = parse_request(data)
         except SipParseError as error:
@@ -173,6 +190,16 @@ class SipServer:
                    "INVITE" if method == "ACK" else method, source)
         transactions = self.transactions
         transaction = transactions.get(key)
+        owners = self.owners
+        if owners is not None and addr is not None and transaction is None and not forwarded and (
+                method == "INVITE" or method == "ACK" or method == "CANCEL"):
+            owned = hash(key if method != "CANCEL" else _as_invite(key))
+            owner = owners.owner(owned)
+            if owner is not None and owner != self.slot:
+                self._forward(owner, data, source)  # its transaction lives in another process
+                return
+            if method == "INVITE":
+                owners.claim(owned, self.slot)
         if method == "ACK":
             if transaction is not None:
                 transactions.ack(transaction, self.now)
@@ -207,8 +234,7 @@ class SipServer:
 
     def _cancel(self, request: Request, transaction: ServerTransaction, key: Hashable,
                 via: tuple[str | None, int | None]) -> None:
-        invite_key: Hashable = (*key[:-2], "INVITE", key[-1]) if isinstance(key, tuple) else key
-        invite = self.transactions.get(invite_key)
+        invite = self.transactions.get(_as_invite(key))
         if invite is None or not invite.invite:
             self._final(transaction, request, 481, "Call/Transaction Does Not Exist", via)
             return
@@ -316,6 +342,26 @@ class SipServer:
         log.exception("route() failed for Call-ID %s", request.call_id)
         self._final(transaction, request, 500, "Server Internal Error", via)
 
+    def _forward(self, owner: int, data: bytes, source: tuple[str, int]) -> None:
+        self.forwarded += 1
+        try:
+            self.outboxes[owner].send(f"{source[0]} {source[1]}\n".encode() + data)
+        except OSError:  # its inbox is full or gone (the process is being replaced): a lost datagram, as on UDP
+            pass
+
+    def _inbox_ready(self) -> None:
+        inbox = self.inbox
+        assert inbox is not None and self._udp is not None
+        for _ in range(64):  # a batch, then back to the loop
+            try:
+                message = inbox.recv(MAX_MESSAGE + 128)
+            except (BlockingIOError, InterruptedError):
+                return
+            head, _, data = message.partition(b"\n")
+            host, _, port = head.decode().partition(" ")
+            addr = (host, int(port))
+            self.receive(data, self._udp, addr, addr, "udp", forwarded=True)
+
     async def _release(self, call_id: str) -> None:
         with contextlib.suppress(Exception):
             await self.engine.event(call_id, EventKind.FAILED, {
@@ -338,6 +384,12 @@ async def _resume(coroutine: Coroutine[Any, Any, Decision], waiting: object) -> 
             waiting = coroutine.send(None)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
+
+
+def _as_invite(key: Hashable) -> Hashable:
+    """The key of the INVITE transaction a CANCEL with `key` cancels (same branch or identity, method INVITE)."""
+    assert isinstance(key, tuple)
+    return (*key[:-2], "INVITE", key[-1])
 
 
 def _via_fix(request: Request, source: tuple[str, int]) -> tuple[str | None, int | None]:

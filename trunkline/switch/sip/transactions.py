@@ -19,6 +19,7 @@ for. That costs one list append per deadline instead of a loop.call_later handle
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Hashable
 from typing import Protocol
 
@@ -203,3 +204,36 @@ class Transactions:
         transaction.slot = -1
         if self.table.get(transaction.key) is transaction:
             del self.table[transaction.key]
+
+
+class Owners:
+    """Which process of a switch owns each UDP INVITE transaction: a table in memory shared across the fork.
+
+    Every process reads the same UDP socket, so the ACK or the retransmission of an INVITE may reach a process
+    other than the one that answered it. That process looks the transaction's key up here and hands the datagram
+    to its owner (server.py's inboxes), which absorbs the ACK or repeats its answer: the final is not sent again
+    for 32 s for want of an ACK, and a retransmitted INVITE is never decided twice.
+
+    The table is direct-mapped: slot = hash & mask, entry = the hash's high bits with the owner (+1) in the low
+    byte; a later transaction landing on the same slot takes it over (its predecessor's strays then go unforwarded:
+    an ACK lost that way costs retransmissions, never a second decision of a live INVITE, which claims its slot at
+    once). Python's str hashes agree across the processes: they are forked from one interpreter, one hash seed.
+    """
+
+    __slots__ = ("_mask", "_memory", "_view")
+
+    def __init__(self, slots: int = 1 << 20) -> None:
+        if slots & (slots - 1):
+            raise ValueError("slots must be a power of two")
+        self._memory = mmap.mmap(-1, slots * 8)  # anonymous and MAP_SHARED: the children see one table
+        self._view = memoryview(self._memory).cast("q")
+        self._mask = slots - 1
+
+    def claim(self, key: int, owner: int) -> None:
+        self._view[key & self._mask] = (key >> 8 << 8) | (owner + 1)
+
+    def owner(self, key: int) -> int | None:
+        entry = self._view[key & self._mask]
+        if entry and entry >> 8 == key >> 8:
+            return (entry & 0xFF) - 1
+        return None
