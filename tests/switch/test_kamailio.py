@@ -318,9 +318,10 @@ class Sipp:
         self.runs.append(run)
         return run
 
-    def gateway(self, scenario: str, port: int, *, pause_ms: int = 0) -> SippRun:
+    def gateway(self, scenario: str, port: int, *, pause_ms: int = 0,
+                replace: dict[str, str] | None = None) -> SippRun:
         """A UAS on 127.0.0.1:`port`, bound before this returns."""
-        run = self._start(scenario, ["-i", "127.0.0.1", "-p", str(port), "-d", str(pause_ms)])
+        run = self._start(scenario, ["-i", "127.0.0.1", "-p", str(port), "-d", str(pause_ms)], replace)
         deadline = time.monotonic() + 10
         while True:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
@@ -333,8 +334,8 @@ class Sipp:
 
     def caller(self, scenario: str, *, local_ip: str = CUSTOMER_IP, number: str = NUMBER, pause_ms: int = 0,
                replace: dict[str, str] | None = None) -> SippRun:
-        return self._start(scenario, [f"127.0.0.1:{self.edge.sip_port}", "-i", local_ip, "-s", number,
-                                      "-d", str(pause_ms)], replace)
+        return self._start(scenario, [f"127.0.0.1:{self.edge.sip_port}", "-i", local_ip, "-p", str(free_port()),
+                                      "-s", number, "-d", str(pause_ms)], replace)
 
     def stop_all(self) -> None:
         for run in self.runs:
@@ -413,7 +414,7 @@ def test_a_call_is_answered_through_kamailio_and_every_event_reaches_the_spool(e
 
 def test_a_503_from_the_first_gateway_fails_over_to_the_second_and_both_attempts_are_reported(
         edge: Edge, sipp: Sipp) -> None:
-    refusing = sipp.gateway("uas_503.xml", edge.alpha_port)
+    refusing = sipp.gateway("uas_refuse.xml", edge.alpha_port, replace={"{status}": "503 Service Unavailable"})
     answering = sipp.gateway("uas_answer.xml", edge.bravo_port)
     caller = sipp.caller("uac_bye.xml", pause_ms=1000)
     ok(caller, refusing, answering)
@@ -432,6 +433,70 @@ def test_a_503_from_the_first_gateway_fails_over_to_the_second_and_both_attempts
     assert caller.received() == ["SIP/2.0 100 Trying", "SIP/2.0 180 Ringing", "SIP/2.0 200 OK", "SIP/2.0 200 OK"]
     assert refusing.received()[0].startswith(f"INVITE sip:{NUMBER}@127.0.0.1:{edge.alpha_port} ")
     assert answering.received()[0].startswith(f"INVITE sip:{NUMBER}@127.0.0.1:{edge.bravo_port} ")
+
+
+@pytest.mark.parametrize(("status", "answered"), [
+    ("486 Busy Here", "486 Busy Here"),
+    ("480 Temporarily Unavailable", "480 Temporarily Unavailable"),
+    ("404 Not Found", "404 Not Found"),
+    ("302 Moved Temporarily", "503 Service Unavailable"),  # a gateway's redirect is not passed on
+])
+def test_busy_unavailable_not_found_and_redirects_halt_failover(edge: Edge, sipp: Sipp, status: str,
+                                                                answered: str) -> None:
+    """domain.md 7.2: these answers end the call at the first gateway; Bravo is never tried."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as bravo:
+        bravo.bind(("127.0.0.1", edge.bravo_port))
+        refusing = sipp.gateway("uas_refuse.xml", edge.alpha_port, replace={"{status}": status})
+        caller = sipp.caller("uac_reject.xml", replace={"{code}": answered.split()[0]})
+        ok(caller, refusing)
+        bravo.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            bravo.recv(65535)
+    assert caller.received() == ["SIP/2.0 100 Trying", f"SIP/2.0 {answered}"]
+    call_id = caller.call_id()
+    lines = edge.wait_kind(call_id, "failed")
+    assert kinds(lines) == ["attempt", "routed", "failed"], lines
+    failed = event(lines, "failed")
+    code, reason = status.split(" ", 1)
+    assert (failed["provider"], failed["code"], failed["reason"], failed["final"]) == (ALPHA, int(code), reason, True)
+
+
+def test_a_silent_gateway_times_out_after_its_fr_timer_and_the_next_one_is_tried(edge: Edge, sipp: Sipp) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as alpha:
+        alpha.bind(("127.0.0.1", edge.alpha_port))  # takes the INVITEs, answers nothing
+        answering = sipp.gateway("uas_answer.xml", edge.bravo_port)
+        caller = sipp.caller("uac_bye.xml", pause_ms=500)
+        ok(caller, answering)
+        invite = alpha.recv(65535)
+    assert invite.startswith(f"INVITE sip:{NUMBER}@127.0.0.1:{edge.alpha_port} SIP/2.0\r\n".encode())
+    lines = ended(edge, caller.call_id())
+    assert kinds(lines) == ["attempt", "routed", "failed", "routed", "early", "answered", "ended"], lines
+    failed = event(lines, "failed")
+    assert (failed["provider"], failed["code"], failed["reason"], failed["final"]) == (
+        ALPHA, 408, "Request Timeout", False)
+    first, second = (line for line in lines if line["kind"] == "routed")
+    # The switch's fr_timer for each gateway is 3 s (trunkline/switch/http/rtjson.py).
+    assert failed["at"] - first["at"] == pytest.approx(3, abs=1)
+    assert second["provider"] == BRAVO
+
+
+def test_a_sip_user_gets_the_switchs_challenge_through_kamailio_then_is_routed(edge: Edge, sipp: Sipp) -> None:
+    gateway = sipp.gateway("uas_answer.xml", edge.alpha_port)
+    caller = sipp.caller("uac_auth.xml", local_ip=SIP_USER_IP, pause_ms=500,
+                         replace={"{user}": ALICE, "{password}": ALICE_PASSWORD})
+    ok(caller, gateway)
+    messages = caller.received_messages()
+    assert [message.split("\n", 1)[0] for message in messages] == [
+        "SIP/2.0 100 Trying", "SIP/2.0 407 Proxy Authentication Required", "SIP/2.0 100 Trying",
+        "SIP/2.0 180 Ringing", "SIP/2.0 200 OK", "SIP/2.0 200 OK"]
+    challenge = re.findall(r"^Proxy-Authenticate: (.*)$", messages[1], re.M)
+    assert len(challenge) == 1, messages[1]
+    assert re.fullmatch(r'Digest realm="trunkline", nonce="[^"]+", algorithm=MD5, qop="auth"', challenge[0])
+    lines = ended(edge, caller.call_id())
+    # The challenge writes no attempt line: one attempt, the authenticated INVITE's.
+    assert kinds(lines) == ["attempt", "routed", "early", "answered", "ended"], lines
+    attempt = event(lines, "attempt")
+    assert (attempt["code"], attempt["customer"], attempt["auth_kind"]) == (200, 7, "sip_user")
 
 
 def test_end_calls_over_json_rpc_sends_bye_both_ways_and_ends_with_mi_termination(edge: Edge, sipp: Sipp) -> None:
