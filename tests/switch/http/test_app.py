@@ -164,6 +164,13 @@ def test_the_p_asserted_identity_rides_in_each_route_s_extra_headers(switch: Swi
         for host in ("b1.example", "b2.example", "a.example", "198.51.100.77")]
 
 
+def test_an_anonymous_caller_without_a_from_user_keeps_its_from_header(switch: Switch) -> None:
+    status, answer = switch.run(lambda client: post(client, "/route", invite(cli="")))
+    assert (status, answer["code"]) == (200, 200)
+    assert [item.get("headers") for item in answer["routes"]] == [None] * 4
+    assert [item["uri"] for item in answer["routes"]] == [item["uri"] for item in ROUTED["routes"]]
+
+
 def test_an_ipv6_source_is_matched_whatever_its_spelling(switch: Switch) -> None:
     status, answer = switch.run(lambda client: post(client, "/route", invite(source_ip="2001:DB8:0:0::10",
                                                                              transport="TCP")))

@@ -117,3 +117,18 @@ def test_encode_joins_the_same_document_for_any_strings_and_no_limit() -> None:
     assert json.loads(rtjson.encode(accepted())) == rtjson.document(accepted())
     assert json.loads(rtjson.encode(decision._replace(routes=()))) == {
         "version": "1.0", "routing": "serial", "code": 200, "reason": "Routed", "max_duration": None, "routes": []}
+
+
+def test_an_empty_cli_keeps_the_callers_from_header() -> None:
+    decision = accepted(pai="442079460000")._replace(cli="")
+    document = rtjson.document(decision)
+    assert document["routes"][0] == {
+        "uri": "sip:441234567890@a1.example:5060", "dst_uri": "sip:a1.example:5060;transport=udp",
+        "headers": {"extra": "P-Asserted-Identity: <sip:442079460000@a1.example>\r\n"},
+        "fr_timer": 3000, "fr_inv_timer": 60000}
+    assert json.loads(rtjson.encode(decision)) == document
+    bare = decision._replace(pai=None)
+    assert rtjson.document(bare)["routes"][0] == {
+        "uri": "sip:441234567890@a1.example:5060", "dst_uri": "sip:a1.example:5060;transport=udp",
+        "fr_timer": 3000, "fr_inv_timer": 60000}
+    assert json.loads(rtjson.encode(bare)) == rtjson.document(bare)

@@ -58,11 +58,16 @@ def routed(decision: Decision) -> dict[str, Any]:
         number = egress.provider.tech_prefix + destination
         for gateway in egress.gateways:
             at_port, dst_uri, at_host = _gateway(gateway)
-            headers: dict[str, Any] = {"from": {"uri": f"sip:{cli}{at_host}"}}
+            item: dict[str, Any] = {"uri": f"sip:{number}{at_port}", "dst_uri": dst_uri}
+            headers: dict[str, Any] = {}
+            if cli:  # an empty From user (an anonymous caller) keeps the From it came with: "sip:@host" is no URI
+                headers["from"] = {"uri": f"sip:{cli}{at_host}"}
             if pai:
                 headers["extra"] = f"P-Asserted-Identity: <sip:{pai}{at_host}>\r\n"
-            append({"uri": f"sip:{number}{at_port}", "dst_uri": dst_uri, "headers": headers,
-                    "fr_timer": FR_TIMER, "fr_inv_timer": FR_INV_TIMER})
+            if headers:
+                item["headers"] = headers
+            item["fr_timer"], item["fr_inv_timer"] = FR_TIMER, FR_INV_TIMER
+            append(item)
     return {"version": VERSION, "routing": ROUTING, "code": 200, "reason": ROUTED,
             "max_duration": decision.max_duration, "routes": routes}
 
@@ -108,12 +113,10 @@ def _inner(text: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _gateway_fragments(gateway: Gateway) -> tuple[str, str, str]:
-    """A route's JSON around its number and CLI: after the number (to the From URI's user), after the CLI (to the
-    From URI's end), and the host part ending the PAI's URI."""
+def _gateway_fragments(gateway: Gateway) -> tuple[str, str]:
+    """A route's JSON after its number (`@host:port` to the dst_uri's closing quote) and `@host` for the URIs."""
     at_port, dst_uri, at_host = _gateway(gateway)
-    return (f'{_inner(at_port)}","dst_uri":"{_inner(dst_uri)}","headers":{{"from":{{"uri":"sip:',
-            f'{_inner(at_host)}"}}', f'{_inner(at_host)}>\\r\\n"')
+    return f'{_inner(at_port)}","dst_uri":"{_inner(dst_uri)}"', _inner(at_host)
 
 
 _TIMERS = f',"fr_timer":{FR_TIMER},"fr_inv_timer":{FR_INV_TIMER}}}'
@@ -127,8 +130,16 @@ def _encode_routed(decision: Decision) -> bytes:
     for egress in decision.routes:
         number = _inner(egress.provider.tech_prefix) + destination
         for gateway in egress.gateways:
-            after_number, after_cli, pai_end = _gateway_fragments(gateway)
-            extra = f',"extra":"P-Asserted-Identity: <sip:{pai}{pai_end}' if pai else ""
-            routes.append(f'{{"uri":"sip:{number}{after_number}{cli}{after_cli}{extra}}}{_TIMERS}')
+            after_number, at_host = _gateway_fragments(gateway)
+            if cli and pai:
+                headers = (f',"headers":{{"from":{{"uri":"sip:{cli}{at_host}"}},'
+                           f'"extra":"P-Asserted-Identity: <sip:{pai}{at_host}>\\r\\n"}}')
+            elif cli:
+                headers = f',"headers":{{"from":{{"uri":"sip:{cli}{at_host}"}}}}'
+            elif pai:
+                headers = f',"headers":{{"extra":"P-Asserted-Identity: <sip:{pai}{at_host}>\\r\\n"}}'
+            else:
+                headers = ""
+            routes.append(f'{{"uri":"sip:{number}{after_number}{headers}{_TIMERS}')
     duration = "null" if decision.max_duration is None else str(decision.max_duration)
     return f'{_ROUTED_HEAD}{duration},"routes":[{",".join(routes)}]}}'.encode()
