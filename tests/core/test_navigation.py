@@ -14,6 +14,8 @@ from tests.factories import make_customer
     ("/customers/{pk}/auth/", "Customers"),
     ("/customers/{pk}/routing/", "Customers"),
     ("/customers/{pk}/latest-calls/", "Customers"),
+    ("/customers/{pk}/dialogs/", "Customers"),
+    ("/dialogs/", "Dialogs"),
     ("/routing/providers/", "Providers"),
     ("/routing/rate-cards/", "Rate cards"),
     ("/routing/simulate/", "Simulate"),

@@ -44,26 +44,26 @@ def test_every_role_sees_the_registered_tabs_in_card_order(acme: Customer, admin
                                                            viewer_user) -> None:
     expected = [(f"/customers/{acme.pk}/", "Main"), (f"/customers/{acme.pk}/auth/", "Auth"),
                 (f"/customers/{acme.pk}/routing/", "Routing"), (f"/customers/{acme.pk}/latest-calls/", "Latest Calls"),
-                (f"/customers/{acme.pk}/audit-log/", "Audit Log")]
+                (f"/customers/{acme.pk}/dialogs/", "Dialogs"), (f"/customers/{acme.pk}/audit-log/", "Audit Log")]
     for user in (admin_user, operator_user, viewer_user):
         assert tab_links(client_for(user).get(f"/customers/{acme.pk}/").content.decode()) == expected
     assert [(tab.key, tab.url_name, tab.order) for tab in cardtabs.tabs_for(viewer_user)] == [
         ("main", "customers:customer", 10), ("auth", "sipauth:auth_tab", 20),
         ("routing", "customer_routing:routing_tab", 30), ("latest_calls", "customer_routing:latest_calls_tab", 50),
-        ("audit_log", "customers:customer_audit", 1000)]
+        ("dialogs", "cdrs:dialogs_tab", 60), ("audit_log", "customers:customer_audit", 1000)]
 
 
 def test_a_tab_registered_without_the_viewer_role_is_hidden_from_viewers_and_refused(
         acme: Customer, operator_user, viewer_user, audit_for_writers_only) -> None:
     viewer = client_for(viewer_user)
     labels = [label for _, label in tab_links(viewer.get(f"/customers/{acme.pk}/").content.decode())]
-    assert labels == ["Main", "Auth", "Routing", "Latest Calls"]
+    assert labels == ["Main", "Auth", "Routing", "Latest Calls", "Dialogs"]
     refused = viewer.get(f"/customers/{acme.pk}/audit-log/")
     assert refused.status_code == 403
 
     operator = client_for(operator_user)
     labels = [label for _, label in tab_links(operator.get(f"/customers/{acme.pk}/").content.decode())]
-    assert labels == ["Main", "Auth", "Routing", "Latest Calls", "Audit Log"]
+    assert labels == ["Main", "Auth", "Routing", "Latest Calls", "Dialogs", "Audit Log"]
     assert operator.get(f"/customers/{acme.pk}/audit-log/").status_code == 200
 
 

@@ -26,7 +26,8 @@ from trunkline.customers.models import Customer
 
 pytestmark = pytest.mark.e2e
 
-DEFAULT_COLUMNS = ["name", "status", "currency", "balance", "debit_limit", "channels", "cps", "country", "tags"]
+DEFAULT_COLUMNS = ["name", "status", "currency", "balance", "debit_limit", "live_channels", "channels", "cps",
+                   "country", "tags"]
 
 
 # --- helpers -------------------------------------------------------------------------------------------------------

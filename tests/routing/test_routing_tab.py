@@ -56,7 +56,7 @@ def _rule(customer: Customer, **fields: Any) -> CliRule:
 
 def test_tab_order(viewer_user) -> None:
     assert [tab.label for tab in cardtabs.tabs_for(viewer_user)] == ["Main", "Auth", "Routing", "Latest Calls",
-                                                                     "Audit Log"]
+                                                                     "Dialogs", "Audit Log"]
 
 
 def test_tab_lists_routes_disabled_in_red_and_rules(web: Client, acme, cards) -> None:

@@ -9,6 +9,7 @@ SECTIONS = (
     ("/routing/providers/", "providers"),
     ("/routing/simulat", "simulate"),  # the Simulate page and the simulations' result pages
     ("/routing/", "rate_cards"),
+    ("/dialogs/", "dialogs"),
     ("/audit-log/", "audit"),
     ("/setup/jobs/", "jobs"),
     ("/setup/", "settings"),

@@ -1,6 +1,11 @@
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Model
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from trunkline.core import livecalls
 from trunkline.core.formats import percent_text
 from trunkline.core.tables import EMPTY, Column, Table
 
@@ -26,6 +31,19 @@ def _limit(value: int, obj) -> str:
     return value if value else UNLIMITED
 
 
+class LiveChannelsColumn(Column):
+    """Calls up now against the channel limit ("3 / 10"). The board counts a page's customers in one query
+    (CustomerTable.rows); a row without that count (the CSV export) asks for its own."""
+
+    def value(self, obj: Model) -> int:
+        live = getattr(obj, "live_channels", None)
+        return livecalls.channels_in_use([obj.pk])[obj.pk] if live is None else live
+
+
+def _live_channels(value: int, obj: Model) -> str:
+    return format_html('{} <span class="muted">/ {}</span>', value, obj.channels or "Unlimited")
+
+
 class CustomerTable(Table):
     columns = (
         Column("name", "Name", order_by="name", link=True),
@@ -37,6 +55,7 @@ class CustomerTable(Table):
                formatter=_money),
         Column("tax_rate", "Tax", order_by="tax_rate", numeric=True, groupable=True,
                formatter=lambda value, obj: percent_text(value), group_label=percent_text),
+        LiveChannelsColumn("live_channels", "Live channels", formatter=_live_channels),
         Column("channels", "Channels", order_by="channels", numeric=True, groupable=True, formatter=_limit),
         Column("cps", "Flow speed (CPS)", order_by="cps", numeric=True, groupable=True, formatter=_limit),
         Column("country", "Country", order_by="country", groupable=True, formatter=_country),
@@ -57,4 +76,13 @@ class CustomerTable(Table):
     )
     exempt_columns = ("name",)
     currency_field = "currency"
-    default_columns = ("status", "currency", "balance", "debit_limit", "channels", "cps", "country", "tags")
+    default_columns = ("status", "currency", "balance", "debit_limit", "live_channels", "channels", "cps", "country",
+                       "tags")
+
+    def rows(self, objects: Iterable[Model]) -> list[tuple[Model, list[tuple[Column, Any]]]]:
+        objects = list(objects)
+        if any(column.name == "live_channels" for column in self.visible):
+            live = livecalls.channels_in_use([obj.pk for obj in objects])
+            for obj in objects:
+                obj.live_channels = live[obj.pk]
+        return super().rows(objects)

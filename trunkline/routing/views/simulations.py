@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views import View
 
+from trunkline.core import livecalls
 from trunkline.core.views import generic
 from trunkline.core.views.mixins import RoleRequiredMixin
 from trunkline.customers.models import Customer
@@ -57,8 +58,9 @@ def _calls_page(request: HttpRequest, calls: QuerySet[SimulatedCall]) -> dict[st
 
 
 class LatestCallsTabView(CustomerCardView):
-    """The customer's calls, newest first: today the simulations kept for it (live calls come with the switch). A
-    POST runs a simulation from the Simulate dialog; with errors, the tab comes back with the dialog open."""
+    """The customer's calls, newest first: the real ones (a panel cdrs registers in core.livecalls, as routing may
+    not import it) above the simulations kept for it. A POST runs a simulation from the Simulate dialog; with
+    errors, the tab comes back with the dialog open."""
 
     tab = "latest_calls"
     template_name = "routing/latest_calls_tab.html"
@@ -68,7 +70,8 @@ class LatestCallsTabView(CustomerCardView):
         form = self.form or SimulateForm(initial={"ip": customer_ip(customer), **_initial(request.GET)})
         # ?simulate opens the dialog without JavaScript (the Simulate button's link).
         return {**_calls_page(request, simulated_calls(customer)), "form": form,
-                "dialog_open": self.form is not None or "simulate" in request.GET}
+                "dialog_open": self.form is not None or "simulate" in request.GET,
+                "panels": livecalls.tab_panels(self.tab, request, customer)}
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         _refuse_viewers(request)

@@ -1,0 +1,16 @@
+"""Dialogs (the global page and the card's tab, each with its rows for the refresh and its End Calls)."""
+
+from django.urls import path
+
+from trunkline.cdrs import views
+
+app_name = "cdrs"
+urlpatterns = [
+    path("dialogs/", views.DialogsView.as_view(), name="dialogs"),
+    path("dialogs/rows/", views.DialogsRowsView.as_view(), name="dialogs_rows"),
+    path("dialogs/end/", views.DialogsEndView.as_view(), name="dialogs_end"),
+    # The card's tab lives under /customers/ like every tab, whichever app draws it.
+    path("customers/<int:pk>/dialogs/", views.DialogsTabView.as_view(), name="dialogs_tab"),
+    path("customers/<int:pk>/dialogs/rows/", views.DialogsTabRowsView.as_view(), name="dialogs_tab_rows"),
+    path("customers/<int:pk>/dialogs/end/", views.DialogsTabEndView.as_view(), name="dialogs_tab_end"),
+]
