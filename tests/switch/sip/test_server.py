@@ -105,6 +105,7 @@ def test_the_final_is_sent_again_over_udp_until_the_ack_comes(switch: Switch, pe
 def test_an_ack_is_absorbed_and_never_answered(switch: Switch, peer_factory: PeerFactory) -> None:
     peer = peer_factory(switch.sip_port)
     peer.send(peer.invite(method="ACK", to_tag="nobody"))  # an ACK matching no transaction
+    peer.send(peer.invite(method="ACK", to_tag="nobody").replace(b"CSeq: 1 ACK", b"CSeq: x ACK"))  # a broken one
     assert peer.silent(0.5)
 
 

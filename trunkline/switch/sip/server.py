@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import socket
 from collections.abc import Coroutine, Hashable
 from typing import Any
@@ -68,6 +69,8 @@ ALLOW = "Allow: INVITE, ACK, CANCEL, OPTIONS"
 ACCEPT = "Accept: application/sdp"
 TCP_IDLE = 120.0  # seconds a TCP connection may stay silent before it is closed
 MAGIC_COOKIE = "z9hG4bK"  # RFC 3261 branches start with it; others are RFC 2543 clients
+# The first Via's RFC 3261 branch (Via headers come before the others in practice; a miss falls back to parsing).
+_ACK_BRANCH = re.compile(rb"\n(?:via|v)[ \t]*:[^\n]*?;[ \t]*branch=(z9hG4bK[^;,\s]*)", re.IGNORECASE)
 _CRLF2 = b"\r\n\r\n"
 
 
@@ -172,6 +175,15 @@ class SipServer:
 
     def _receive(self, data: bytes, transport: DatagramTransport | StreamTransport, addr: tuple[str, int] | None,
                  source: tuple[str, int], kind: str, forwarded: bool) -> None:
+        if data[:4] == b"ACK ":
+            # Half the datagrams of a call are ACKs, and an ACK needs only its branch to find its transaction:
+            # a search instead of a full parse. Anything else (no RFC 3261 branch, no transaction here) is parsed.
+            found = _ACK_BRANCH.search(data, 0, 4096)
+            if found is not None:
+                transaction = self.transactions.get((found[1].decode("latin-1"), "INVITE", source))
+                if transaction is not None:
+                    self.transactions.ack(transaction, self.now)
+                    return
         try:
             request = parse_request(data)
         except SipParseError as error:
@@ -424,8 +436,8 @@ def bad_request(data: bytes, status: int, reason: str, source_ip: str, source_po
     head = data[:MAX_MESSAGE].split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0].decode("latin-1")
     lines = head.replace("\r\n", "\n").split("\n")
     start = lines[0].split(" ")
-    if len(start) != 3 or not start[2].startswith("SIP/2.0") or not start[0].isalpha():
-        return None
+    if len(start) != 3 or not start[2].startswith("SIP/2.0") or not start[0].isalpha() or start[0] == "ACK":
+        return None  # no request line to answer, or an ACK (never answered, RFC 3261 §17.2.1)
     found: dict[str, list[str]] = {}
     for line in lines[1:]:
         name, sep, value = line.partition(":")
