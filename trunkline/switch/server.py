@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import select
@@ -36,6 +37,7 @@ READY_TIMEOUT = 600.0  # seconds a child may take to load a large routing file b
 STOP_GRACE = 10.0  # seconds children get to finish after SIGTERM before SIGKILL
 RESTART_DELAY = 1.0  # a child dying at start must not make the parent spin
 UDP_BUFFER = 8 * 2**20  # receive buffer: absorbs bursts while a process reloads its index
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 INBOX_BUFFER = 2**20  # datagrams handed between processes (ACKs, retransmissions): small, a burst's worth
 
 
@@ -111,6 +113,7 @@ class Supervisor:
         self.revision = ""  # the routing revision the first child to start reports
         # Nonces must verify in whichever process the authenticated INVITE lands: one secret, made before forking.
         self.secret = os.urandom(32)
+        self.pid = os.getpid()
         self.children: dict[int, int] = {}  # pid -> slot
         self.stopping = False
         self.ready_read, self.ready_write = os.pipe()
@@ -160,10 +163,11 @@ class Supervisor:
         try:
             for number in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
                 signal.signal(number, signal.SIG_DFL)
+            _stop_with_parent(self.pid)
             os.close(self.ready_read)
             status = run_child(self.config, self.sockets, slot, self.secret, self.ready_write)
         except BaseException:  # a child must never return into the parent's code
-            log.exception("trunkline switch: process %d failed", os.getpid())
+            log.exception("process %d failed", os.getpid())
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -204,7 +208,7 @@ class Supervisor:
             slot = self.children.pop(pid, None)
             if slot is None or self.stopping:
                 continue
-            log.warning("trunkline switch: process %d exited (%s); starting another", pid,
+            log.warning("process %d exited (%s); starting another", pid,
                         _describe(os.waitstatus_to_exitcode(status)))
             wait = restarts.get(slot, 0.0) + RESTART_DELAY - time.monotonic()
             if wait > 0:
@@ -229,6 +233,17 @@ class Supervisor:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
         self.children.clear()
+
+
+def _stop_with_parent(parent: int) -> None:
+    """Linux: SIGTERM this child when the parent dies (a kill -9 of the parent must not leave orphans serving)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _describe(code: int) -> str:

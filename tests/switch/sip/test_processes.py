@@ -269,3 +269,18 @@ def test_a_process_that_dies_is_replaced_and_the_port_keeps_answering(tmp_path: 
     for _ in range(10):  # whichever process reads it, every INVITE is answered
         assert [answer.code for answer in peer.call()] == [100, 302]
     assert running.stop() == 0
+
+
+def test_the_processes_stop_when_the_parent_is_killed(tmp_path: Path, switches: list[Switch]) -> None:
+    running = start_switch(tmp_path)
+    switches.append(running)
+    child, = running.stats(1)
+    running.process.kill()  # SIGKILL: the parent forwards nothing
+    running.process.wait(10)
+    running.stopped = True
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(child, os.WNOHANG)
+        time.sleep(0.05)
+    assert not Path(f"/proc/{child}").exists() or "zombie" in Path(f"/proc/{child}/status").read_text()
