@@ -516,6 +516,7 @@ def _clean(text: str) -> str:
 
 
 _VIA_ADDED = re.compile(r"received|rport", re.IGNORECASE)
+_last_top: tuple[str, str | None, int | None, str] = ("", None, None, "")
 
 
 def _top_via(via: str, received: str | None, rport: int | None) -> str:
@@ -540,7 +541,16 @@ def _response_head(req: Request, code: int, reason: str, to_tag: str, received: 
                    rport: int | None) -> str:
     """Everything of a response up to its extra headers (see build_response)."""
     vias = req.vias
-    top = vias[0] if received is None and rport is None else _top_via(vias[0], received, rport)
+    top = vias[0]
+    if received is not None or rport is not None:
+        # The 100 and the final answer of one request rewrite the same Via the same way: remember the last one.
+        global _last_top
+        last = _last_top
+        if last[0] is top and last[1] == received and last[2] == rport:
+            top = last[3]
+        else:
+            _last_top = (top, received, rport, _top_via(top, received, rport))
+            top = _last_top[3]
     to = req.to if req.to_tag is not None or code == 100 else f"{req.to};tag={_clean(to_tag)}"
     more = "".join([f"Via: {via}\r\n" for via in vias[1:]]) if len(vias) > 1 else ""
     return (f"SIP/2.0 {int(code)} {_clean(reason)}\r\nVia: {top}\r\n{more}From: {req.from_}\r\nTo: {to}\r\n"

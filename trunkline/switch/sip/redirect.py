@@ -48,7 +48,7 @@ def _pieces(provider: Provider, gateways: tuple[Gateway, ...]) -> tuple[tuple[st
     entry = _PIECES.get(id(gateways))
     if entry is not None and entry[0] is gateways and entry[1] is provider:
         return entry[2]
-    start = "<sip:" + _user(provider.tech_prefix)
+    start = "Contact: <sip:" + _user(provider.tech_prefix)
     pieces = []
     for gateway in gateways:
         transport = "" if gateway.transport is Transport.UDP else f";transport={gateway.transport.value}"
@@ -63,6 +63,7 @@ def _pieces(provider: Provider, gateways: tuple[Gateway, ...]) -> tuple[tuple[st
 
 
 _TENTHS = ("1.0", "0.9", "0.8", "0.7", "0.6", "0.5", "0.4", "0.3", "0.2", "0.1")
+_TENTH_TAILS = tuple(tuple(f">;q={q}\r\n" for q in _TENTHS[:count]) for count in range(11))
 
 
 def q_values(count: int) -> tuple[str, ...]:
@@ -74,21 +75,29 @@ def q_values(count: int) -> tuple[str, ...]:
                  for value in (max(1000 - index * step, 100) for index in range(count)))
 
 
-def _lines(decision: Decision) -> list[str]:
-    """`Contact: ...` lines, CRLF ended, one per gateway in egress order."""
-    destination = _user(decision.destination)
+def _block(decision: Decision) -> str:
+    """The `Contact: ...` lines, CRLF ended, one per gateway in egress order."""
+    destination = decision.destination
+    if not _PLAIN.fullmatch(destination):
+        destination = quote(destination, safe=_USER_SAFE)
     cli = decision.cli
     pai = decision.pai
     cli_part = f"?X-CLI={_hvalue(cli)}" if cli else ""
-    pai_head = "" if pai is None else f"{'&' if cli else '?'}P-Asserted-Identity=%3Csip:{_hvalue(pai)}"
-    targets: list[tuple[str, str, str]] = []
-    for egress in decision.routes:
-        targets.extend(_pieces(egress.provider, egress.gateways))
+    routes = decision.routes
+    if len(routes) == 1:
+        targets = _pieces(routes[0].provider, routes[0].gateways)
+    else:
+        targets = ()
+        for egress in routes:
+            targets += _pieces(egress.provider, egress.gateways)
+    count = len(targets)
+    tails = _TENTH_TAILS[count] if count <= 10 else tuple(f">;q={q}\r\n" for q in q_values(count))
     if pai is None:
-        return [f"Contact: {start}{destination}{host}{cli_part}>;q={q}\r\n"
-                for (start, host, _), q in zip(targets, q_values(len(targets)), strict=True)]
-    return [f"Contact: {start}{destination}{host}{cli_part}{pai_head}{pai_tail}>;q={q}\r\n"
-            for (start, host, pai_tail), q in zip(targets, q_values(len(targets)), strict=True)]
+        return "".join([f"{start}{destination}{host}{cli_part}{tail}"
+                        for (start, host, _), tail in zip(targets, tails, strict=True)])
+    pai_head = f"{cli_part}{'&' if cli else '?'}P-Asserted-Identity=%3Csip:{_hvalue(pai)}"
+    return "".join([f"{start}{destination}{host}{pai_head}{pai_tail}{tail}"
+                    for (start, host, pai_tail), tail in zip(targets, tails, strict=True)])
 
 
 def contacts(decision: Decision, transport: str) -> list[str]:
@@ -97,11 +106,11 @@ def contacts(decision: Decision, transport: str) -> list[str]:
     `transport` is the one the request came over; a Contact names its gateway's own transport instead (a sip: URI
     without one means UDP), so it changes nothing today and is there for the agreed interface."""
     del transport
-    return [line[9:-2] for line in _lines(decision)]
+    return [line[9:] for line in _block(decision).split("\r\n")[:-1]]
 
 
 def build_redirect(req: Request, decision: Decision, to_tag: str, *, received: str | None = None,
                    rport: int | None = None) -> bytes:
     """`302 Moved Temporarily` to `req` with the decision's Contacts (build_response's layout)."""
     head = _response_head(req, 302, "Moved Temporarily", to_tag, received, rport)
-    return (head + "".join(_lines(decision)) + _RESPONSE_TAIL).encode()
+    return (head + _block(decision) + _RESPONSE_TAIL).encode()
