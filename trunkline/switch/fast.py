@@ -12,7 +12,9 @@ them most of decide()'s work does not depend on the call, so `FastIndex` does it
   reaches it and kept for the index's life: a plan holding whether the row can route, the first-increment
   charge (Decimal for the decision, micro-units for the comparison), fee and rate in micro-units, the billing
   terms and the providers in LCR order, with and without those profit assurance drops; a route with a lock,
-  exclude, provider cap or reverse order narrows that once more per egress policy, memoised the same way.
+  exclude, provider cap or reverse order narrows that once more per egress policy, memoised the same way;
+- per customer card, whether one of its providers has a channel or CPS limit: only then are the providers'
+  live counts read once the egress order is known (decide.at_limits(), the same in both ways).
 
 A call then costs the IP probe, the tech-prefix and rate-prefix walks, the counter reads, a capped-rate or
 connect-cost comparison when the route has one, and integer arithmetic; no trace line is built. The first call
