@@ -11,6 +11,9 @@ change to one of them, and only such a change, queues the debounced publish job 
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +31,7 @@ from trunkline.customers.models import Contact, Customer
 from trunkline.routing.models import CliRule, IngressRoute, Provider, Rate, RateCard
 from trunkline.routing.publish import PUBLISH_DEBOUNCE, PUBLISH_SNAPSHOT, SOURCES
 from trunkline.sipauth.models import IpAuth, ParameterRewrite, SipUser
+from trunkline.switch.engine import BALANCES_FILE
 
 _RATE_CHUNK = 10_000
 
@@ -69,10 +73,30 @@ def snapshot_build() -> contract.RoutingSnapshot:
 
 
 def snapshot_publish(path: Path | None = None) -> Path:
-    """Write the snapshot atomically (the codec renames a finished temporary file over the old one)."""
+    """Write the snapshot atomically (the codec renames a finished temporary file over the old one), and the
+    customers' balances beside it."""
     target = path or Path(settings.VAR_DIR) / SNAPSHOT_FILE
     write_snapshot(snapshot_build(), target)
+    balances_publish(target.parent / BALANCES_FILE)
     return target
+
+
+def balances_publish(target: Path) -> None:
+    """balances.json, which `trunkline switch` reloads when it changes: {"<customer id>": "<balance>"}.
+
+    Balances are not in the snapshot (a charge must not republish routing); until the ledger moves them with
+    every charge (the CDR issue), they change only with the customers the publication follows, so writing them
+    with each publication keeps the switch's view current. Written atomically, as the snapshot is.
+    """
+    data = {str(pk): str(balance) for pk, balance in Customer.objects.order_by("pk").values_list("pk", "balance")}
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, separators=(",", ":"))
+        os.replace(temporary, target)
+    except BaseException:
+        os.unlink(temporary)
+        raise
 
 
 @dataclass(frozen=True)
