@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -22,11 +23,14 @@ import pytest
 from tests.switch.sip.conftest import (
     ACME_IP,
     CLI,
+    LIMITED_IP,
     ROOT,
     Peer,
     Sipp,
     Switch,
     contact_values,
+    invite,
+    parse_response,
     start_switch,
     switch_command,
     switch_env,
@@ -284,3 +288,41 @@ def test_the_processes_stop_when_the_parent_is_killed(tmp_path: Path, switches: 
             os.waitpid(child, os.WNOHANG)
         time.sleep(0.05)
     assert not Path(f"/proc/{child}").exists() or "zombie" in Path(f"/proc/{child}/status").read_text()
+
+
+def test_a_cancel_while_the_decision_is_pending_gets_200_and_the_invite_487(
+        tmp_path: Path, switches: list[Switch], redis_db: str) -> None:
+    import redis
+
+    # With Redis counters every INVITE is decided in a Task; an INVITE and its CANCEL in one TCP segment are both
+    # read before that Task runs, so the CANCEL finds the INVITE still proceeding.
+    running = start_switch(tmp_path / "var", env={"COUNTERS_URL": redis_db})
+    switches.append(running)
+    with socket.create_connection(("127.0.0.1", running.sip_port), timeout=5,
+                                  source_address=(LIMITED_IP, 0)) as stream:  # a customer with a channel limit
+        local_port = stream.getsockname()[1]
+        options = {"local_ip": LIMITED_IP, "local_port": local_port, "transport": "TCP", "call_id": "cancelled@test",
+                   "branch": "z9hG4bK-cancelled-1"}
+        stream.sendall(invite(running.sip_port, **options) + invite(running.sip_port, method="CANCEL", **options))
+        received = b""
+        end = b"Content-Length: 0\r\n\r\n"
+        while received.count(end) < 3:
+            chunk = stream.recv(65536)
+            assert chunk, received
+            received += chunk
+    answers = [parse_response(part + end) for part in received.split(end)[:-1]]
+    assert [(answer.code, answer.reason, answer.header("CSeq")) for answer in answers] == [
+        (100, "Trying", "1 INVITE"), (200, "OK", "1 CANCEL"), (487, "Request Terminated", "1 INVITE")]
+    assert answers[1].header("To") == answers[2].header("To")  # one To tag for both (RFC 3261 §9.2)
+    # The routed decision's channel went back at once: a failed line, nothing live.
+    client = redis.Redis.from_url(redis_db)
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [json.loads(fields[b"line"]) for _, fields in client.xrange("trunkline:calls")]
+        kinds = [(line["kind"], line.get("code")) for line in lines if line["call_id"] == "cancelled@test"]
+        if len(kinds) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    client.close()
+    assert kinds == [("attempt", 200), ("failed", 487)]
+    assert get_json(running.http_port, "/health")["live"] == 0
