@@ -299,7 +299,7 @@ class SippRun:
 
 
 class Sipp:
-    def __init__(self, binary: str, directory: Path, edge: Edge) -> None:
+    def __init__(self, binary: str, directory: Path, edge: Edge | None) -> None:
         self.binary, self.directory, self.edge = binary, directory, edge
         self.runs: list[SippRun] = []
 
@@ -335,6 +335,7 @@ class Sipp:
 
     def caller(self, scenario: str, *, local_ip: str = CUSTOMER_IP, number: str = NUMBER, pause_ms: int = 0,
                replace: dict[str, str] | None = None) -> SippRun:
+        assert self.edge is not None
         return self._start(scenario, [f"127.0.0.1:{self.edge.sip_port}", "-i", local_ip, "-p", str(free_port()),
                                       "-s", number, "-d", str(pause_ms)], replace)
 
@@ -627,3 +628,23 @@ def test_end_calls_from_the_panel_ends_the_live_call_through_kamailio(edge: Edge
     assert (record.state, record.release_reason) == ("ended", "MI Termination")
     assert record.end_requested_at is not None
     assert not CallRecord.objects.live().filter(pk=live.pk).exists()
+
+
+def test_without_an_answer_from_the_switch_the_caller_gets_503_lcr_unavailable(tmp_path: Path) -> None:
+    """A Kamailio whose switch URL leads nowhere: no gateway is tried and the call fails at once."""
+    runner = Sipp(binary_or_skip("sipp", "sip-tester"), tmp_path, None)
+    closed = free_port()  # nothing listens there
+    sip_port, rpc_port = free_port(), free_port()
+    kamailio, log = start_kamailio(tmp_path / "kamailio", sip_port=sip_port, rpc_port=rpc_port,
+                                   switch_url=f"http://127.0.0.1:{closed}")
+    try:
+        caller = runner._start("uac_reject.xml", [f"127.0.0.1:{sip_port}", "-i", CUSTOMER_IP, "-p",
+                                                  str(free_port()), "-s", NUMBER], {"{code}": "503"})
+        ok(caller)
+        assert caller.received() == ["SIP/2.0 100 Trying", "SIP/2.0 503 LCR Unavailable"]
+    finally:
+        runner.stop_all()
+        assert stop(kamailio) == 0
+    errors = [line.split("<script>: ", 1)[1] for line in log.read_text().splitlines() if "<script>: " in line]
+    # curl's error 7: could not connect.
+    assert errors == ["POST /route gave 7 (under 100: a curl error code): 503 LCR Unavailable"]
