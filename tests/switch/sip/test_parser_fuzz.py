@@ -11,6 +11,7 @@ import random
 from collections.abc import Iterator
 
 from tests.switch.sip.test_message import AUTH_INVITE, AUTH_VALUE, COMPACT_INVITE, PROXIED_INVITE, SIPP_INVITE
+from trunkline.switch.sip import message
 from trunkline.switch.sip.message import (
     MAX_MESSAGE,
     DigestCredentials,
@@ -170,3 +171,39 @@ def test_parse_digest_never_raises() -> None:
         assert result is None or isinstance(result, DigestCredentials), value
         parsed += result is not None
     assert parsed >= 100  # mutations inside values still parse
+
+
+def test_fast_name_addr_answers_as_the_general_reader() -> None:
+    # parse_request reads the usual From/To with one regular expression and hands the rest to _name_addr_slow;
+    # wherever the fast one matches, both must give the same user and tag.
+    rng = random.Random(3581)
+    seeds = ("sipp <sip:sipp@127.0.0.1:5061>;tag=4711SIPpTag001",
+             '"Alice \\"A\\" <x>" <sip:%2B15550001@198.51.100.7>;tag=a1',
+             "<sip:4989000111@10.4.4.4;user=phone>;tag=9fxced76sl", "<tel:+4989000222>;tag=x",
+             '"Caller" <sip:4989000222@10.4.4.4>', "<sip:a@b>;x=1;tag=t;y", "sip:a@b;tag=z")
+    special = ':;,<>"\\@= \tTt%aAgG'
+    fast_matches = 0
+    for _ in range(20_000):
+        chars = list(rng.choice(seeds))
+        for _ in range(rng.randint(1, 4)):
+            position = rng.randrange(len(chars))
+            action = rng.randrange(3)
+            if action == 0:
+                chars[position] = rng.choice(special)
+            elif action == 1:
+                del chars[position]
+            else:
+                chars.insert(position, rng.choice(special))
+        value = "".join(chars).strip(" \t")
+        fast_matches += message._NAME_ADDR.fullmatch(value) is not None
+        try:
+            fast: object = message._address(value, "From")
+        except SipParseError as error:
+            fast = error.reason
+        try:
+            uri, tag = message._name_addr_slow(value, "From")
+            slow: object = (message._uri_user(uri), tag)
+        except SipParseError as error:
+            slow = error.reason
+        assert fast == slow, value
+    assert fast_matches >= 5_000

@@ -103,10 +103,12 @@ _NAMES = {
 
 # `METHOD SP Request-URI SP SIP/2.0`; groups: method, URI, the user part of a sip:/sips: URI (None without "@").
 _REQUEST_LINE = re.compile(r"([A-Z]+) ((?:[sS][iI][pP][sS]?:(?:([^@ ]*)@)?)?[^ ]+) SIP/2\.0")
-# A name-addr (`"Name" <uri>;tag=x` or `Name <uri>;tag=x`); groups: URI, sip user (None without "@"), tag.
+# The usual name-addr, `"Name" <uri>;tag=x` or `Name <uri>;tag=x`, without whitespace in the URI or parameters;
+# groups: URI, sip user (None without "@"), tag (the first). Whatever it does not fully match goes to
+# _name_addr_slow, which answers the same for what both read (test_parser_fuzz holds it).
 _NAME_ADDR = re.compile(
-    r'(?:"(?:[^"\\]|\\.)*"[ \t]*|[^"<]*)<((?:[sS][iI][pP][sS]?:([^@>]*)@)?[^>]*)>'
-    r"(?:.*?;[ \t]*[tT][aA][gG][ \t]*=[ \t]*([^; \t]+)|)")
+    r'(?:"(?:[^"\\]|\\.)*"[ \t]*|[^"<]*)<((?:[sS][iI][pP][sS]?:([^@>\s"<]*)@)?[^>\s"<]*)>'
+    r"(?:;(?![tT][aA][gG](?:[=;]|$))[^;\s]*)*(?:;[tT][aA][gG]=([^;\s]+)(?:;[^;\s]*)*)?")
 # The top Via: `SIP/2.0/UDP host:port;params`; groups: transport, params.
 _VIA_VALUE = re.compile(r"SIP/2\.0/([A-Za-z]+)[ \t]+[^ \t;,][^;]*(;.*)?", re.IGNORECASE)
 _BRANCH = re.compile(r";[ \t]*branch[ \t]*=[ \t]*([^; \t]*)", re.IGNORECASE)
@@ -224,7 +226,7 @@ def _name_addr_slow(value: str, header: str) -> tuple[str, str | None]:
 
 def _address(value: str, header: str) -> tuple[str, str | None]:
     """(user, tag) of a From/To/P-Asserted-Identity value; the usual `Name <sip:user@host>;tag=x` in one match."""
-    match = _NAME_ADDR.match(value)
+    match = _NAME_ADDR.fullmatch(value)
     if match is not None:
         uri, user, tag = match.groups()
         if user is not None:
@@ -309,7 +311,7 @@ def _number(text: str, header: str) -> int:
 
 
 def _to_tag(to: str) -> str | None:
-    match = _NAME_ADDR.match(to)
+    match = _NAME_ADDR.fullmatch(to)
     tag = match[3] if match is not None and ":" in match[1] else _address(to, "To")[1]
     if len(to) <= _CACHE_TEXT:
         if len(_TO_TAGS) >= _CACHE_SIZE:
@@ -421,7 +423,7 @@ def parse_request(data: bytes) -> Request:
         raise _fail("Bad Call-ID")
 
     from_ = from_.strip(" \t")
-    match = _NAME_ADDR.match(from_)
+    match = _NAME_ADDR.fullmatch(from_)
     if match is not None and match[2] is not None:
         from_user, from_tag = match[2], match[3]
         if ":" in from_user or ";" in from_user or "%" in from_user:
