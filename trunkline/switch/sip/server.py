@@ -176,14 +176,20 @@ class SipServer:
     def _receive(self, data: bytes, transport: DatagramTransport | StreamTransport, addr: tuple[str, int] | None,
                  source: tuple[str, int], kind: str, forwarded: bool) -> None:
         if data[:4] == b"ACK ":
-            # Half the datagrams of a call are ACKs, and an ACK needs only its branch to find its transaction:
-            # a search instead of a full parse. Anything else (no RFC 3261 branch, no transaction here) is parsed.
+            # Half the datagrams of a call are ACKs, and an ACK needs only its branch to find its transaction (here
+            # or in the process that owns it): a search instead of a full parse. An ACK without an RFC 3261 branch
+            # is parsed; one for no transaction known is dropped (an ACK is never answered).
             found = _ACK_BRANCH.search(data, 0, 4096)
             if found is not None:
-                transaction = self.transactions.get((found[1].decode("latin-1"), "INVITE", source))
+                acked = (found[1].decode("latin-1"), "INVITE", source)
+                transaction = self.transactions.get(acked)
                 if transaction is not None:
                     self.transactions.ack(transaction, self.now)
-                    return
+                elif self.owners is not None and addr is not None and not forwarded:
+                    owner = self.owners.owner(hash(acked))
+                    if owner is not None and owner != self.slot:
+                        self._forward(owner, data, source)
+                return
         try:
             request = parse_request(data)
         except SipParseError as error:
