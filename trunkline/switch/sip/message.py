@@ -268,7 +268,7 @@ def _top_via_params(top: str) -> tuple[str, str, bool]:
         return transport.lower(), "", False
     found = _BRANCH.search(params)
     return (transport.lower(), found[1] if found is not None else "",
-            ";rport" in params.lower() and _RPORT.search(params) is not None)
+            _RPORT.search(params) is not None)
 
 
 # Values that repeat from call to call ("CSeq: 1 INVITE", "Max-Forwards: 70", the To of a number dialled again)
@@ -404,11 +404,10 @@ def parse_request(data: bytes) -> Request:
         vias = (via,)
     # The top Via: `SIP/2.0/UDP host:port;branch=...`; other spellings and layouts take the regular expressions.
     transport = _TRANSPORTS.get(via[:12])
-    at = via.find(";branch=")
-    if transport is not None and at > 12 and via[12] not in " \t;":
-        end_at = via.find(";", at + 8)
-        branch = via[at + 8:] if end_at < 0 else via[at + 8:end_at]
-        rport = ";rport" in via and _RPORT.search(via) is not None
+    if transport is not None and via[12:13] not in ("", " ", "\t", ";"):
+        found_branch = _BRANCH.search(via)
+        branch = "" if found_branch is None else found_branch[1]
+        rport = _RPORT.search(via) is not None
     else:
         transport, branch, rport = _top_via_params(via)
 
