@@ -501,6 +501,24 @@ def test_a_sip_user_gets_the_switchs_challenge_through_kamailio_then_is_routed(e
     assert (attempt["code"], attempt["customer"], attempt["auth_kind"]) == (200, 7, "sip_user")
 
 
+def test_the_caller_cancelling_while_it_rings_ends_the_forking(edge: Edge, sipp: Sipp) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as bravo:
+        bravo.bind(("127.0.0.1", edge.bravo_port))
+        ringing = sipp.gateway("uas_ring.xml", edge.alpha_port)
+        caller = sipp.caller("uac_cancel.xml", pause_ms=500)
+        ok(caller, ringing)
+        bravo.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            bravo.recv(65535)  # no failover after a CANCEL
+    assert caller.received() == ["SIP/2.0 100 Trying", "SIP/2.0 180 Ringing", "SIP/2.0 200 canceling",
+                                 "SIP/2.0 487 Request Terminated"]
+    lines = edge.wait_kind(caller.call_id(), "failed")
+    assert kinds(lines) == ["attempt", "routed", "early", "failed"], lines
+    failed = event(lines, "failed")
+    assert (failed["provider"], failed["code"], failed["reason"], failed["final"]) == (
+        ALPHA, 487, "Request Terminated", True)
+
+
 def test_end_calls_over_json_rpc_sends_bye_both_ways_and_ends_with_mi_termination(edge: Edge, sipp: Sipp) -> None:
     gateway = sipp.gateway("uas_answer.xml", edge.alpha_port)
     caller = sipp.caller("uac_wait_bye.xml")
