@@ -391,3 +391,13 @@ def test_parse_digest_unquoted_token_values_and_md5_in_any_case() -> None:
     value = 'Digest username=alice, realm=trunkline, nonce=n, uri="sip:x@y", response=abc, algorithm=md5'
     credentials = parse_digest(value)
     assert credentials == DigestCredentials("alice", Digest("trunkline", "n", "sip:x@y", "abc"))
+
+
+def test_empty_to_tag_adds_no_tag_parameter() -> None:
+    assert build_response(SIPP_REQUEST, 487, "Request Terminated", to_tag="").split(b"\r\n")[3] == (
+        b"To: 15551234567 <sip:15551234567@127.0.0.1:5060>")
+
+
+def test_parse_digest_scheme_may_be_followed_by_a_tab() -> None:
+    assert parse_digest('Digest\tusername="a", realm="r", nonce="n", uri="u", response="x"') == (
+        DigestCredentials("a", Digest("r", "n", "u", "x")))

@@ -552,7 +552,7 @@ def _response_head(req: Request, code: int, reason: str, to_tag: str, received: 
         else:
             _last_top = (top, received, rport, _top_via(top, received, rport))
             top = _last_top[3]
-    to = req.to if req.to_tag is not None or code == 100 else f"{req.to};tag={_clean(to_tag)}"
+    to = req.to if req.to_tag is not None or code == 100 or not to_tag else f"{req.to};tag={_clean(to_tag)}"
     more = "".join([f"Via: {via}\r\n" for via in vias[1:]]) if len(vias) > 1 else ""
     return (f"SIP/2.0 {int(code)} {_clean(reason)}\r\nVia: {top}\r\n{more}From: {req.from_}\r\nTo: {to}\r\n"
             f"Call-ID: {req.call_id}\r\nCSeq: {req.cseq} {req.cseq_method}\r\n")
@@ -564,8 +564,8 @@ _RESPONSE_TAIL = "Server: Trunkline\r\nContent-Length: 0\r\n\r\n"
 def build_response(req: Request, code: int, reason: str, *, to_tag: str, headers: tuple[str, ...] = (),
                    received: str | None = None, rport: int | None = None) -> bytes:
     """A response to `req` (RFC 3261 §8.2.6): every Via in order (the top one with `received`/`rport` when given),
-    From, To (with `to_tag` unless it has a tag or this is a 100), Call-ID, CSeq, `headers` (whole lines without
-    CRLF), Server, Content-Length: 0. Control characters in the reason and extra headers are dropped."""
+    From, To (with `to_tag` unless it has a tag, this is a 100 or to_tag is ""), Call-ID, CSeq, `headers` (whole
+    lines without CRLF), Server, Content-Length: 0. Control characters in the reason and extra headers are dropped."""
     head = _response_head(req, code, reason, to_tag, received, rport)
     if headers:
         head += "".join([f"{_clean(header)}\r\n" for header in headers])
@@ -630,9 +630,10 @@ def parse_digest(value: str, method: str = "INVITE") -> DigestCredentials | None
     """Parse an Authorization/Proxy-Authorization value (RFC 2617 Digest, MD5, qop "auth" or none) into the SIP
     username and the `Digest` decide() checks (`method` is the request's, which the response hashes). None for
     another scheme, another algorithm or qop, a missing field or garbage: the server answers with a new challenge."""
-    scheme, _, rest = value.strip(" \t").partition(" ")
-    if scheme.lower() != "digest":
+    parts = value.split(None, 1)
+    if len(parts) != 2 or parts[0].lower() != "digest":
         return None
+    rest = parts[1]
     params = _digest_params(rest)
     if params is None:
         return None
