@@ -5,8 +5,8 @@ dialog event to `POST /events`. Both take a JSON object (Content-Type applicatio
 keys are checked one by one: an unknown key, a wrong type, a value too long or a character that could break the
 SIP header it ends up in answers 400 `{"detail": "<field>: <message>", "errors": {"<field>": ["<message>"]}}`
 (the REST API's error format) and reaches nothing. A body that is no JSON object is a 400 too, a wrong content
-type a 415, a larger body a 413, a wrong method a 405: Kamailio's mistakes are 4xx. A 5xx answer means a bug
-here or in the engine (logged with its traceback).
+type a 415, a larger body a 413, a wrong method a 405: Kamailio's mistakes are 4xx. A 500 means the switch
+failed (a bug, a spool it cannot write) and is logged with its traceback; Kamailio then refuses the call.
 
 This path carries every call through Kamailio (>= 2,000 calls/s plus about three events each), so the handlers
 read the raw bytes with json.loads, check types by hand and answer with bytes built once where they can; serve

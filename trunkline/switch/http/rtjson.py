@@ -1,7 +1,7 @@
 """A Decision as Kamailio's rtjson document: what `POST /route` answers.
 
 Checked against Kamailio's rtjson module (src/modules/rtjson/rtjson_routing.c and its README, the 5.x series
-5.6 ships) rather than guessed:
+5.6 ships) rather than guessed, and run through Kamailio 5.6.3 by tests/switch/test_kamailio.py:
 
 - the top level needs `routing` ("serial" or "parallel"; anything else fails rtjson_push_routes()) and `routes`,
   an array with at least one object: an empty array makes rtjson_push_routes() fail, so the config must read our
