@@ -68,6 +68,7 @@ log = logging.getLogger("trunkline.switch.sip")
 ALLOW = "Allow: INVITE, ACK, CANCEL, OPTIONS"
 ACCEPT = "Accept: application/sdp"
 TCP_IDLE = 120.0  # seconds a TCP connection may stay silent before it is closed
+TCP_WRITE_LIMIT = 2**20  # answers waiting to be sent on one connection; beyond, the connection is closed
 MAGIC_COOKIE = "z9hG4bK"  # RFC 3261 branches start with it; others are RFC 2543 clients
 # The first Via's RFC 3261 branch (Via headers come before the others in practice; a miss falls back to parsing).
 _ACK_BRANCH = re.compile(rb"\n(?:via|v)[ \t]*:[^\n]*?;[ \t]*branch=(z9hG4bK[^;,\s]*)", re.IGNORECASE)
@@ -491,7 +492,8 @@ class SipStream(asyncio.Protocol):
     """One TCP connection: frames cut by Content-Length, answers on the same connection, no retransmissions.
 
     The buffer never holds more than one message's limit (frame_length refuses a longer one, and the connection
-    is closed after its 400: a stream cannot be resynchronised)."""
+    is closed after its 400: a stream cannot be resynchronised); answers the peer does not read are held up to
+    TCP_WRITE_LIMIT, then the connection is closed; one silent for TCP_IDLE is closed."""
 
     def __init__(self, server: SipServer) -> None:
         self.server = server
@@ -511,8 +513,13 @@ class SipStream(asyncio.Protocol):
         self.transport = None
 
     def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
+        transport = self.transport
+        if transport is not None:
+            # Answers still waiting for a peer that reads nothing would hold close() open: dropped then.
+            if transport.get_write_buffer_size():
+                transport.abort()
+            else:
+                transport.close()
 
     def data_received(self, data: bytes) -> None:
         transport = self.transport
@@ -547,3 +554,6 @@ class SipStream(asyncio.Protocol):
             frame = bytes(buffer[:length])
             del buffer[:length]
             server.receive(frame, transport, None, self.peer, "tcp")
+            if transport.get_write_buffer_size() > TCP_WRITE_LIMIT:
+                transport.abort()  # a peer that sends and never reads (close() would wait to send it all first)
+                return
