@@ -82,7 +82,7 @@ SENDER = 1  # the customer SIPp calls as (127.0.0.1)
 SENDER_AUTH_ID = 1  # bench/decide.py's entries are 2c and 2c+1: id 1 is free
 DEFAULT_RATES = (2_000, 4_000, 6_000, 8_000, 10_000, 12_000, 14_000, 16_000, 18_000, 20_000)
 QUICK_RATES = (500, 1_000, 2_000)
-THROUGH_RATES = (500, 1_000, 1_500, 2_000, 2_500, 3_000, 4_000)
+THROUGH_RATES = (250, 500, 1_000, 1_500, 2_000, 2_500, 3_000, 4_000)
 TARGET_ONE = 1.00
 TARGET_TWO = 1.30
 TARGET_CPU = 0.75
@@ -654,7 +654,7 @@ def main() -> None:
     parser.add_argument("--skip-switch", action="store_true")
     parser.add_argument("--skip-through", action="store_true", help="skip the through-Kamailio (POST /route) row")
     parser.add_argument("--through-rates", type=lambda text: [int(rate) for rate in text.split(",")],
-                        help="calls/s through Kamailio (default 500 to 4,000)")
+                        help="calls/s through Kamailio (default 250 to 4,000)")
     parser.add_argument("--nice", type=int, default=0,
                         help="niceness of the servers and SIPp alike (e.g. -10 as root, to keep other work on a "
                              "shared machine from deciding the figures; default 0)")
@@ -720,8 +720,8 @@ def main() -> None:
                     flush_redis(options.redis_db)
         if options.skip_through:
             through_reason = "--skip-through"
-        elif unavailable or options.skip_switch:
-            through_reason = "trunkline switch is not available"
+        elif (unavailable := unavailable if not options.skip_switch else switch_available()):
+            through_reason = f"trunkline switch is not available: {unavailable}"
         elif not DEPLOY_CFG.exists():
             through_reason = f"{DEPLOY_CFG.relative_to(ROOT)} is not in this checkout"
         else:
