@@ -371,7 +371,7 @@ def parse_request(data: bytes) -> Request:
     found: dict[int, str] = {}
     extra_vias: list[str] = []
     get = _KEYS.get
-    lines[0] = "X:"  # the request line is read: one skipped header keeps the loop below free of index arithmetic
+    del lines[0]  # the request line, read above
     for line in lines:
         name, sep, value = line.partition(":")
         key = get(name)
@@ -423,9 +423,11 @@ def parse_request(data: bytes) -> Request:
 
     from_ = from_.strip(" \t")
     match = _NAME_ADDR.fullmatch(from_)
-    if match is not None and match[2] is not None:
-        from_user, from_tag = match[2], match[3]
-        if ":" in from_user or ";" in from_user or "%" in from_user:
+    if match is not None:
+        _, from_user, from_tag = match.groups()
+        if from_user is None:
+            from_user, from_tag = _address(from_, "From")
+        elif ":" in from_user or ";" in from_user or "%" in from_user:
             from_user = _clean_user(from_user)
     else:
         from_user, from_tag = _address(from_, "From")
