@@ -41,25 +41,29 @@ T = TypeVar("T")
 REALM = "trunkline"
 NOW = 1_796_558_400.0  # 2026-12-06 12:00 UTC
 ACME_IP, BOLT_IP, BROKE_IP, IDLE_IP, USER_IP = "192.0.2.10", "192.0.2.20", "192.0.2.30", "192.0.2.40", "198.51.100.9"
+PREFIXED_IP, BURST_IP = "192.0.2.60", "192.0.2.70"
 NUMBER = "441234567890"
 CLI = "15551234567"
 PASSWORD = "s3cret"
 
 
 def snapshot() -> RoutingSnapshot:
-    """Acme (IP 192.0.2.10), Bolt (one channel), Broke (no money), Idle (inactive), Carol (SIP user alice); three
-    providers, Bravo cheapest with two gateways, Charlie with a tech prefix."""
+    """Acme (IP 192.0.2.10), Bolt (one channel), Broke (no money), Idle (inactive), Carol (SIP user alice), Dora
+    (a route only for tech prefix 99#), Erin (one call a second); three providers, Bravo cheapest with two
+    gateways, Charlie with a tech prefix."""
     customers = (Customer(1, "Acme"), Customer(2, "Bolt", channels=1), Customer(3, "Broke"),
-                 Customer(4, "Idle", status=CustomerStatus.INACTIVE), Customer(5, "Carol"))
+                 Customer(4, "Idle", status=CustomerStatus.INACTIVE), Customer(5, "Carol"), Customer(6, "Dora"),
+                 Customer(7, "Erin", cps=1))
     return RoutingSnapshot(
         7, datetime(2026, 12, 6, 12, 0, tzinfo=UTC), customers=customers,
         ip_auths=(IpAuth(1, 1, ACME_IP), IpAuth(2, 2, BOLT_IP), IpAuth(3, 3, BROKE_IP), IpAuth(4, 4, IDLE_IP),
-                  IpAuth(5, 1, "2001:db8::10")),
+                  IpAuth(5, 1, "2001:db8::10"), IpAuth(6, 6, PREFIXED_IP), IpAuth(7, 7, BURST_IP)),
         sip_users=(SipUser(1, 5, "alice", ha1("alice", REALM, PASSWORD)),),
         providers=(Provider(101, "Alpha", (Gateway("a.example"),)),
                    Provider(102, "Bravo", (Gateway("b1.example", 5080), Gateway("b2.example", 5090, Transport.TCP))),
                    Provider(103, "Charlie", (Gateway("198.51.100.77"),), tech_prefix="77#")),
-        ingress_routes=tuple(IngressRoute(number, number, 1, max_duration=3600) for number in range(1, 6)),
+        ingress_routes=(*(IngressRoute(number, number, 1, max_duration=3600) for number in (1, 2, 3, 4, 5, 7)),
+                        IngressRoute(6, 6, 1, tech_prefix="99#")),
         rate_cards=(RateCard(1, "Retail", "USD", (RateRow("44", D("0.05")),), egress_card_ids=(11, 12, 13)),
                     RateCard(11, "Alpha", "USD", (RateRow("44", D("0.02")),), provider_id=101),
                     RateCard(12, "Bravo", "USD", (RateRow("44", D("0.01")),), provider_id=102),
@@ -76,7 +80,8 @@ class Switch:
         self.spool_dir = tmp_path / "spool"
         self.spool = FileSpool(self.spool_dir, "test")
         # balances.json beside the routing file, as the publisher writes it (Broke, customer 3, has none).
-        (tmp_path / "balances.json").write_text(json.dumps({"1": "10", "2": "10", "4": "10", "5": "10"}))
+        (tmp_path / "balances.json").write_text(json.dumps({"1": "10", "2": "10", "4": "10", "5": "10", "6": "10",
+                                                            "7": "10"}))
         self.now = NOW
         self.counters = MemoryCounters(lambda: self.now)
         self.nonces = Nonces(b"http-test-secret")
@@ -184,6 +189,7 @@ def test_an_ipv6_source_is_matched_whatever_its_spelling(switch: Switch) -> None
     (IDLE_IP, NUMBER, 403, "Account Inactive"),
     (BROKE_IP, NUMBER, 402, "Insufficient Balance"),
     (ACME_IP, "33123456789", 503, "No Routes Available (Pre)"),
+    (PREFIXED_IP, NUMBER, 580, "No Route Available"),
 ])
 def test_a_refused_call_answers_its_code_and_reason_without_routes(
         switch: Switch, source_ip: str, number: str, code: int, reason: str) -> None:
@@ -357,6 +363,19 @@ def test_a_channel_held_by_a_call_is_let_go_by_its_ended_event(switch: Switch) -
     assert [(line["kind"], line["call_id"], line.get("code")) for line in switch.lines()] == [
         ("attempt", "bolt-1", 200), ("attempt", "bolt-2", 503), ("answered", "bolt-1", None),
         ("attempt", "bolt-3", 503), ("ended", "bolt-1", None), ("attempt", "bolt-4", 200)]
+
+
+def test_a_second_call_in_the_same_second_is_refused_by_the_cps_limit(switch: Switch) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> list[Any]:
+        first = (await post(client, "/route", invite("erin-1", BURST_IP)))[1]
+        second = (await post(client, "/route", invite("erin-2", BURST_IP)))[1]
+        switch.now += 1.5  # the one-second window has moved on
+        third = (await post(client, "/route", invite("erin-3", BURST_IP)))[1]
+        return [first, second, third]
+
+    first, second, third = switch.run(scenario)
+    assert (first["code"], third["code"]) == (200, 200)
+    assert second == {"version": "1.0", "routing": "serial", "routes": [], "code": 503, "reason": "CPS Limit Reached"}
 
 
 def test_a_final_failed_event_lets_the_channel_go_too(switch: Switch) -> None:
