@@ -36,10 +36,11 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from json.encoder import encode_basestring_ascii as _quote
 from pathlib import Path
 from time import time
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from trunkline.contracts.calls import SPOOL_DIR, SPOOL_VERSION, EventKind
 from trunkline.contracts.codec import read_snapshot
@@ -75,21 +76,20 @@ ORDER_MEMO = 200_000  # egress orders whose attempt-line text is kept
 _Signature = tuple[int, int, int]  # st_mtime_ns, st_ino, st_size
 
 
-class _Live:
+class _Live(NamedTuple):
     """What the engine keeps per routed call for its events, expiry and live()."""
 
-    __slots__ = ("answered", "at", "customer", "egress", "expires_at", "held", "route", "transport")
+    at: float
+    expires_at: float
+    customer: int
+    route: int
+    egress: Order
+    held: bool  # holds channels in the counters
+    transport: str
 
-    def __init__(self, at: float, expires_at: float, customer: int, route: int, egress: Order, held: bool,
-                 transport: str) -> None:
-        self.at = at
-        self.expires_at = expires_at
-        self.customer = customer
-        self.route = route
-        self.egress = egress
-        self.held = held
-        self.transport = transport
-        self.answered: float | None = None
+
+# tuple.__new__ builds the NamedTuple in C: one per remembered call.
+_new_live: Callable[[tuple[float, float, int, int, Order, bool, str]], _Live] = partial(tuple.__new__, _Live)
 
 
 def _signature(path: Path) -> _Signature | None:
@@ -191,6 +191,7 @@ class Engine:
             self._sync = cast(LiveCounters, counters)
         self._node_json = _quote(node)
         self._live: dict[str, _Live] = {}
+        self._answered: dict[str, float] = {}  # remembered calls answered, when
         self._wheel: dict[int, list[str]] = {}  # per whole second of expiry, the remembered calls expiring in it
         self._seconds: list[int] = []
         self.expiring: asyncio.Task[None] | None = None
@@ -202,7 +203,7 @@ class Engine:
         # with its card), by id, the object kept alive beside its fragment so the id cannot be reused; emptied
         # when a new index comes in.
         self._fragments: dict[int, tuple[Any, Any, Any]] = {}
-        self._scopes: dict[tuple[int, int], tuple[object, object, object, tuple[Limit, ...], str]] = {}
+        self._scopes: dict[tuple[int, int], tuple[object, object, object, tuple[Limit, ...], str, bool]] = {}
 
     # Loading.
 
@@ -275,7 +276,7 @@ class Engine:
                 refused = (self._sync.acquire(call_id, limits, expires_at, now) if self._sync is not None else
                            await cast(AsyncLiveCounters, self._async).acquire(call_id, limits, expires_at, now))
                 if refused is None:
-                    held = any(limit[2] for limit in limits)
+                    held = scope[5] or (order[2] is not None and order[2][2] > 0)
                     break
                 decision = self._refused_at(decision, refused)
                 order = self._order(decision.routes)
@@ -284,9 +285,15 @@ class Engine:
                     break
                 limits = scope[3] if order[2] is None else (*scope[3], order[2])
             if hold and (held or transport in self.event_transports):
-                self._remember(call_id, _Live(now, expires_at, cast(Customer, customer).id,
-                                              cast(IngressRoute, route).id, cast(Order, decision.routes), held,
-                                              transport))
+                self._live[call_id] = _new_live((now, expires_at, cast(Customer, customer).id,
+                                                 cast(IngressRoute, route).id, cast(Order, decision.routes), held,
+                                                 transport))
+                second = int(expires_at)
+                bucket = self._wheel.get(second)
+                if bucket is None:
+                    bucket = self._wheel[second] = []
+                    heapq.heappush(self._seconds, second)
+                bucket.append(call_id)
         rate = decision.rate
         if rate is None or route is None:
             rate_json = "null"
@@ -313,7 +320,7 @@ class Engine:
             f'"expires_at":{_expiry(at, hold)}}}\n')
         return decision
 
-    def _scope(self, decision: Decision) -> tuple[object, object, object, tuple[Limit, ...], str]:
+    def _scope(self, decision: Decision) -> tuple[object, object, object, tuple[Limit, ...], str, bool]:
         """What a call's customer, auth entry and route give every call: their limited scopes in decide()'s order
         and the attempt line's fragment naming them; kept per (auth, route)."""
         limits: list[Limit] = []
@@ -329,7 +336,8 @@ class Engine:
                     f'"auth_id":{"null" if auth is None else auth.id},'
                     f'"tech_prefix":{"null" if route is None else _quote(route.tech_prefix)},'
                     f'"route":{"null" if route is None else route.id}')
-        scope = self._scopes[id(auth), id(route)] = (auth, route, customer, tuple(limits), fragment)
+        scope = self._scopes[id(auth), id(route)] = (auth, route, customer, tuple(limits), fragment,
+                                                     any(limit[2] for limit in limits))
         return scope
 
     def _order(self, routes: tuple[Egress, ...]) -> tuple[object, str, Limit | None]:
@@ -356,15 +364,6 @@ class Engine:
         return decision._replace(accepted=False, code=503, reason=CHANNEL_LIMIT if kind == CHANNELS else CPS_LIMIT,
                                  trace=(), routes=(), recording=False)
 
-    def _remember(self, call_id: str, live: _Live) -> None:
-        self._live[call_id] = live
-        second = int(live.expires_at)
-        bucket = self._wheel.get(second)
-        if bucket is None:
-            bucket = self._wheel[second] = []
-            heapq.heappush(self._seconds, second)
-        bucket.append(call_id)
-
     # Events.
 
     async def event(self, call_id: str, kind: EventKind, data: Mapping[str, object]) -> bool:
@@ -387,7 +386,7 @@ class Engine:
         elif kind == EventKind.ANSWERED:
             dialog = data.get("dialog")
             line["dialog"] = dialog if isinstance(dialog, dict) else None
-            live.answered = cast(float, line["at"])
+            self._answered[call_id] = cast(float, line["at"])
         elif kind == EventKind.FAILED:
             line["code"], line["reason"], line["final"] = data.get("code"), data.get("reason"), bool(
                 data.get("final", False))
@@ -404,6 +403,7 @@ class Engine:
                 await self.spool.aflush()
         elif kind == EventKind.ENDED or (kind == EventKind.FAILED and line["final"]):
             del self._live[call_id]
+            self._answered.pop(call_id, None)
             if live.held:
                 if self._sync is not None:
                     self._sync.release(call_id)
@@ -435,7 +435,7 @@ class Engine:
         count = 0
         if self._sync is not None:
             for call_id in self._sync.expire(now):
-                self._live.pop(call_id, None)
+                self._forget(call_id)
                 self._expired_line(call_id, now)
                 count += 1
         elif self.expiring is None or self.expiring.done():
@@ -452,7 +452,7 @@ class Engine:
                     if int(live.expires_at) == second:
                         waiting.append(call_id)
                     continue
-                del remembered[call_id]
+                self._forget(call_id)
                 if live.held and self._async is not None:
                     continue  # its hold expires in Redis, whose expiry writes the line
                 if live.held:
@@ -475,12 +475,17 @@ class Engine:
             log.error("expiring the held channels in Redis failed: %s", error)
             return
         for call_id in expired:
-            self._live.pop(call_id, None)
+            self._forget(call_id)
             self._expired_line(call_id, now)
 
+    def _forget(self, call_id: str) -> None:
+        self._live.pop(call_id, None)
+        self._answered.pop(call_id, None)
+
     def _expired_line(self, call_id: str, now: float) -> None:
-        self.spool.append({"v": SPOOL_VERSION, "kind": str(EventKind.EXPIRED), "call_id": call_id, "node": self.node,
-                           "at": now})
+        at = str(round(now * 1000))  # as the attempt line's: text, not json.dumps, since every held call ends here
+        self.spool.append_line(f'{{"v":{SPOOL_VERSION},"kind":"expired","call_id":{_quote(call_id)},'
+                               f'"node":{self._node_json},"at":{at[:-3]}.{at[-3:]}}}\n')
 
     # Introspection and shutdown.
 
@@ -488,7 +493,8 @@ class Engine:
         """The calls this process remembers (holding channels or expecting events), oldest first."""
         return [{"call_id": call_id, "customer": live.customer, "route": live.route,
                  "providers": [item.provider.id for item in live.egress], "transport": live.transport,
-                 "started": live.at, "answered": live.answered, "expires_at": live.expires_at, "held": live.held}
+                 "started": live.at, "answered": self._answered.get(call_id), "expires_at": live.expires_at,
+                 "held": live.held}
                 for call_id, live in self._live.items()]
 
     def flush(self) -> None:
