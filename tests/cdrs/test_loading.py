@@ -428,3 +428,16 @@ def test_a_loader_killed_mid_file_loses_and_doubles_nothing(settings) -> None:
     assert CallRecord.objects.count() == 3000
     assert CallRecord.objects.filter(state="ended", duration=10, release_reason="Downstream BYE").count() == 3000
     assert all(len(applied) == 3 for applied in CallRecord.objects.values_list("applied", flat=True))
+
+
+def test_an_answer_that_names_no_provider_answers_the_pending_gateway(world) -> None:
+    world, first, _ = world
+    write_spool("calls-sw1-100-000001.jsonl", [
+        attempt("anon-1", customer=world.customer.pk),
+        event("routed", "anon-1", T0 + 0.1, provider=first.pk, gateway=GW1, branch=0),
+        event("answered", "anon-1", T0 + 2, provider=None, dialog={"h_entry": 8, "h_id": 9}),
+    ])
+    load_spool()
+    record = CallRecord.objects.get()
+    assert record.attempts == [{"provider": first.pk, "gateway": GW1, "branch": 0, "code": 200, "reason": "OK"}]
+    assert (record.provider_id, record.provider_name) == (first.pk, "First Telecom")

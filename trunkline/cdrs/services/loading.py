@@ -174,9 +174,10 @@ def _earliest(current: datetime | None, at: datetime) -> datetime:
 
 
 def _attempt_entry(record: Any, provider: int | None, gateway: str) -> dict[str, Any] | None:
-    """The first tried gateway of `provider` (and `gateway`, when the line names one) that has no answer yet."""
+    """The first tried gateway of `provider` (and `gateway`, when the line names one) that has no answer yet; of
+    any provider when the edge's event did not name one (serial forking has one gateway pending at a time)."""
     for entry in record.attempts:
-        if (entry.get("code") is None and entry.get("provider") == provider
+        if (entry.get("code") is None and (provider is None or entry.get("provider") == provider)
                 and (not gateway or not entry.get("gateway") or entry.get("gateway") == gateway)):
             return entry
     return None
