@@ -266,11 +266,11 @@ def test_columns_are_hidden_and_reordered_for_this_operator_only(
     with navigation(page):
         popout.get_by_role("button", name="Save columns").click()
 
-    expected = ["name", "status", "currency", "balance", "debit_limit", "cps", "channels", "tags"]
+    expected = ["name", "status", "currency", "balance", "debit_limit", "live_channels", "cps", "channels", "tags"]
     assert visible_columns(page) == expected
     assert board_rows(page) == [{"name": "Alpha Carrier", "status": "Active", "currency": "USD",
-                                 "balance": "0.00 USD", "debit_limit": "0.00 USD", "cps": "5", "channels": "30",
-                                 "tags": "—"}]
+                                 "balance": "0.00 USD", "debit_limit": "0.00 USD", "live_channels": "0 / 30",
+                                 "cps": "5", "channels": "30", "tags": "—"}]
     stored = UserPreference.objects.get(user=operator_user).data
     assert stored == {"tables": {"CustomerTable": {"columns": expected[1:]}}}
 
