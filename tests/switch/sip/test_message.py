@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+import subprocess
+
 import pytest
 
 from trunkline.switch.sip.message import (
@@ -32,7 +37,7 @@ SIPP_INVITE = (
     b"Max-Forwards: 70\r\n"
     b"Subject: Performance Test\r\n"
     b"Content-Type: application/sdp\r\n"
-    b"Content-Length: 129\r\n"
+    b"Content-Length:   129\r\n"  # SIPp pads the length to its [len] field's width
     b"\r\n" + SDP)
 
 SIPP_REQUEST = Request(
@@ -91,6 +96,47 @@ AUTH_INVITE = (
 
 def test_sipp_invite_parses_exactly() -> None:
     assert parse_request(SIPP_INVITE) == SIPP_REQUEST
+
+
+def _sipp() -> str:
+    path = shutil.which("sipp")
+    if path is None:
+        if os.environ.get("TRUNKLINE_REQUIRE_SIP") == "1":
+            pytest.fail("sipp is not installed and TRUNKLINE_REQUIRE_SIP=1")
+        pytest.skip("sipp is not installed")
+    return path
+
+
+def test_live_sipp_invite_parses_exactly() -> None:
+    # The INVITE that Debian's SIPp really sends, caught on a socket: what SIPP_INVITE stands for.
+    sipp = _sipp()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        sipp_port = probe.getsockname()[1]  # a free port for SIPp (never its default 5060: others test at once)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.settimeout(15)
+        port = server.getsockname()[1]
+        process = subprocess.Popen(
+            [sipp, "-sn", "uac", f"127.0.0.1:{port}", "-s", "15551234567", "-m", "1", "-i", "127.0.0.1",
+             "-p", str(sipp_port), "-timeout", "10", "-nostdin"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            data, source = server.recvfrom(65_535)
+        finally:
+            process.terminate()
+            process.wait(10)
+    pid = process.pid
+    assert source == ("127.0.0.1", sipp_port)
+    assert parse_request(data) == Request(
+        method="INVITE", uri=f"sip:15551234567@127.0.0.1:{port}", user="15551234567",
+        call_id=f"1-{pid}@127.0.0.1", cseq=1, cseq_method="INVITE", branch=f"z9hG4bK-{pid}-1-0",
+        vias=(f"SIP/2.0/UDP 127.0.0.1:{sipp_port};branch=z9hG4bK-{pid}-1-0",),
+        from_=f"sipp <sip:sipp@127.0.0.1:{sipp_port}>;tag={pid}SIPpTag001", from_user="sipp",
+        from_tag=f"{pid}SIPpTag001", to=f"15551234567 <sip:15551234567@127.0.0.1:{port}>", to_tag=None,
+        pai_user=None, max_forwards=70, authorization=None, content_length=129, rport=False, transport="udp")
+    assert data == SIPP_INVITE.replace(b"4711", str(pid).encode()).replace(b"5061", str(sipp_port).encode()).replace(
+        b"5060", str(port).encode())
 
 
 def test_compact_invite_parses_exactly() -> None:
@@ -211,8 +257,8 @@ def _replace(old: bytes, new: bytes) -> bytes:
     (_replace(b"CSeq: 1 INVITE", b"CSeq: 2147483648 INVITE"), "Bad CSeq"),
     (_replace(b"Max-Forwards: 70", b"Max-Forwards: 256"), "Bad Max-Forwards"),
     (_replace(b"Max-Forwards: 70", b"Max-Forwards: -1"), "Bad Max-Forwards"),
-    (_replace(b"Content-Length: 129", b"Content-Length: 130"), "Bad Content-Length"),
-    (_replace(b"Content-Length: 129", b"Content-Length: 12a"), "Bad Content-Length"),
+    (_replace(b"Content-Length:   129", b"Content-Length: 130"), "Bad Content-Length"),
+    (_replace(b"Content-Length:   129", b"Content-Length: 12a"), "Bad Content-Length"),
     (_replace(b"Call-ID: 1-4711@127.0.0.1", b"Call-ID: "), "Bad Call-ID"),
     (_replace(b"Via: SIP/2.0/UDP", b"Via: SIP/1.0/UDP"), "Bad Via"),
     (_replace(b"Via: SIP/2.0/UDP 127.0.0.1:5061", b"Via: SIP/2.0/UDP"), "Bad Via"),
@@ -263,9 +309,9 @@ def test_frame_length() -> None:
 
 @pytest.mark.parametrize(("data", "reason"), [
     (_without(b"Content-Length"), "Missing Content-Length"),
-    (_replace(b"Content-Length: 129", b"Content-Length: lots"), "Bad Content-Length"),
-    (_replace(b"Content-Length: 129", b"Content-Length: 129\r\nl: 129"), "Duplicate Content-Length"),
-    (_replace(b"Content-Length: 129", b"Content-Length: 16384"), "Message Too Large"),
+    (_replace(b"Content-Length:   129", b"Content-Length: lots"), "Bad Content-Length"),
+    (_replace(b"Content-Length:   129", b"Content-Length: 129\r\nl: 129"), "Duplicate Content-Length"),
+    (_replace(b"Content-Length:   129", b"Content-Length: 16384"), "Message Too Large"),
     (b"INVITE " + b"x" * MAX_MESSAGE, "Message Too Large"),
 ])
 def test_frame_length_refusals(data: bytes, reason: str) -> None:
