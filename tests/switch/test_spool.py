@@ -40,10 +40,12 @@ def test_lines_are_written_at_flush_only_in_one_file_named_by_node_pid_and_seque
     spool.flush()  # nothing pending: nothing written
     assert (tmp_path / "spool" / name).read_text() == text
     spool.append({"call_id": "c2", "cli": "é"})
+    spool.append({"call_id": "c3", "reason": "\ud800"})  # a lone surrogate, as a client's JSON may carry
     spool.close()
     lines, offset = read_spool_lines(tmp_path / "spool" / name)
     assert lines == [{"v": 1, "kind": "attempt", "call_id": "c1", "reserve": "0.010000", "rate": None},
-                     {"v": 1, "kind": "ended", "call_id": "c1"}, {"call_id": "c2", "cli": "é"}]
+                     {"v": 1, "kind": "ended", "call_id": "c1"}, {"call_id": "c2", "cli": "é"},
+                     {"call_id": "c3", "reason": "\ud800"}]
     assert offset == len((tmp_path / "spool" / name).read_bytes())
 
 

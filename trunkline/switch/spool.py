@@ -42,7 +42,8 @@ def _default(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-_encoder = json.JSONEncoder(separators=(",", ":"), default=_default, ensure_ascii=False)
+# ASCII: a lone surrogate a client sent as a JSON escape is written escaped, not failing the batch in encode().
+_encoder = json.JSONEncoder(separators=(",", ":"), default=_default)
 
 
 def encode_line(record: Mapping[str, Any]) -> str:
