@@ -338,7 +338,7 @@ def start_kamailio(work: Path, mtree: dict[str, str], children: int, rcvbuf: int
     database = work / "kamailio-db"
     write_mtree(database, mtree)
     port = free_sip_port()
-    command = ["kamailio", "-f", str(config), "-DD", "-E", "-m", "1024", "-M", "16",
+    command = ["kamailio", "-f", str(config), "-DD", "-E", "-m", "1024", "-M", "16", "-Y", str(work),
                "-A", f"BENCH_LISTEN=udp:127.0.0.1:{port}", "-A", f'BENCH_DB="text://{database}"',
                "-A", f"BENCH_CHILDREN={children}", "-A", f"BENCH_RCVBUF={rcvbuf}"]
     return Server(f"Kamailio mtree ({children} UDP workers)", command, log_path=work / "kamailio.log"), port
@@ -778,7 +778,7 @@ def run_through(data: Data, work: Path, options: argparse.Namespace, seconds: fl
         substdefs = {"TL_SIP_PORT": kamailio_port, "TL_RPC_PORT": rpc_port,
                      "TL_SWITCH_URL": f"http://127.0.0.1:{http_port}"}
         # No -E: the deployed config logs to syslog, as in production.
-        command = ["kamailio", "-f", str(DEPLOY_CFG), "-DD", "-m", "512", "-M", "16",
+        command = ["kamailio", "-f", str(DEPLOY_CFG), "-DD", "-m", "512", "-M", "16", "-Y", str(through),
                    *(f"--substdef=!{key}!{value}!g" for key, value in substdefs.items())]
         kamailio = Server("Kamailio edge", command, log_path=through / "kamailio.log")
         servers.append(kamailio)
