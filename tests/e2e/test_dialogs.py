@@ -103,6 +103,13 @@ def test_dialogs_lists_a_live_call_and_refreshes_by_itself_when_another_comes_up
     # Not answered yet: the edge holds no dialog to end, so its box cannot be ticked.
     expect(page.get_by_role("checkbox", name="Select call second@edge")).to_be_disabled()
 
+    # Signed out meanwhile: the rows' address answers the login page, and the list says it is not refreshing
+    # rather than showing the old rows as current.
+    expect(page.get_by_text("Not refreshing")).to_be_hidden()
+    page.context.clear_cookies()
+    expect(page.get_by_text("Not refreshing")).to_be_visible()
+    expect(page.get_by_text("Refreshes by itself")).to_be_hidden()
+
 
 def test_end_calls_on_a_ticked_row_asks_kamailio_and_says_so(operator_page: Page, acme: Customer,
                                                              carrier: Provider, kamailio_rpc: KamailioRpc) -> None:
