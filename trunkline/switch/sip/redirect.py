@@ -2,7 +2,7 @@
 
 Each Contact is `<sip:TECHPREFIX+NUMBER@HOST:PORT[;transport=tcp|tls]?X-CLI=CLI&P-Asserted-Identity=PAI>;q=Q`:
 - the user part is the provider's tech prefix + the dialled number after rewrites (Decision.destination), escaped
-  as an RFC 3261 user (digits, '+', '*', '#'-free numbers pass unchanged);
+  as an RFC 3261 user: letters, digits, '+', '*' and the other user-unreserved characters stay, '#' becomes %23;
 - `;transport=` names the gateway's transport when it is not UDP (the sip: default);
 - the CLI and P-Asserted-Identity ride as URI headers (RFC 3261 §19.1.1), which the caller copies into the INVITE it
   sends to that Contact: `X-CLI=<cli>` and `P-Asserted-Identity=<sip:PAI@HOST>` with the gateway's host, each value
