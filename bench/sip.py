@@ -3,7 +3,8 @@ the same 302 from an mtree of the same prefixes (issue 10, item 7).
 
     .venv/bin/python bench/sip.py [--quick] [--rates 2000,4000,...] [--duration S] [--processes 1,2]
                                   [--customers N] [--prefixes N] [--kamailio-children N] [--rcvbuf BYTES]
-                                  [--skip-kamailio] [--skip-switch] [--skip-through] [--keep]
+                                  [--skip-kamailio] [--skip-switch] [--skip-through] [--through-processes N]
+                                  [--through-rates R,...] [--nice N] [--keep]
 
 1. Data: bench/decide.py's routing snapshot (10,000 customers with 20,000 IP-auth entries, a customer card and 5
    provider cards of 100,000 prefixes each, seed 20261128), plus one IP-auth entry 127.0.0.1 for customer 1 (SIPp
@@ -460,7 +461,7 @@ def run_sipp(target: str, scenario: Path, injection: Path | None, rate: int, sec
                "-r", str(rate), "-rp", "1000", "-m", str(calls), "-l", str(max(rate, 100)),
                "-buff_size", str(buff_size), "-recv_timeout", "4000", "-timeout", f"{int(seconds * 3 + 30)}s",
                "-max_recv_loops", "10000", "-max_sched_loops", "10000", "-nostdin",
-               "-trace_stat", "-stf", "stats.csv", "-fd", "1", "-trace_rtt", "-rtt_freq", "1000",
+               "-trace_stat", "-stf", "stats.csv", "-fd", "1", "-trace_rtt", "-rtt_freq", "100",
                "-trace_screen", "-screen_file", "screen.log", *extra]
     if injection is not None:
         command[4:4] = ["-inf", str(injection)]
@@ -527,10 +528,15 @@ def climb(name: str, processes: int, server: Measured, port: int, injection: Pat
     for rate in rates:
         if not server.alive():
             return Ladder(name, processes, steps, f"the server exited: {server.tail()}").report_error()
+        parts = [(part.name, part.cpu()) for part in server.servers] if isinstance(server, Group) else []
         step = run_sipp(f"127.0.0.1:{port}", scenario, injection, rate, seconds, work / f"rate-{rate}", server,
                         buff_size, extra)
         steps.append(step)
         print(f"  {step.describe()}", flush=True)
+        if isinstance(server, Group) and step.successful:
+            print("    CPU µs/call by part: " + ", ".join(
+                f"{name} {(part.cpu() - before) / step.successful * 1e6:.0f}"
+                for (name, before), part in zip(parts, server.servers, strict=True)), flush=True)
         misses = 0 if step.clean else misses + 1
         if misses == 2:
             break
@@ -626,7 +632,7 @@ def print_table(ladders: Sequence[Ladder], kamailio: Ladder | None, through: Lad
         else:
             verdict = "PASS" if best.rate >= TARGET_THROUGH else "FAIL"
             p99 = f"{best.p99_ms:.0f}" if best.p99_ms is not None else "-"
-            print(f"  {verdict}: through Kamailio with POST /route: {best.rate:,} routed calls/s clean, CPU "
+            print(f"  {verdict}: {through.server}: {best.rate:,} routed calls/s clean, CPU "
                   f"{best.cpu_us:.1f} µs/call (Kamailio + switch), p99 {p99} ms to the 200 (target >= "
                   f"{TARGET_THROUGH:,}/s)")
     elif through_reason:
@@ -653,6 +659,8 @@ def main() -> None:
     parser.add_argument("--skip-kamailio", action="store_true")
     parser.add_argument("--skip-switch", action="store_true")
     parser.add_argument("--skip-through", action="store_true", help="skip the through-Kamailio (POST /route) row")
+    parser.add_argument("--through-processes", type=int, default=1,
+                        help="switch processes behind Kamailio (default 1; more share counters in Redis)")
     parser.add_argument("--through-rates", type=lambda text: [int(rate) for rate in text.split(",")],
                         help="calls/s through Kamailio (default 250 to 4,000)")
     parser.add_argument("--nice", type=int, default=0,
@@ -765,8 +773,9 @@ def run_through(data: Data, work: Path, options: argparse.Namespace, seconds: fl
                       for provider in data.snapshot.providers)
     write_snapshot(dataclasses.replace(data.snapshot, providers=providers), through / SNAPSHOT_FILE)
     shutil.copy(data.var_dir / "balances.json", through / "balances.json")
-    name = "through Kamailio (POST /route)"
-    switch, switch_port, http_port = start_switch(through, through, 1, options.redis_db)
+    processes = options.through_processes
+    name = f"through Kamailio (POST /route, {processes} switch process{'es' if processes > 1 else ''})"
+    switch, switch_port, http_port = start_switch(through, through, processes, options.redis_db)
     servers: list[Server] = [switch]
     try:
         uas = Server("SIPp UAS", ["sipp", "-sf", str(BENCH / "sip_scenarios" / "through_uas.xml"), "-i", "127.0.0.1",
@@ -783,14 +792,16 @@ def run_through(data: Data, work: Path, options: argparse.Namespace, seconds: fl
         kamailio = Server("Kamailio edge", command, log_path=through / "kamailio.log")
         servers.append(kamailio)
         if not sip_ready(switch_port, switch, 600):
-            return Ladder(name, 1, [], f"the switch did not answer OPTIONS: {switch.tail()}").report_error()
+            return Ladder(name, processes, [], f"the switch did not answer OPTIONS: {switch.tail()}").report_error()
         if not sip_ready(kamailio_port, kamailio, 60):
-            return Ladder(name, 1, [], f"Kamailio did not answer OPTIONS: {kamailio.tail()}").report_error()
-        return climb(name, 1, Group(switch, kamailio), kamailio_port, work / "numbers.csv", rates, seconds, through,
-                     options.buff_size, BENCH / "sip_scenarios" / "through_uac.xml")
+            return Ladder(name, processes, [], f"Kamailio did not answer OPTIONS: {kamailio.tail()}").report_error()
+        return climb(name, processes, Group(switch, kamailio), kamailio_port, work / "numbers.csv", rates, seconds,
+                     through, options.buff_size, BENCH / "sip_scenarios" / "through_uac.xml")
     finally:
         for server in reversed(servers):
             server.stop()
+        if processes > 1:
+            flush_redis(options.redis_db)
 
 
 if __name__ == "__main__":
