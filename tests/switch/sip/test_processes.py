@@ -326,3 +326,21 @@ def test_a_cancel_while_the_decision_is_pending_gets_200_and_the_invite_487(
     client.close()
     assert kinds == [("attempt", 200), ("failed", 487)]
     assert get_json(running.http_port, "/health")["live"] == 0
+
+
+def test_the_ports_and_host_come_from_the_environment_without_options(tmp_path: Path) -> None:
+    write_snapshot(world(), tmp_path / SNAPSHOT_FILE)
+    env = switch_env(tmp_path, SWITCH_SIP_PORT="0", SWITCH_HTTP_PORT="0", SWITCH_HOST="127.0.0.1")
+    process = subprocess.Popen(switch_command(), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("trunkline switch: SIP udp+tcp 127.0.0.1:") and line.endswith(
+            ", 1 process, routing revision 7\n"), line
+        assert ":5060," not in line and ":8090," not in line  # port 0: the kernel's choice, not the defaults
+    finally:
+        process.terminate()
+        assert process.wait(15) == 0
+        process.stdout.close()  # type: ignore[union-attr]
+        process.stderr.close()  # type: ignore[union-attr]

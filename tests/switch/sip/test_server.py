@@ -289,3 +289,11 @@ def test_over_tcp_a_peer_that_never_reads_its_answers_is_cut_off(switch: Switch)
         assert [answer.code for answer in peer.call()] == [100, 302]
     finally:
         peer.close()
+
+
+def test_options_with_max_forwards_0_is_answered_here(switch: Switch, peer_factory: PeerFactory) -> None:
+    peer = peer_factory(switch.sip_port)
+    peer.send(peer.invite(method="OPTIONS").replace(b"Max-Forwards: 70", b"Max-Forwards: 0"))
+    answer = peer.receive()
+    assert (answer.code, answer.reason, answer.header("Allow"), answer.header("Accept")) == (
+        200, "OK", "INVITE, ACK, CANCEL, OPTIONS", "application/sdp")
