@@ -218,6 +218,17 @@ def session_pids(sid: int) -> list[int]:
     return found
 
 
+def redis_pids() -> list[int]:
+    """The Redis server's processes (the counters of a multi-process switch live there; not started here)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with suppress(OSError):
+                if Path(f"/proc/{entry}/comm").read_text().strip() == "redis-server":
+                    found.append(int(entry))
+    return found
+
+
 def udp_receive_drops() -> int:
     """The kernel's count of datagrams dropped for a full receive buffer, machine-wide (/proc/net/snmp, Udp:
     RcvbufErrors): says whether a step's retransmissions came from a buffer overflowing (on either side)."""
@@ -529,10 +540,15 @@ def climb(name: str, processes: int, server: Measured, port: int, injection: Pat
         if not server.alive():
             return Ladder(name, processes, steps, f"the server exited: {server.tail()}").report_error()
         parts = [(part.name, part.cpu()) for part in server.servers] if isinstance(server, Group) else []
+        redis = redis_pids() if processes > 1 and isinstance(server, Server) and "switch" in name else []
+        redis_before = cpu_seconds(redis)
         step = run_sipp(f"127.0.0.1:{port}", scenario, injection, rate, seconds, work / f"rate-{rate}", server,
                         buff_size, extra)
         steps.append(step)
         print(f"  {step.describe()}", flush=True)
+        if redis and step.successful:
+            print(f"    Redis (the shared server, whoever else uses it included): "
+                  f"{(cpu_seconds(redis) - redis_before) / step.successful * 1e6:.0f} µs/call more", flush=True)
         if isinstance(server, Group) and step.successful:
             print("    CPU µs/call by part: " + ", ".join(
                 f"{name} {(part.cpu() - before) / step.successful * 1e6:.0f}"
