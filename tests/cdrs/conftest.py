@@ -11,8 +11,11 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -110,37 +113,56 @@ def _free_port(kind: int) -> int:
         return probe.getsockname()[1]
 
 
+def _start_kamailio(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int] | None:
+    """Kamailio on free ports, once it answers JSON-RPC; None when it could not bind them (another test took a port
+    between the probe and Kamailio's bind)."""
+    rpc_port = _free_port(socket.SOCK_STREAM)
+    config = tmp_path / "kamailio.cfg"
+    config.write_text(KAMAILIO_CFG.format(sip_port=_free_port(socket.SOCK_DGRAM), rpc_port=rpc_port,
+                                          modules=KAMAILIO_MODULES))
+    with (tmp_path / "kamailio.log").open("w") as log:
+        process = subprocess.Popen([KAMAILIO, "-DD", "-E", "-f", str(config), "-w", str(tmp_path)],
+                                   stdout=log, stderr=subprocess.STDOUT)
+    request = json.dumps({"jsonrpc": "2.0", "method": "core.version", "id": 0}).encode()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        try:  # ready once its JSON-RPC answers, not only once its port is bound
+            with urllib.request.urlopen(f"http://127.0.0.1:{rpc_port}/RPC", data=request, timeout=5) as answer:
+                answer.read()
+            return process, rpc_port
+        except urllib.error.HTTPError:  # an answer all the same
+            return process, rpc_port
+        except OSError:
+            time.sleep(0.05)
+    _stop(process)
+    return None
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @pytest.fixture
-def real_kamailio(settings, tmp_path) -> Iterator[str]:
+def real_kamailio(settings, tmp_path: Path) -> Iterator[str]:
     """A real Kamailio answering JSON-RPC on a free port (set as KAMAILIO_RPC_URL), holding no dialog."""
     if not os.path.exists(KAMAILIO):
         if os.environ.get("TRUNKLINE_REQUIRE_SIP") == "1":
             pytest.fail("kamailio is not installed and TRUNKLINE_REQUIRE_SIP=1")
         pytest.skip("kamailio is not installed")
-    rpc_port = _free_port(socket.SOCK_STREAM)
-    config = tmp_path / "kamailio.cfg"
-    config.write_text(KAMAILIO_CFG.format(sip_port=_free_port(socket.SOCK_DGRAM), rpc_port=rpc_port,
-                                          modules=KAMAILIO_MODULES))
-    log = (tmp_path / "kamailio.log").open("w")
-    process = subprocess.Popen([KAMAILIO, "-DD", "-E", "-f", str(config), "-w", str(tmp_path)],
-                               stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(3):
+        started = _start_kamailio(tmp_path)
+        if started is not None:
+            break
+    else:
+        pytest.fail(f"Kamailio did not start: {(tmp_path / 'kamailio.log').read_text()[-2000:]}")
+    process, rpc_port = started
+    settings.KAMAILIO_RPC_URL = f"http://127.0.0.1:{rpc_port}/RPC"
     try:
-        deadline = time.monotonic() + 10
-        while True:  # ready once its RPC port takes connections
-            try:
-                socket.create_connection(("127.0.0.1", rpc_port), timeout=0.2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"Kamailio did not start: {(tmp_path / 'kamailio.log').read_text()[-2000:]}")
-                time.sleep(0.05)
-        settings.KAMAILIO_RPC_URL = f"http://127.0.0.1:{rpc_port}/RPC"
         yield settings.KAMAILIO_RPC_URL
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        _stop(process)
