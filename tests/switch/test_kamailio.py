@@ -334,10 +334,10 @@ class Sipp:
             time.sleep(0.02)
 
     def caller(self, scenario: str, *, local_ip: str = CUSTOMER_IP, number: str = NUMBER, pause_ms: int = 0,
-               replace: dict[str, str] | None = None) -> SippRun:
+               replace: dict[str, str] | None = None, transport: str = "u1") -> SippRun:
         assert self.edge is not None
         return self._start(scenario, [f"127.0.0.1:{self.edge.sip_port}", "-i", local_ip, "-p", str(free_port()),
-                                      "-s", number, "-d", str(pause_ms)], replace)
+                                      "-s", number, "-d", str(pause_ms), "-t", transport], replace)
 
     def stop_all(self) -> None:
         for run in self.runs:
@@ -412,6 +412,19 @@ def test_a_call_is_answered_through_kamailio_and_every_event_reaches_the_spool(e
     assert re.search(rf"^From: \"Caller\" <sip:{CLI}@127\.0\.0\.1>;tag=", invite, re.M), invite
     assert ack.startswith("ACK ") and bye.startswith("BYE ")
     assert caller.received() == ["SIP/2.0 100 Trying", "SIP/2.0 180 Ringing", "SIP/2.0 200 OK", "SIP/2.0 200 OK"]
+
+
+def test_a_caller_over_tcp_reaches_a_udp_gateway_and_hangs_up_through_kamailio(edge: Edge, sipp: Sipp) -> None:
+    gateway = sipp.gateway("uas_answer.xml", edge.alpha_port)
+    caller = sipp.caller("uac_bye.xml", pause_ms=500, transport="t1")
+    ok(caller, gateway)
+    lines = ended(edge, caller.call_id())
+    assert kinds(lines) == ["attempt", "routed", "early", "answered", "ended"], lines
+    assert event(lines, "ended")["release_reason"] == "Downstream BYE"
+    # Kamailio record-routes twice when the transport changes: the gateway sees the UDP side first.
+    invite = gateway.received_messages()[0]
+    assert re.findall(r"^Record-Route: <sip:127\.0\.0\.1:(\d+);(?:transport=(tcp);)?r2=on", invite, re.M) == [
+        (str(edge.sip_port), ""), (str(edge.sip_port), "tcp")], invite
 
 
 def test_a_503_from_the_first_gateway_fails_over_to_the_second_and_both_attempts_are_reported(
