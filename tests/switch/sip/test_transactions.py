@@ -6,12 +6,15 @@ which tick is then exact. The transports record what the transactions send throu
 
 from __future__ import annotations
 
+import os
+
 from trunkline.switch.sip.transactions import (
     COMPLETED,
     CONFIRMED,
     PROCEEDING,
     TERMINATED,
     TICK,
+    Owners,
     Transactions,
 )
 
@@ -173,3 +176,57 @@ def test_a_closed_stream_gets_nothing_written() -> None:
     tcp.closing = True
     table.final(transaction, b"302", 0.0)
     assert tcp.sent == [] and transaction.state == COMPLETED
+
+
+# --- the shared owner table of several processes ---------------------------------------------------------------
+
+
+def test_an_owner_is_found_by_its_key_until_it_lets_go() -> None:
+    owners = Owners(buckets=16)
+    key = hash(("z9hG4bK-1", "INVITE", PEER))
+    assert owners.owner(key) is None
+    owners.claim(key, 3)
+    assert owners.owner(key) == 3
+    owners.release(key, 2)  # not the owner: nothing changes
+    assert owners.owner(key) == 3
+    owners.release(key, 3)
+    assert owners.owner(key) is None
+
+
+def test_a_full_bucket_gives_up_its_first_entry_and_keys_in_it_stay_apart() -> None:
+    owners = Owners(buckets=16)
+    keys = [bucket_mate << 8 | 5 for bucket_mate in range(1, 6)]  # low bits 5: all in bucket 5, other high bits
+    for number, key in enumerate(keys[:4]):
+        owners.claim(key, number)
+    assert [owners.owner(key) for key in keys] == [0, 1, 2, 3, None]
+    owners.claim(keys[4], 4)
+    assert [owners.owner(key) for key in keys] == [None, 1, 2, 3, 4]
+    owners.release(keys[2], 2)
+    owners.claim(keys[0], 0)  # the freed entry is taken again
+    assert [owners.owner(key) for key in keys] == [0, 1, None, 3, 4]
+
+
+def test_a_claim_made_in_a_forked_process_is_seen_by_the_others() -> None:
+    owners = Owners(buckets=1024)
+    key = hash(("z9hG4bK-forked", "INVITE", PEER))
+    pid = os.fork()
+    if pid == 0:  # the child claims and leaves at once
+        owners.claim(key, 1)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert status == 0 and owners.owner(key) == 1
+
+
+def test_an_ended_transaction_leaves_the_owner_table() -> None:
+    udp = Datagrams()
+    owners = Owners(buckets=16)
+    table = Transactions(0.0, owners, 1)
+    key = ("z9hG4bK-2", "INVITE", PEER)
+    owners.claim(hash(key), 1)
+    transaction = table.begin(key, True, udp, PEER, 0.0)
+    transaction.owned = hash(key)
+    table.final(transaction, b"302", 0.0)
+    table.ack(transaction, 0.1)
+    assert owners.owner(hash(key)) == 1
+    run_ticks(table, 0.2, 5.3, udp)  # timer I
+    assert transaction.state == TERMINATED and owners.owner(hash(key)) is None

@@ -93,7 +93,7 @@ class SipServer:
         self.forwarded = 0  # datagrams handed to the process owning their transaction
         self.eager = eager  # route() never suspends (in-process counters): drive it without a Task
         self.now = loop.time()
-        self.transactions = Transactions(self.now)
+        self.transactions = Transactions(self.now, owners, slot)
         self.streams: set[SipStream] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.handled = 0  # requests that started a transaction
@@ -209,6 +209,7 @@ class SipServer:
                    "INVITE" if method == "ACK" else method, source)
         transactions = self.transactions
         transaction = transactions.get(key)
+        claimed = 0
         owners = self.owners
         if owners is not None and addr is not None and transaction is None and not forwarded and (
                 method == "INVITE" or method == "ACK" or method == "CANCEL"):
@@ -219,6 +220,7 @@ class SipServer:
                 return
             if method == "INVITE":
                 owners.claim(owned, self.slot)
+                claimed = owned
         if method == "ACK":
             if transaction is not None:
                 transactions.ack(transaction, self.now)
@@ -228,6 +230,7 @@ class SipServer:
             return
         self.handled += 1
         transaction = transactions.begin(key, method == "INVITE", transport, addr, self.now)
+        transaction.owned = claimed
         via = _via_fix(request, source)
         if method == "INVITE":
             self.invites += 1
