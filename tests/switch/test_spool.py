@@ -150,3 +150,30 @@ def test_redis_spool_adds_one_stream_entry_per_line_with_the_line_field() -> Non
             await spool.aclose()
 
     asyncio.run(scenario())
+
+
+def test_a_batch_redis_did_not_take_stays_pending_for_the_next_flush() -> None:
+    import socket
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from trunkline.switch.spool import RedisSpool
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    async def scenario() -> None:
+        spool = RedisSpool(f"redis://127.0.0.1:{port}/0")
+        spool.append({"call_id": "c1"})
+        with pytest.raises(RedisConnectionError):
+            await spool.aflush()
+        assert spool.pending == ['{"call_id":"c1"}\n']
+        spool.flush()  # in the background: fails again, logged, and the line comes back
+        spool.append({"call_id": "c2"})
+        while spool._sending:
+            await asyncio.sleep(0.01)
+        assert spool.pending == ['{"call_id":"c1"}\n', '{"call_id":"c2"}\n']
+        await spool.redis.aclose()
+
+    asyncio.run(scenario())

@@ -203,13 +203,19 @@ class RedisSpool:
     def _sent(self, task: asyncio.Task[None]) -> None:
         self._sending.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.error("spool: sending a batch to Redis failed: %s", task.exception())
+            log.error("spool: sending a batch to Redis failed (kept for the next flush): %s", task.exception())
 
     async def _send(self, batch: list[str]) -> None:
         pipe = self.redis.pipeline(transaction=False)
         for line in batch:
             pipe.xadd(self.stream, {STREAM_FIELD: line.rstrip("\n")}, maxlen=self.maxlen, approximate=True)
-        await pipe.execute()
+        try:
+            await pipe.execute()
+        except Exception:
+            # Back in front of what came since, for the next flush: a Redis restart loses no line (a batch cut
+            # half-way may be added twice; the loader merges lines by call id, idempotently).
+            self.pending[:0] = batch
+            raise
 
     async def aflush(self) -> None:
         """Everything appended so far is in the stream when this returns."""
