@@ -274,11 +274,34 @@ def _replace(old: bytes, new: bytes) -> bytes:
     (_replace(b"Subject: Performance Test", b"Subject: Perf\rTest"), "Bad Line Ending"),
     (_replace(b"Subject: Performance Test", b"Subject: Perf\x00Test"), "NUL in Headers"),
     (_replace(b"Subject: Performance Test", b"Subject: Perf\xc3\x28Test"), "Invalid UTF-8"),
+    # Past what any real request holds, refused before the costly reading.
+    (_replace(b"Subject:", b"X-A: 1\r\n" * 119 + b"Subject:"), "Too Many Headers"),
+    (_replace(b"Subject:", b"Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKv\r\n" * 70 + b"Subject:"), "Too Many Vias"),
+    (_replace(b"Via: SIP/2.0/UDP", b"Via: " + b"SIP/2.0/UDP h, " * 70 + b"SIP/2.0/UDP"), "Too Many Vias"),
+    (_replace(b"Via: SIP/2.0/UDP", b'Via: SIP/2.0/UDP h;x="' + b"," * 2048 + b'", SIP/2.0/UDP'), "Bad Via"),
+    (_replace(b";branch=z9hG4bK-4711-1-0", b";branch=z9hG4bK-4711-1-0;x=" + b"y" * 2048), "Bad Via"),
+    (_replace(b"INVITE sip:", b"INVITE sip:" + b"1" * 2048), "Bad Request Line"),
+    (_replace(b"From: sipp", b'From: "' + b"\\a" * 1024 + b'"'), "Bad From"),
+    (_replace(b"To: 15551234567", b"To: " + b"x" * 2048), "Bad To"),
+    (_replace(b"Subject:", b"P-Asserted-Identity: " + b'"a,",' * 410 + b"\r\nSubject:"), "Bad P-Asserted-Identity"),
 ])
 def test_refusals_name_the_fault(data: bytes, reason: str) -> None:
     with pytest.raises(SipParseError) as caught:
         parse_request(data)
     assert (caught.value.status, caught.value.reason) == (400, reason)
+
+
+def test_limits_leave_room_for_real_requests() -> None:
+    # 128 header lines, 70 Vias, 2,048-character values: all still read.
+    request = parse_request(_replace(b"Subject:", b"X-A: 1\r\n" * 118 + b"Subject:"))
+    assert request.call_id == "1-4711@127.0.0.1"
+    request = parse_request(_replace(b"Via: SIP/2.0/UDP", b"Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKv\r\n" * 69
+                                     + b"Via: SIP/2.0/UDP"))
+    assert len(request.vias) == 70
+    rest = b" <sip:sipp@127.0.0.1:5061>;tag=4711SIPpTag001"
+    display = b'"' + b"a" * (2048 - len(rest) - 2) + b'"'
+    request = parse_request(_replace(b"From: sipp", b"From: " + display))
+    assert (len(request.from_), request.from_user, request.from_tag) == (2048, "sipp", "4711SIPpTag001")
 
 
 def test_largest_message_is_accepted() -> None:
@@ -430,6 +453,7 @@ def test_parse_digest_without_qop_and_with_escaped_quotes() -> None:
     'Digest username=a b, realm="r", nonce="n", uri="u", response="x"',
     'Digest =x, username="a", realm="r", nonce="n", uri="u", response="x"',
     'Digest username="a\\',
+    'Digest username="a", realm="r", nonce="n", uri="u", response="x", opaque="' + "o" * 4096 + '"',
 ])
 def test_parse_digest_garbage_is_none(value: str) -> None:
     assert parse_digest(value) is None

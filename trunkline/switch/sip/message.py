@@ -24,6 +24,12 @@ from urllib.parse import unquote
 from trunkline.switch.types import Digest
 
 MAX_MESSAGE = 16_384  # bytes; larger requests get 400 "Message Too Large" (UDP datagrams and TCP frames alike)
+# A 16 KB request of 4,000 short lines, or of one 16 KB From, would cost a hundred times a real one to read: real
+# requests stay far below these, so past them the answer is 400 without reading further.
+MAX_HEADERS = 128  # header lines: "Too Many Headers"
+MAX_VIAS = 70  # Via values, one per hop (Max-Forwards starts at 70): "Too Many Vias"
+_MAX_VALUE = 2_048  # characters of a request line, Via, From, To or P-Asserted-Identity value: "Bad <header>"
+_MAX_DIGEST = 4_096  # characters of an Authorization value: parse_digest answers None
 
 
 class SipParseError(Exception):
@@ -108,7 +114,7 @@ _REQUEST_LINE = re.compile(r"([A-Z]+) ((?:[sS][iI][pP][sS]?:(?:([^@ ]*)@)?)?[^ ]
 # groups: URI, sip user (None without "@"), tag (the first). Whatever it does not fully match goes to
 # _name_addr_slow, which answers the same for what both read (test_parser_fuzz holds it).
 _NAME_ADDR = re.compile(
-    r'(?:"(?:[^"\\]|\\.)*"[ \t]*|[^"<]*)<((?:[sS][iI][pP][sS]?:([^@>\s"<]*)@)?[^>\s"<]*)>'
+    r'(?:"(?:[^"\\]|\\.)*+"[ \t]*|[^"<]*+)<((?:[sS][iI][pP][sS]?:([^@>\s"<]*+)@)?[^>\s"<]*+)>'
     r"(?:;(?![tT][aA][gG](?:[=;]|$))[^;\s]*)*(?:;[tT][aA][gG]=([^;\s]+)(?:;[^;\s]*)*)?")
 # The top Via: `SIP/2.0/UDP host:port;params`; groups: transport, params.
 _VIA_VALUE = re.compile(r"SIP/2\.0/([A-Za-z]+)[ \t]+[^ \t;,][^;]*(;.*)?", re.IGNORECASE)
@@ -133,34 +139,33 @@ def is_response(data: bytes) -> bool:
     return data[:8] == b"SIP/2.0 "
 
 
-def _split_commas(value: str) -> list[str]:
+# One value of a comma-separated header: plain text, quoted strings (an unterminated one runs to the end) and
+# <...> spans, up to the first comma outside them. C does the scanning: a long quoted value costs no Python loop.
+_VALUE_PART = re.compile(r'(?:[^,"<]++|"(?:[^"\\]|\\.?)*+(?:"|$)|<[^>]*+(?:>|$))*+')
+
+
+def _split_commas(value: str, header: str) -> list[str]:
     """Split a header value at commas outside quoted strings and angle brackets (several values on one line)."""
+    if len(value) > _MAX_VALUE:
+        raise _fail(f"Bad {header}")
     if '"' not in value and "<" not in value:
         return [part.strip(" \t") for part in value.split(",")]
     parts: list[str] = []
-    start = 0
-    quoted = angle = False
-    index = 0
-    length = len(value)
-    while index < length:
-        char = value[index]
-        if quoted:
-            if char == "\\":
-                index += 1
-            elif char == '"':
-                quoted = False
-        elif char == '"':
-            quoted = True
-        elif char == "<":
-            angle = True
-        elif char == ">":
-            angle = False
-        elif char == "," and not angle:
-            parts.append(value[start:index].strip(" \t"))
-            start = index + 1
-        index += 1
-    parts.append(value[start:].strip(" \t"))
-    return parts
+    position = 0
+    end = len(value)
+    while True:
+        found = _VALUE_PART.match(value, position)
+        assert found is not None  # the pattern matches the empty string
+        parts.append(found[0].strip(" \t"))
+        position = found.end() + 1  # past the comma that stopped it
+        if position > end:
+            return parts
+
+
+def _first_value(value: str) -> str:
+    found = _VALUE_PART.match(value)
+    assert found is not None  # the pattern matches the empty string
+    return found[0].strip(" \t")
 
 
 def _clean_user(user: str) -> str:
@@ -326,9 +331,11 @@ def _more_vias(found: dict[int, str], extra: list[str]) -> list[str]:
     for value in (found[_VIA], *extra):
         value = value.strip(" \t")
         if "," in value:
-            vias.extend(_split_commas(value))
+            vias.extend(_split_commas(value, "Via"))
         else:
             vias.append(value)
+        if len(vias) > MAX_VIAS:
+            raise _fail("Too Many Vias")
     return vias
 
 
@@ -356,11 +363,14 @@ def parse_request(data: bytes) -> Request:
     if "\x00" in head:
         raise _fail("NUL in Headers")
     # CRLF everywhere is the normal case: one split, and two counts prove no bare CR or LF hides in a line.
+    newlines = head.count("\n")
+    if newlines > MAX_HEADERS:
+        raise _fail("Too Many Headers")
     lines = head.split(_CRLF)
-    if not head.count("\n") == head.count("\r") == len(lines) - 1:
+    if not newlines == head.count("\r") == len(lines) - 1:
         lines = _lf_lines(head)
 
-    request_line = _REQUEST_LINE.fullmatch(lines[0])
+    request_line = _REQUEST_LINE.fullmatch(lines[0]) if len(lines[0]) <= _MAX_VALUE else None
     if request_line is None:
         raise _fail("Not a Request" if lines[0][:8] == "SIP/2.0 " else "Bad Request Line")
     method, uri, user = request_line.groups()
@@ -403,6 +413,8 @@ def parse_request(data: bytes) -> Request:
     else:
         via = via.strip(" \t")
         vias = (via,)
+    if len(via) > _MAX_VALUE:
+        raise _fail("Bad Via")
     # The top Via: `SIP/2.0/UDP host:port;branch=...`; other spellings and layouts take the regular expressions.
     transport = _TRANSPORTS.get(via[:12])
     if transport is not None and via[12:13] not in ("", " ", "\t", ";"):
@@ -423,6 +435,8 @@ def parse_request(data: bytes) -> Request:
         raise _fail("Bad Call-ID")
 
     from_ = from_.strip(" \t")
+    if len(from_) > _MAX_VALUE:
+        raise _fail("Bad From")
     match = _NAME_ADDR.fullmatch(from_)
     if match is not None:
         _, from_user, from_tag = match.groups()
@@ -433,6 +447,8 @@ def parse_request(data: bytes) -> Request:
     else:
         from_user, from_tag = _address(from_, "From")
     to = to.strip(" \t")
+    if len(to) > _MAX_VALUE:
+        raise _fail("Bad To")
     to_tag = _TO_TAGS.get(to, _UNSEEN)
     if to_tag is _UNSEEN:
         to_tag = _to_tag(to)
@@ -460,7 +476,11 @@ def parse_request(data: bytes) -> Request:
     text = found.get(_PAI)
     if text is not None:
         text = text.strip(" \t")
-        pai_user = _address(_split_commas(text)[0] if "," in text else text, "P-Asserted-Identity")[0]
+        if len(text) > _MAX_VALUE:
+            raise _fail("Bad P-Asserted-Identity")
+        if "," in text:  # several identities (sip: and tel:): the first is read
+            text = _first_value(text)
+        pai_user = _address(text, "P-Asserted-Identity")[0]
 
     authorization = found.get(_PROXY_AUTH)
     if authorization is None:
@@ -575,64 +595,46 @@ def build_response(req: Request, code: int, reason: str, *, to_tag: str, headers
     return (head + _RESPONSE_TAIL).encode()
 
 
+# One `name=value` of a Digest header and the comma after it; value quoted (escapes allowed) or a bare token.
+_DIGEST_PARAM = re.compile(
+    r'[ \t,]*+([A-Za-z0-9-]+)[ \t]*=[ \t]*(?:"((?:[^"\\]|\\.)*+)"|([^ \t",]+))[ \t]*(?:,|$)')
+
+
+def _unescape(quoted: str) -> str:
+    # RFC 3261 quoted-pair: `\x` is x. Escapes pair from the left in a run of backslashes, as str.replace does;
+    # a NUL stands in for the escaped backslashes while the others go (a value holding NULs takes the slow way).
+    if "\x00" not in quoted:
+        return quoted.replace("\\\\", "\x00").replace("\\", "").replace("\x00", "\\")
+    return "\\".join([part.replace("\\", "") for part in quoted.split("\\\\")])
+
+
 def _digest_params(value: str) -> dict[str, str] | None:
     """The name=value pairs after `Digest`; quoted values unescaped; None on any syntax error or repeated name."""
     params: dict[str, str] = {}
-    index = 0
-    length = len(value)
-    while True:
-        while index < length and value[index] in " \t,":
-            index += 1
-        if index >= length:
-            return params
-        equals = value.find("=", index)
-        if equals < 0:
-            return None
-        name = value[index:equals].strip(" \t").lower()
-        if not name or not name.replace("-", "").isalnum():
-            return None
-        index = equals + 1
-        while index < length and value[index] in " \t":
-            index += 1
-        if index < length and value[index] == '"':
-            index += 1
-            chars: list[str] = []
-            while True:
-                if index >= length:
-                    return None  # unterminated quoted string
-                char = value[index]
-                if char == "\\":
-                    if index + 1 >= length:
-                        return None
-                    chars.append(value[index + 1])
-                    index += 2
-                    continue
-                index += 1
-                if char == '"':
-                    break
-                chars.append(char)
-            found = "".join(chars)
-            while index < length and value[index] in " \t":
-                index += 1
-            if index < length and value[index] != ",":
-                return None
-        else:
-            comma = value.find(",", index)
-            if comma < 0:
-                comma = length
-            found = value[index:comma].strip(" \t")
-            index = comma
-            if not found or " " in found or "\t" in found or '"' in found:
-                return None
+    position = 0
+    end = len(value)
+    while position < end:
+        found = _DIGEST_PARAM.match(value, position)
+        if found is None:
+            return None if value[position:].strip(" \t,") else params
+        name, quoted, token = found.groups()
+        name = name.lower()
         if name in params:
             return None
-        params[name] = found
+        if quoted is None:
+            params[name] = token
+        else:
+            params[name] = _unescape(quoted) if "\\" in quoted else quoted
+        position = found.end()
+    return params
 
 
 def parse_digest(value: str, method: str = "INVITE") -> DigestCredentials | None:
     """Parse an Authorization/Proxy-Authorization value (RFC 2617 Digest, MD5, qop "auth" or none) into the SIP
     username and the `Digest` decide() checks (`method` is the request's, which the response hashes). None for
     another scheme, another algorithm or qop, a missing field or garbage: the server answers with a new challenge."""
+    if len(value) > _MAX_DIGEST:
+        return None
     parts = value.split(None, 1)
     if len(parts) != 2 or parts[0].lower() != "digest":
         return None
