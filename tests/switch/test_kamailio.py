@@ -632,6 +632,7 @@ def test_the_call_record_has_both_attempts_and_the_duration_kamailio_measured(ed
 @pytest.mark.django_db
 def test_end_calls_from_the_panel_ends_the_live_call_through_kamailio(edge: Edge, sipp: Sipp, settings: Any) -> None:
     from trunkline.cdrs.models import CallRecord
+    from trunkline.cdrs.selectors import live_dialogs
     from trunkline.cdrs.services.dialogs import dialogs_end
     from trunkline.core.context import change_context
 
@@ -645,8 +646,9 @@ def test_end_calls_from_the_panel_ends_the_live_call_through_kamailio(edge: Edge
     call_id = caller.call_id()
     dialog = event(edge.wait_kind(call_id, "answered"), "answered")["dialog"]
     load_calls(settings, edge)
-    live = CallRecord.objects.live().get(call_id=call_id)
-    assert (live.dialog_h_entry, live.dialog_h_id) == (dialog["h_entry"], dialog["h_id"])
+    # The answered call is in Dialogs, with the dialog Kamailio reported.
+    live = live_dialogs().get(call_id=call_id)
+    assert (live.state, live.dialog_h_entry, live.dialog_h_id) == ("answered", dialog["h_entry"], dialog["h_id"])
 
     with change_context(source="test"):
         result = dialogs_end(ids=[live.pk])
@@ -658,7 +660,7 @@ def test_end_calls_from_the_panel_ends_the_live_call_through_kamailio(edge: Edge
     record = CallRecord.objects.get(pk=live.pk)
     assert (record.state, record.release_reason) == ("ended", "MI Termination")
     assert record.end_requested_at is not None
-    assert not CallRecord.objects.live().filter(pk=live.pk).exists()
+    assert not live_dialogs().filter(pk=live.pk).exists()
 
 
 def test_without_an_answer_from_the_switch_the_caller_gets_503_lcr_unavailable(tmp_path: Path) -> None:
