@@ -25,9 +25,10 @@ the same 302 from an mtree of the same prefixes (issue 10, item 7).
 5. For each server, rising rates of --duration seconds each (-m rate x duration); a rate is clean when SIPp saw 0
    failed calls and 0 retransmissions and completed >= 95 % of the asked rate ("RATE NOT REACHED": SIPp could
    not send that fast, or its limit of open calls, one second's worth, held it back). Two unclean rates in a row
-   end the ladder. Per rate: CPU of every process of the server (utime+stime from /proc/<pid>/stat, all of
-   Kamailio's children; Redis apart) / calls, SIPp's own CPU, the machine's UDP receive-buffer drops, p50/p99 of
-   SIPp's per-call response times (-trace_rtt; SIPp measures whole milliseconds).
+   end the ladder; when the first rate is already unclean it is halved (down to 100/s) until one is clean. Per
+   rate: CPU of every process of the server (utime+stime from /proc/<pid>/stat, all of Kamailio's children; the
+   Redis server's apart) / calls, SIPp's own CPU, the machine's UDP receive-buffer drops, p50/p99 of SIPp's
+   per-call response times (-trace_rtt; SIPp measures whole milliseconds).
 6. Through Kamailio (deploy/kamailio/kamailio.cfg, when present): SIPp UAC -> Kamailio -> POST /route on the
    switch's HTTP -> the first gateway, a SIPp UAS answering 200, BYE after the answer; rising rates until unclean
    (target >= 2,000 routed calls/s).
@@ -83,6 +84,7 @@ SENDER = 1  # the customer SIPp calls as (127.0.0.1)
 SENDER_AUTH_ID = 1  # bench/decide.py's entries are 2c and 2c+1: id 1 is free
 DEFAULT_RATES = (2_000, 4_000, 6_000, 8_000, 10_000, 12_000, 14_000, 16_000, 18_000, 20_000)
 QUICK_RATES = (500, 1_000, 2_000)
+MIN_RATE = 100  # calls/s: the lowest a ladder halves down to
 THROUGH_RATES = (250, 500, 1_000, 1_500, 2_000, 2_500, 3_000, 4_000)
 TARGET_ONE = 1.00
 TARGET_TWO = 1.30
@@ -536,7 +538,12 @@ def climb(name: str, processes: int, server: Measured, port: int, injection: Pat
     steps: list[Step] = []
     misses = 0
     print(f"{name}:", flush=True)
-    for rate in rates:
+    # When the first rate is already unclean, halve it (down to MIN_RATE) so the table still has a clean rate.
+    ladder = list(rates)
+    index = 0
+    while index < len(ladder):
+        rate = ladder[index]
+        index += 1
         if not server.alive():
             return Ladder(name, processes, steps, f"the server exited: {server.tail()}").report_error()
         parts = [(part.name, part.cpu()) for part in server.servers] if isinstance(server, Group) else []
@@ -554,9 +561,14 @@ def climb(name: str, processes: int, server: Measured, port: int, injection: Pat
                 f"{name} {(part.cpu() - before) / step.successful * 1e6:.0f}"
                 for (name, before), part in zip(parts, server.servers, strict=True)), flush=True)
         misses = 0 if step.clean else misses + 1
+        time.sleep(2)  # let the last transactions settle (and a backlog drain) before the next rate
+        if not any(item.clean for item in steps):
+            if rate // 2 >= MIN_RATE and rate <= ladder[0]:
+                ladder[index:] = [rate // 2]
+                continue
+            break
         if misses == 2:
             break
-        time.sleep(1)  # let the last 302s' transactions settle before the next rate
     return Ladder(name, processes, steps)
 
 
