@@ -334,9 +334,12 @@ class Sipp:
             time.sleep(0.02)
 
     def caller(self, scenario: str, *, local_ip: str = CUSTOMER_IP, number: str = NUMBER, pause_ms: int = 0,
-               replace: dict[str, str] | None = None, transport: str = "u1") -> SippRun:
-        assert self.edge is not None
-        return self._start(scenario, [f"127.0.0.1:{self.edge.sip_port}", "-i", local_ip, "-p", str(free_port()),
+               replace: dict[str, str] | None = None, transport: str = "u1", sip_port: int = 0) -> SippRun:
+        """A UAC calling Kamailio (the edge's, or the one on `sip_port`) from `local_ip`."""
+        if not sip_port:
+            assert self.edge is not None
+            sip_port = self.edge.sip_port
+        return self._start(scenario, [f"127.0.0.1:{sip_port}", "-i", local_ip, "-p", str(free_port()),
                                       "-s", number, "-d", str(pause_ms), "-t", transport], replace)
 
     def stop_all(self) -> None:
@@ -671,8 +674,7 @@ def test_without_an_answer_from_the_switch_the_caller_gets_503_lcr_unavailable(t
     kamailio, log = start_kamailio(tmp_path / "kamailio", sip_port=sip_port, rpc_port=rpc_port,
                                    switch_url=f"http://127.0.0.1:{closed}")
     try:
-        caller = runner._start("uac_reject.xml", [f"127.0.0.1:{sip_port}", "-i", CUSTOMER_IP, "-p",
-                                                  str(free_port()), "-s", NUMBER], {"{code}": "503"})
+        caller = runner.caller("uac_reject.xml", replace={"{code}": "503"}, sip_port=sip_port)
         ok(caller)
         assert caller.received() == ["SIP/2.0 100 Trying", "SIP/2.0 503 LCR Unavailable"]
     finally:
