@@ -185,8 +185,8 @@ def test_an_owner_is_found_by_its_key_until_it_lets_go() -> None:
     owners = Owners(buckets=16)
     key = hash(("z9hG4bK-1", "INVITE", PEER))
     assert owners.owner(key) is None
-    owners.claim(key, 3)
-    assert owners.owner(key) == 3
+    assert owners.claim(key, 3) == 3
+    assert owners.owner(key) == 3 and owners.claim(key, 2) == 3  # taken: the other process hands it over
     owners.release(key, 2)  # not the owner: nothing changes
     assert owners.owner(key) == 3
     owners.release(key, 3)
@@ -196,13 +196,12 @@ def test_an_owner_is_found_by_its_key_until_it_lets_go() -> None:
 def test_a_full_bucket_gives_up_its_first_entry_and_keys_in_it_stay_apart() -> None:
     owners = Owners(buckets=16)
     keys = [bucket_mate << 8 | 5 for bucket_mate in range(1, 6)]  # low bits 5: all in bucket 5, other high bits
-    for number, key in enumerate(keys[:4]):
-        owners.claim(key, number)
+    assert [owners.claim(key, number) for number, key in enumerate(keys[:4])] == [0, 1, 2, 3]
     assert [owners.owner(key) for key in keys] == [0, 1, 2, 3, None]
-    owners.claim(keys[4], 4)
+    assert owners.claim(keys[4], 4) == 4
     assert [owners.owner(key) for key in keys] == [None, 1, 2, 3, 4]
     owners.release(keys[2], 2)
-    owners.claim(keys[0], 0)  # the freed entry is taken again
+    assert owners.claim(keys[0], 0) == 0  # the freed entry is taken again
     assert [owners.owner(key) for key in keys] == [0, 1, None, 3, 4]
 
 
@@ -211,10 +210,9 @@ def test_a_claim_made_in_a_forked_process_is_seen_by_the_others() -> None:
     key = hash(("z9hG4bK-forked", "INVITE", PEER))
     pid = os.fork()
     if pid == 0:  # the child claims and leaves at once
-        owners.claim(key, 1)
-        os._exit(0)
+        os._exit(0 if owners.claim(key, 1) == 1 else 1)
     _, status = os.waitpid(pid, 0)
-    assert status == 0 and owners.owner(key) == 1
+    assert status == 0 and owners.owner(key) == 1 and owners.claim(key, 0) == 1
 
 
 def test_an_ended_transaction_leaves_the_owner_table() -> None:

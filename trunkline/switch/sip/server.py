@@ -214,12 +214,11 @@ class SipServer:
         if owners is not None and addr is not None and transaction is None and not forwarded and (
                 method == "INVITE" or method == "ACK" or method == "CANCEL"):
             owned = hash(key if method != "CANCEL" else _as_invite(key))
-            owner = owners.owner(owned)
+            owner = owners.claim(owned, self.slot) if method == "INVITE" else owners.owner(owned)
             if owner is not None and owner != self.slot:
                 self._forward(owner, data, source)  # its transaction lives in another process
                 return
             if method == "INVITE":
-                owners.claim(owned, self.slot)
                 claimed = owned
         if method == "ACK":
             if transaction is not None:

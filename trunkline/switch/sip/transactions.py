@@ -20,6 +20,7 @@ for. That costs one list append per deadline instead of a loop.call_later handle
 from __future__ import annotations
 
 import mmap
+import multiprocessing
 from collections.abc import Hashable
 from typing import Protocol
 
@@ -223,11 +224,12 @@ class Owners:
     four entries picked by the key's low bits; an entry is the key's high bits with the owner (+1) in the low
     byte. Only a fifth live transaction in one bucket overwrites one (at 12,000 calls/s with 5 s of life each,
     60,000 live entries in 262,144 buckets: practically never). Python's str hashes agree across the processes:
-    they are forked from one interpreter, one hash seed. Two processes reading the first copy and a
-    retransmission of one INVITE at the same microsecond could both claim it; nothing here locks.
+    they are forked from one interpreter, one hash seed. A claim holds a lock shared by the processes (a POSIX
+    semaphore: a userspace atomic when nobody else holds it), so two processes reading two copies of one INVITE at
+    the same moment cannot both take it; lookups take no lock.
     """
 
-    __slots__ = ("_mask", "_memory", "_view")
+    __slots__ = ("_lock", "_mask", "_memory", "_view")
 
     WAYS = 4
 
@@ -237,17 +239,24 @@ class Owners:
         self._memory = mmap.mmap(-1, buckets * self.WAYS * 8)  # anonymous and MAP_SHARED: one table for all
         self._view = memoryview(self._memory).cast("q")
         self._mask = buckets - 1
+        self._lock = multiprocessing.get_context("fork").Lock()
 
-    def claim(self, key: int, owner: int) -> None:
+    def claim(self, key: int, owner: int) -> int:
+        """Take `key` for `owner` unless a process holds it already; the owner after the call."""
         view = self._view
         base = (key & self._mask) << 2
         tag = key >> 8 << 8
-        for index in range(base, base + 4):
-            entry = view[index]
-            if not entry or entry >> 8 << 8 == tag:
-                view[index] = tag | (owner + 1)
-                return
-        view[base] = tag | (owner + 1)  # four live transactions here already: the first loses its entry
+        with self._lock:
+            free = -1
+            for index in range(base, base + 4):
+                entry = view[index]
+                if not entry:
+                    free = index if free < 0 else free
+                elif entry >> 8 << 8 == tag:
+                    return (entry & 0xFF) - 1
+            # Four live transactions here already: the first loses its entry.
+            view[base if free < 0 else free] = tag | (owner + 1)
+        return owner
 
     def owner(self, key: int) -> int | None:
         view = self._view
