@@ -65,7 +65,8 @@ ALICE, ALICE_PASSWORD, REALM = "alice", "secret-alice", "trunkline"
 
 
 def binary_or_skip(name: str, package: str) -> str:
-    found = shutil.which(name)
+    # Debian installs kamailio in /usr/sbin, which a non-root PATH may leave out.
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
     if found is None:
         reason = f"{name} (Debian {package}) is not installed"
         if os.environ.get("TRUNKLINE_REQUIRE_SIP") == "1":
