@@ -228,3 +228,16 @@ def test_an_ended_transaction_leaves_the_owner_table() -> None:
     assert owners.owner(hash(key)) == 1
     run_ticks(table, 0.2, 5.3, udp)  # timer I
     assert transaction.state == TERMINATED and owners.owner(hash(key)) is None
+
+
+def test_a_lock_left_held_by_a_killed_process_is_taken_over() -> None:
+    owners = Owners(buckets=16)
+    pid = os.fork()
+    if pid == 0:  # dies holding the lock, as a process SIGKILLed inside claim() would
+        owners._lock.acquire()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    key = hash(("z9hG4bK-3", "INVITE", PEER))
+    assert owners.claim(key, 1) == 1  # after LOCK_WAIT
+    assert owners._lock.acquire(timeout=0.1)  # and the lock works again
+    owners._lock.release()

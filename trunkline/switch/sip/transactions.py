@@ -19,6 +19,7 @@ for. That costs one list append per deadline instead of a loop.call_later handle
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import multiprocessing
 from collections.abc import Hashable
@@ -33,6 +34,7 @@ TIMER_I = T4  # keep absorbing ACKs (UDP)
 # A decision that never comes back (a Redis that stopped answering) must not keep its transaction forever.
 PROCEEDING_LIMIT = 64 * T1
 TICK = 0.05  # wheel slot width, seconds: G fires within 50 ms of T1
+LOCK_WAIT = 1.0  # seconds a claim waits for the owner table's lock before taking it over
 
 PROCEEDING = 1  # INVITE: 100 sent, no final yet; non-INVITE: "Trying"
 COMPLETED = 2  # final sent
@@ -246,7 +248,11 @@ class Owners:
         view = self._view
         base = (key & self._mask) << 2
         tag = key >> 8 << 8
-        with self._lock:
+        lock = self._lock
+        # Held for a microsecond: a second's wait means its holder was killed inside (a semaphore outlives its
+        # holder); then go ahead, and the release below hands the lock back to everyone.
+        lock.acquire(timeout=LOCK_WAIT)
+        try:
             free = -1
             for index in range(base, base + 4):
                 entry = view[index]
@@ -256,6 +262,9 @@ class Owners:
                     return (entry & 0xFF) - 1
             # Four live transactions here already: the first loses its entry.
             view[base if free < 0 else free] = tag | (owner + 1)
+        finally:
+            with contextlib.suppress(ValueError):  # released already by a process that gave up waiting
+                lock.release()
         return owner
 
     def owner(self, key: int) -> int | None:
