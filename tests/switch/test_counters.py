@@ -140,3 +140,18 @@ def test_set_pins_reads_for_decide_and_balances_load_whole() -> None:
     counters.set_balance(1, Decimal("5"))
     counters.load_balances({2: Decimal("1.5")})
     assert (counters.balance(1), counters.balance(2), counters.reserved(2)) == (Decimal(0), Decimal("1.5"), Decimal(0))
+
+
+def test_calls_let_go_by_events_do_not_pile_up_on_the_expiry_wheel() -> None:
+    counters = MemoryCounters()
+    limits = [(CUSTOMER, 1, 100_000, 0)]
+    for number in range(10_000):
+        assert counters.acquire(f"c{number}", limits, 5000.0 + number % 7, 1000.0) is None
+    for number in range(7_000):
+        assert counters.release(f"c{number}")
+    # At the 6,667th release the stale entries outnumbered the live ones twice over: the wheel was rebuilt with
+    # the 3,333 live holds; the 333 released since are its only stale entries.
+    assert len(counters._wheel) == 3_333
+    assert sorted(counters.expire(4999.0)) == []
+    assert sorted(counters.expire(10_000.0)) == sorted(f"c{number}" for number in range(7_000, 10_000))
+    assert len(counters._wheel) == 0 and counters.held() == 0

@@ -337,6 +337,16 @@ def test_expiry_lets_go_of_calls_without_an_end_with_an_expired_line(setup: Setu
         {"v": 1, "kind": "expired", "call_id": "held", "node": "node-a", "at": T0 + 12_061}]
 
 
+def test_calls_ended_by_events_leave_no_pile_of_stale_expiry_entries(setup: Setup) -> None:
+    for number in range(5_000):
+        assert setup.route(f"k-{number}", source=BOLT_IP, number="9#" + NUMBER, transport="http").accepted
+        assert setup.event(f"k-{number}", EventKind.ENDED, release_reason="Downstream BYE", duration=1)
+    # Rebuilt empty at the 4,097th end (stale entries past 4,096 and twice the live calls); 903 ended since.
+    assert len(setup.engine._wheel) == 903
+    assert setup.engine.live() == []
+    assert setup.engine.expire(T0 + 10**6) == 0
+
+
 def test_a_changed_routing_file_swaps_in_and_a_bad_one_keeps_the_index(setup: Setup, routing: Path,
                                                                        caplog: pytest.LogCaptureFixture) -> None:
     before = setup.engine.fast

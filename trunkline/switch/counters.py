@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from time import time
 from typing import Any, Protocol
@@ -46,6 +46,7 @@ Refusal = tuple[str, int, str]
 
 _ZERO = Decimal(0)
 _WINDOW_US = 1_000_000
+_REBUILD_AT = 4096  # stale wheel entries tolerated whatever the live count
 
 
 class Counters(Protocol):
@@ -103,6 +104,65 @@ class AsyncLiveCounters(Counters, Protocol):
     def load_balances(self, balances: Mapping[int, Decimal]) -> None: ...
 
 
+class ExpiryWheel:
+    """Call ids by the whole second of their expiry, a heap of those seconds: expiring costs what is due, not a scan.
+
+    A call let go before its expiry leaves a stale entry (removing it from its bucket would cost a list scan):
+    `forget()` counts them, and when they outnumber the live ones twice over (and a few thousand), the owner
+    rebuilds the wheel with `rebuild()`, so a switch whose calls all end by events holds no week-old ids.
+    """
+
+    __slots__ = ("_buckets", "_seconds", "_stale")
+
+    def __init__(self) -> None:
+        self._buckets: dict[int, list[str]] = {}
+        self._seconds: list[int] = []
+        self._stale = 0
+
+    def add(self, call_id: str, expires_at: float) -> None:
+        second = int(expires_at)
+        bucket = self._buckets.get(second)
+        if bucket is None:
+            bucket = self._buckets[second] = []
+            heapq.heappush(self._seconds, second)
+        bucket.append(call_id)
+
+    def forget(self, live: int) -> bool:
+        """One entry went stale; True when the owner should rebuild() (stale entries outnumber `live` ones)."""
+        self._stale += 1
+        return self._stale > _REBUILD_AT and self._stale > 2 * live
+
+    def rebuild(self, entries: Iterable[tuple[str, float]]) -> None:
+        self._buckets, self._seconds, self._stale = {}, [], 0
+        for call_id, expires_at in entries:
+            self.add(call_id, expires_at)
+
+    def due(self, now: float, expiry: Callable[[str], float | None]) -> list[str]:
+        """The call ids whose `expiry` (None: let go already) is <= now, taken off the wheel."""
+        found: list[str] = []
+        seconds, buckets = self._seconds, self._buckets
+        while seconds and seconds[0] <= now:
+            second = seconds[0]
+            waiting = []
+            for call_id in buckets[second]:
+                expires_at = expiry(call_id)
+                if expires_at is None:
+                    self._stale = max(self._stale - 1, 0)
+                elif expires_at <= now:
+                    found.append(call_id)
+                elif int(expires_at) == second:  # later in this second: stays for a later pass
+                    waiting.append(call_id)
+            if waiting:
+                buckets[second] = waiting
+                break
+            heapq.heappop(seconds)
+            del buckets[second]
+        return found
+
+    def __len__(self) -> int:
+        return sum(len(bucket) for bucket in self._buckets.values())
+
+
 class MemoryCounters:
     """Live counters held in the process; also what tests, the simulator and the benchmark set by hand.
 
@@ -110,8 +170,7 @@ class MemoryCounters:
     adds to the window's. `clock` times the CPS reads (decide() passes no time); acquire() takes `now`.
     """
 
-    __slots__ = ("_balances", "_channels", "_clock", "_cps", "_holds", "_reserved", "_seconds", "_wheel",
-                 "_windows")
+    __slots__ = ("_balances", "_channels", "_clock", "_cps", "_holds", "_reserved", "_wheel", "_windows")
 
     def __init__(self, clock: Callable[[], float] = time) -> None:
         self._clock = clock
@@ -119,9 +178,7 @@ class MemoryCounters:
         self._cps: dict[tuple[str, int], int] = {}  # pinned by set()
         self._windows: dict[tuple[str, int], deque[int]] = {}  # start times, integer microseconds, oldest first
         self._holds: dict[str, tuple[float, tuple[tuple[str, int], ...]]] = {}  # call id -> (expires_at, keys)
-        # The expiry wheel: per whole second of expires_at, the call ids expiring in it; a heap of those seconds.
-        self._wheel: dict[int, list[str]] = {}
-        self._seconds: list[int] = []
+        self._wheel = ExpiryWheel()
         self._balances: dict[int, Decimal] = {}
         self._reserved: dict[int, Decimal] = {}
 
@@ -194,15 +251,17 @@ class MemoryCounters:
                 window.append(stamp)
         if held:
             self._holds[call_id] = (expires_at, tuple(held))
-            second = int(expires_at)
-            bucket = self._wheel.get(second)
-            if bucket is None:
-                bucket = self._wheel[second] = []
-                heapq.heappush(self._seconds, second)
-            bucket.append(call_id)
+            self._wheel.add(call_id, expires_at)
         return None
 
     def release(self, call_id: str) -> bool:
+        if not self._let_go(call_id):
+            return False
+        if self._wheel.forget(len(self._holds)):  # its wheel entry went stale
+            self._wheel.rebuild((held, hold[0]) for held, hold in self._holds.items())
+        return True
+
+    def _let_go(self, call_id: str) -> bool:
         hold = self._holds.pop(call_id, None)
         if hold is None:
             return False
@@ -213,30 +272,12 @@ class MemoryCounters:
                 channels[counted] = left
             else:
                 channels.pop(counted, None)
-        return True  # its wheel entry stays: expire() skips ids that hold nothing by then
+        return True
 
     def expire(self, now: float) -> list[str]:
-        expired: list[str] = []
-        seconds, wheel, holds = self._seconds, self._wheel, self._holds
-        while seconds and seconds[0] <= now:
-            second = seconds[0]
-            bucket = wheel[second]
-            waiting = []
-            for call_id in bucket:
-                hold = holds.get(call_id)
-                if hold is None:
-                    continue
-                if hold[0] <= now:
-                    self.release(call_id)
-                    expired.append(call_id)
-                elif int(hold[0]) == second:  # later in this second: stays for a later pass
-                    waiting.append(call_id)
-            if waiting:
-                wheel[second] = waiting
-                break
-            heapq.heappop(seconds)
-            del wheel[second]
-        return expired
+        holds = self._holds
+        due = self._wheel.due(now, lambda call_id: hold[0] if (hold := holds.get(call_id)) else None)
+        return [call_id for call_id in due if self._let_go(call_id)]  # once, were it twice on the wheel
 
     def held(self) -> int:
         return len(self._holds)

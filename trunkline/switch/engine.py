@@ -29,7 +29,6 @@ file every balance is 0, so a call must be covered by the customer's debit limit
 from __future__ import annotations
 
 import asyncio
-import heapq
 import inspect
 import json
 import logging
@@ -53,6 +52,7 @@ from trunkline.switch.counters import (
     ROUTE,
     SIP_USER,
     AsyncLiveCounters,
+    ExpiryWheel,
     Limit,
     LiveCounters,
     MemoryCounters,
@@ -192,8 +192,7 @@ class Engine:
         self._node_json = _quote(node)
         self._live: dict[str, _Live] = {}
         self._answered: dict[str, float] = {}  # remembered calls answered, when
-        self._wheel: dict[int, list[str]] = {}  # per whole second of expiry, the remembered calls expiring in it
-        self._seconds: list[int] = []
+        self._wheel = ExpiryWheel()  # the remembered calls by expiry
         self.expiring: asyncio.Task[None] | None = None
         self._routing: _Signature | None = None
         self._balances: _Signature | None = None
@@ -288,12 +287,7 @@ class Engine:
                 self._live[call_id] = _new_live((now, expires_at, cast(Customer, customer).id,
                                                  cast(IngressRoute, route).id, cast(Order, decision.routes), held,
                                                  transport))
-                second = int(expires_at)
-                bucket = self._wheel.get(second)
-                if bucket is None:
-                    bucket = self._wheel[second] = []
-                    heapq.heappush(self._seconds, second)
-                bucket.append(call_id)
+                self._wheel.add(call_id, expires_at)
         rate = decision.rate
         if rate is None or route is None:
             rate_json = "null"
@@ -402,8 +396,7 @@ class Engine:
             else:
                 await self.spool.aflush()
         elif kind == EventKind.ENDED or (kind == EventKind.FAILED and line["final"]):
-            del self._live[call_id]
-            self._answered.pop(call_id, None)
+            self._forget(call_id, stale=True)
             if live.held:
                 if self._sync is not None:
                     self._sync.release(call_id)
@@ -435,37 +428,23 @@ class Engine:
         count = 0
         if self._sync is not None:
             for call_id in self._sync.expire(now):
-                self._forget(call_id)
+                self._forget(call_id, stale=True)
                 self._expired_line(call_id, now)
                 count += 1
         elif self.expiring is None or self.expiring.done():
             self.expiring = asyncio.get_running_loop().create_task(self._expire_remote(now))
-        seconds, wheel, remembered = self._seconds, self._wheel, self._live
-        while seconds and seconds[0] <= now:
-            second = seconds[0]
-            waiting = []
-            for call_id in wheel[second]:
-                live = remembered.get(call_id)
-                if live is None:
-                    continue
-                if live.expires_at > now:
-                    if int(live.expires_at) == second:
-                        waiting.append(call_id)
-                    continue
-                self._forget(call_id)
-                if live.held and self._async is not None:
-                    continue  # its hold expires in Redis, whose expiry writes the line
-                if live.held:
-                    assert self._sync is not None
-                    if not self._sync.release(call_id):
-                        continue  # released by the counters' expiry above, line written
-                self._expired_line(call_id, now)
-                count += 1
-            if waiting:
-                wheel[second] = waiting
-                break
-            heapq.heappop(seconds)
-            del wheel[second]
+        remembered = self._live
+        for call_id in self._wheel.due(now, lambda call_id: live.expires_at if (
+                live := remembered.get(call_id)) else None):
+            live = self._forget(call_id)
+            if live is None:
+                continue  # on the wheel twice
+            if live.held and self._async is not None:
+                continue  # its hold expires in Redis, whose expiry writes the line
+            if live.held and not cast(LiveCounters, self._sync).release(call_id):
+                continue  # let go by the counters' expiry above, its line written
+            self._expired_line(call_id, now)
+            count += 1
         return count
 
     async def _expire_remote(self, now: float) -> None:
@@ -475,12 +454,17 @@ class Engine:
             log.error("expiring the held channels in Redis failed: %s", error)
             return
         for call_id in expired:
-            self._forget(call_id)
+            self._forget(call_id, stale=True)
             self._expired_line(call_id, now)
 
-    def _forget(self, call_id: str) -> None:
-        self._live.pop(call_id, None)
-        self._answered.pop(call_id, None)
+    def _forget(self, call_id: str, *, stale: bool = False) -> _Live | None:
+        """Drop a remembered call; `stale`: before its expiry, so its wheel entry goes stale."""
+        live = self._live.pop(call_id, None)
+        if live is not None:
+            self._answered.pop(call_id, None)
+            if stale and self._wheel.forget(len(self._live)):
+                self._wheel.rebuild((known, call.expires_at) for known, call in self._live.items())
+        return live
 
     def _expired_line(self, call_id: str, now: float) -> None:
         at = str(round(now * 1000))  # as the attempt line's: text, not json.dumps, since every held call ends here
