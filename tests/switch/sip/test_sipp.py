@@ -142,5 +142,3 @@ def test_a_hundred_calls_at_50_per_second_all_get_their_302(switch: Switch, sipp
                   tokens={**tokens(), "CONTACTS": expected_contacts(local_ip=SPARE_IPS[3])})
     passed(result, 100)
     assert [result.row(label)[0] for label in ("INVITE", "100", "302", "ACK")] == [100] * 4
-    # A retransmitted 302 (its ACK lost) would reach SIPp as a retransmission; SIPp got none.
-    assert result.row("302")[1] == 0
