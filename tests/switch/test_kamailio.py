@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -75,18 +76,24 @@ def binary_or_skip(name: str, package: str) -> str:
     return found
 
 
+_PORTS = random.Random()
+
+
 def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 (Kamailio listens on both for SIP)."""
+    """A port free for both UDP and TCP on 127.0.0.1 (Kamailio listens on both for SIP), below the kernel's
+    ephemeral range: a gateway's port stays in the routing file for the whole module, and an ephemeral one could
+    meanwhile be handed to any process's outgoing socket."""
+    low, _ = (int(value) for value in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
     while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
+        port = _PORTS.randrange(max(1024, low - 12000), low)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, \
+                socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            try:
+                udp.bind(("127.0.0.1", port))
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def world(alpha_port: int, bravo_port: int) -> RoutingSnapshot:
