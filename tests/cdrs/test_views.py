@@ -20,7 +20,7 @@ from tests.routing.helpers import make_provider
 from tests.sipauth.factories import make_ip_auth, make_sip_user
 from trunkline.audit.models import ObjectChange
 from trunkline.cdrs.models import CallRecord
-from trunkline.core import cardtabs
+from trunkline.core import cardtabs, livecalls
 from trunkline.core.models import User
 from trunkline.customers.models import Customer
 from trunkline.routing.models import Provider
@@ -416,3 +416,27 @@ def test_the_board_counts_live_channels_of_a_page_in_one_query(web: Client, carr
     at = 1 + columns.index("live_channels")
     assert [cells[at] for cells in Page(html).tables["objects"]] == [
         "0 / Unlimited", "1 / Unlimited", "2 / Unlimited", "3 / Unlimited", "4 / Unlimited"]
+
+
+# --- core.livecalls: how customers and routing reach the call records without importing cdrs -------------------------
+
+def test_without_cdrs_registered_the_lower_apps_show_no_calls(web: Client, acme: Customer, calls,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(livecalls, "_channels_source", [])
+    monkeypatch.setattr(livecalls, "_panels", {})
+
+    main = web.get(f"/customers/{acme.pk}/").content.decode()
+    assert '<span class="value" data-testid="channels-in-use">0 of 10</span>' in main
+    latest = web.get(f"/customers/{acme.pk}/latest-calls/").content.decode()
+    assert '<h2 id="latest-calls-heading">Latest Calls</h2>' in latest
+    assert "calls" not in Page(latest).tables
+
+
+def test_a_second_channels_source_is_refused_and_the_first_kept(acme: Customer, calls) -> None:
+    with pytest.raises(ValueError) as raised:
+        livecalls.register_channels_source(lambda ids: dict.fromkeys(ids, 99))
+    assert str(raised.value) == "A live channels source is already registered."
+    assert livecalls.channels_in_use([acme.pk]) == {acme.pk: 2}
+    with pytest.raises(ValueError) as raised:
+        livecalls.register_tab_panel("latest_calls", "calls", lambda request, customer: "")
+    assert str(raised.value) == "The 'latest_calls' tab already has a panel 'calls'."
