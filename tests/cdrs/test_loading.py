@@ -441,3 +441,35 @@ def test_an_answer_that_names_no_provider_answers_the_pending_gateway(world) -> 
     record = CallRecord.objects.get()
     assert record.attempts == [{"provider": first.pk, "gateway": GW1, "branch": 0, "code": 200, "reason": "OK"}]
     assert (record.provider_id, record.provider_name) == (first.pk, "First Telecom")
+
+
+@pytest.mark.parametrize("attempt_first", [True, False])
+def test_events_from_a_process_that_did_not_route_the_call_get_their_provider_from_the_gateway(
+        world, attempt_first: bool) -> None:
+    world, first, second = world
+    planned = [{"provider": first.pk, "card": 11, "rate": "0.0100", "gateways": [GW1]},
+               {"provider": second.pk, "card": 12, "rate": "0.0200", "gateways": [GW2.upper()]}]
+    head = [attempt("far-1", customer=world.customer.pk, providers=planned)]
+    # With --processes N the edge's events land on any process: one that did not route the call names the
+    # gateway it was sent to, not the provider or the branch.
+    tail = [
+        event("routed", "far-1", T0 + 0.1, provider=None, gateway=GW1, branch=None),
+        event("failed", "far-1", T0 + 0.2, provider=None, code=503, reason="Service Unavailable", final=False),
+        event("routed", "far-1", T0 + 0.3, provider=None, gateway=GW2, branch=None),
+        event("answered", "far-1", T0 + 2, provider=None, dialog={"h_entry": 8, "h_id": 9}),
+        event("ended", "far-1", T0 + 12, release_reason="Upstream BYE", duration=10),
+    ]
+    if attempt_first:
+        write_spool("calls-sw1-100-000001.jsonl", head + tail)
+    else:
+        write_spool("calls-sw1-100-000001.jsonl", tail)
+        load_spool()
+        assert CallRecord.objects.get().provider_id is None  # nothing planned yet to find the gateway in
+        write_spool("calls-sw1-200-000001.jsonl", head)
+    load_spool()
+    record = CallRecord.objects.get()
+    assert record.attempts == [
+        {"provider": first.pk, "gateway": GW1, "branch": 0, "code": 503, "reason": "Service Unavailable"},
+        {"provider": second.pk, "gateway": GW2, "branch": 1, "code": 200, "reason": "OK"}]
+    assert (record.state, record.provider_id, record.provider_name, record.duration, record.release_reason) == (
+        "ended", second.pk, "Second Telecom", 10, "Upstream BYE")

@@ -497,3 +497,63 @@ def test_with_redis_a_restarted_engine_releases_the_holds_of_the_one_before(rout
             await after.close()
 
     asyncio.run(scenario())
+
+
+def test_with_redis_an_event_for_a_call_another_process_routed_is_spooled_and_lets_its_hold_go(routing: Path) -> None:
+    url = redis_url_or_skip()
+    write_snapshot(snapshot(acme_channels=1), routing)
+    prefix, stream = unique_prefix(), f"test:calls:{unique_prefix()}"
+
+    async def scenario() -> None:
+        clock = Clock()
+        engines = [Engine(routing_file=routing, counters=RedisCounters(url, prefix=prefix),
+                          spool=RedisSpool(url, stream=stream), node=node, nonces=Nonces(b"s"), clock=clock)
+                   for node in ("node-a", "node-b")]
+        one, two = engines
+        try:
+            for engine in engines:
+                engine.load()
+            assert (await one.route(Call(ACME_IP, NUMBER, CLI), call_id="c1", transport="http")).accepted
+            await one.spool.aflush()
+            counters = two.counters
+            assert isinstance(counters, RedisCounters)
+            assert await counters.holds() == {"c1": T0 + 12_060}
+            # Kamailio's events for c1 land on node-b, which never saw the call.
+            assert await two.event("c1", EventKind.ROUTED, {"uri": f"sip:{NUMBER}@B.example:5080",
+                                                            "at": T0 + 1}) is True
+            assert await two.event("c1", EventKind.FAILED, {"uri": f"sip:{NUMBER}@b.example:5080", "code": 503,
+                                                            "reason": "Service Unavailable", "final": False}) is True
+            assert await counters.held() == 1  # not final: the hold stays
+            assert await two.event("c1", EventKind.ANSWERED, {"uri": f"sip:{NUMBER}@a.example",
+                                                              "dialog": {"h_entry": 3, "h_id": 4}}) is True
+            assert await two.event("c1", EventKind.ENDED, {"release_reason": "Upstream BYE", "duration": 9}) is True
+            assert (await counters.held(), await counters.holds()) == (0, {})
+            assert int(await counters.redis.get(f"{prefix}:ch:{CUSTOMER}:1") or 0) == 0
+            # Released once: a second end (retransmitted, or landing on a third process) changes nothing.
+            assert await two.event("c1", EventKind.ENDED, {"release_reason": "Upstream BYE", "duration": 9}) is True
+            assert int(await counters.redis.get(f"{prefix}:ch:{CUSTOMER}:1") or 0) == 0
+            # The channel is free for the next call, whichever process routes it.
+            assert (await one.route(Call(ACME_IP, NUMBER, CLI), call_id="c2", transport="http")).accepted
+            await two.spool.aflush()
+            lines = [json.loads(fields["line"]) for _, fields in await counters.redis.xrange(stream)]
+            assert lines[0]["kind"] == "attempt" and lines[0]["call_id"] == "c1"
+            assert lines[1:] == [
+                {"v": 1, "kind": "routed", "call_id": "c1", "node": "node-b", "at": T0 + 1, "provider": None,
+                 "gateway": "b.example:5080", "branch": None},
+                {"v": 1, "kind": "failed", "call_id": "c1", "node": "node-b", "at": T0, "provider": None,
+                 "code": 503, "reason": "Service Unavailable", "final": False},
+                {"v": 1, "kind": "answered", "call_id": "c1", "node": "node-b", "at": T0, "provider": None,
+                 "dialog": {"h_entry": 3, "h_id": 4}},
+                {"v": 1, "kind": "ended", "call_id": "c1", "node": "node-b", "at": T0,
+                 "release_reason": "Upstream BYE", "duration": 9},
+                {"v": 1, "kind": "ended", "call_id": "c1", "node": "node-b", "at": T0,
+                 "release_reason": "Upstream BYE", "duration": 9}]
+        finally:
+            cleaner = RedisCounters(url, prefix=prefix)
+            keys = [key async for key in cleaner.redis.scan_iter(match=f"{prefix}:*")]
+            await cleaner.redis.delete(stream, *keys)
+            await cleaner.aclose()
+            for engine in engines:
+                await engine.close()
+
+    asyncio.run(scenario())

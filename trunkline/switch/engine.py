@@ -9,7 +9,8 @@ The SIP server (trunkline.switch.sip.server) and the HTTP app (trunkline.switch.
   Every answer but a 407 challenge appends an `attempt` line to the spool (trunkline.contracts.calls).
 - `event()`: a dialog event of a call this process routed: its line is spooled (an `answered` line is flushed
   before event() returns, so a kill -9 after the answer loses nothing answered); failed (final) and ended let
-  the call's channels go.
+  the call's channels go. With Redis counters an event of a call another process routed is spooled too (the
+  loader finds its provider) and its hold in Redis is let go by call id.
 - `expire()`: channels held past their expiry (max duration, else 4 h, plus 60 s) are let go with an `expired`
   line, so a lost event cannot hold a channel for ever.
 
@@ -361,10 +362,16 @@ class Engine:
     # Events.
 
     async def event(self, call_id: str, kind: EventKind, data: Mapping[str, object]) -> bool:
-        """Spool a dialog event of a call this process routed; False (nothing spooled) for an unknown call id."""
+        """Spool a dialog event of a call this process routed; False (nothing spooled) for an unknown call id.
+
+        With shared (Redis) counters another process may have routed the call (the edge's events land on any
+        process): its line is spooled all the same, the provider left to the loader (from the attempt line's
+        gateways and the line's gateway), and failed (final) / ended let its hold in Redis go by call id."""
         live = self._live.get(call_id)
         if live is None:
-            return False
+            if self._async is None:
+                return False  # one process: unknown really is unknown
+            return await self._foreign_event(call_id, kind, data, self._async)
         at = data.get("at")
         line: dict[str, object] = {"v": SPOOL_VERSION, "kind": str(kind), "call_id": call_id, "node": self.node,
                                    "at": at if isinstance(at, int | float) else self.clock()}
@@ -402,6 +409,41 @@ class Engine:
                     self._sync.release(call_id)
                 else:
                     await cast(AsyncLiveCounters, self._async).release(call_id)
+        return True
+
+    async def _foreign_event(self, call_id: str, kind: EventKind, data: Mapping[str, object],
+                             counters: AsyncLiveCounters) -> bool:
+        """An event of a call another process routed (shared counters): spooled without the egress order."""
+        at = data.get("at")
+        line: dict[str, object] = {"v": SPOOL_VERSION, "kind": str(kind), "call_id": call_id, "node": self.node,
+                                   "at": at if isinstance(at, int | float) else self.clock()}
+        uri = data.get("uri")
+        gateway = uri_hostport(uri) if isinstance(uri, str) else None
+        if kind != EventKind.ENDED:
+            provider = data.get("provider")
+            line["provider"] = provider if isinstance(provider, int) else None
+        if kind == EventKind.ROUTED:
+            line["gateway"], line["branch"] = gateway, None
+        elif kind == EventKind.EARLY:
+            line["code"] = data.get("code")
+        elif kind == EventKind.ANSWERED:
+            dialog = data.get("dialog")
+            line["dialog"] = dialog if isinstance(dialog, dict) else None
+        elif kind == EventKind.FAILED:
+            line["code"], line["reason"], line["final"] = data.get("code"), data.get("reason"), bool(
+                data.get("final", False))
+        elif kind == EventKind.ENDED:
+            line["release_reason"], line["duration"] = data.get("release_reason"), data.get("duration")
+        else:
+            raise ValueError(f"{kind!r} is not a dialog event")
+        self.spool.append(line)
+        if kind == EventKind.ANSWERED:
+            if self.spool.synchronous:
+                self.spool.flush()
+            else:
+                await self.spool.aflush()
+        elif kind == EventKind.ENDED or (kind == EventKind.FAILED and line["final"]):
+            await counters.release(call_id)  # idempotent: a call without a hold or let go already is a no-op
         return True
 
     @staticmethod

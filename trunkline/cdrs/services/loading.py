@@ -306,6 +306,27 @@ def _milliseconds(later: datetime, earlier: datetime) -> int:
     return max(0, round((later - earlier).total_seconds() * 1000))
 
 
+def _resolve_providers(record: Any) -> None:
+    """Attempts whose event named a gateway but no provider (a switch process that did not route the call wrote
+    it): the provider, and the branch, of the planned egress entry holding that gateway."""
+    filled = False
+    for entry in record.attempts:
+        gateway = entry.get("gateway")
+        if entry.get("provider") is not None or not gateway:
+            continue
+        for branch, planned in enumerate(record.planned or ()):
+            gateways = planned.get("gateways") if isinstance(planned, dict) else None
+            if isinstance(gateways, list) and any(isinstance(candidate, str) and candidate.lower() == gateway.lower()
+                                                  for candidate in gateways):
+                entry["provider"] = _int(planned.get("provider"), "provider")
+                if entry.get("branch") is None:
+                    entry["branch"] = branch
+                filled = True
+                break
+    if filled:
+        record.attempts.sort(key=lambda entry: (entry.get("branch") is None, entry.get("branch") or 0))
+
+
 def _derive(record: Any) -> None:
     """The figures computed from the merged times: set again after every merge, so line order does not matter."""
     if record.state == CallState.ENDED:
@@ -318,6 +339,7 @@ def _derive(record: Any) -> None:
                      if record.decided and first_answer is not None else None)
     record.ring_ms = (_milliseconds(record.answered_at, record.early_at)
                       if record.early_at is not None and record.answered_at is not None else None)
+    _resolve_providers(record)
     answering = [entry for entry in record.attempts if entry.get("code") == 200]
     tried = answering or record.attempts
     record.provider_id = tried[-1].get("provider") if tried else None
