@@ -23,11 +23,13 @@ run: install
 	$(BIN)/trunkline demo --if-empty
 	@# The switch's routing file, current before anything serves; the worker republishes it after each change.
 	$(BIN)/trunkline publish_snapshot
-	@# Beside the web server and stopped with it: the worker (background jobs) and the outbox, the local mail and
-	@# SMS sink the demo settings send to (var/outbox/). The web server creates `admin` on the first run and
-	@# ends with a banner: the address, the user and its password (or how to reset it).
+	@# Beside the web server and stopped with it: the worker (background jobs, call records from the switch's
+	@# spool), the outbox (the local mail and SMS sink the demo settings send to, var/outbox/) and the switch (SIP
+	@# on 5060, HTTP for Kamailio on 8090; SWITCH_SIP_PORT, SWITCH_HTTP_PORT, SWITCH_HOST override them). The web
+	@# server creates `admin` on the first run and ends with a banner: the address, the user and its password.
 	$(BIN)/trunkline worker & worker=$$!; $(BIN)/trunkline outbox & outbox=$$!; \
-	trap 'kill $$worker $$outbox 2>/dev/null' EXIT INT TERM; $(BIN)/trunkline web --create-admin
+	$(BIN)/trunkline switch & switch=$$!; \
+	trap 'kill $$worker $$outbox $$switch 2>/dev/null' EXIT INT TERM; $(BIN)/trunkline web --create-admin
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -44,3 +46,4 @@ bench: install
 	$(BIN)/python bench/customer_import.py
 	$(BIN)/python bench/prefix.py
 	$(BIN)/python bench/decide.py
+	$(BIN)/python bench/sip.py

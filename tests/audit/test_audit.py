@@ -311,9 +311,10 @@ def test_demo_command():
 
     call_command("demo", stdout=out)
 
-    # Customers billed in USD, GBP or EUR (46 of the 50) get a demo ingress route and IP-auth entry each.
+    # Customers billed in USD, GBP or EUR (46 of the 50) get a demo ingress route and IP-auth entry each, and one
+    # of them 127.0.0.1 too.
     assert out.getvalue() == ("Demo data: 50 customers created, 0 already there; 70 contacts created.\n"
-                              "Demo routing: 3 providers, 12 rate cards, 46 ingress routes, 46 IP-auth entries "
+                              "Demo routing: 3 providers, 12 rate cards, 46 ingress routes, 47 IP-auth entries "
                               "created.\n"
                               "Demo email and SMS: Setup > Settings send to the outbox; `trunkline outbox` (started "
                               "by `make run`) writes each message to var/outbox/.\n")

@@ -124,7 +124,8 @@ def test_demo_is_idempotent_and_audited(db) -> None:
     assert routed == 46
     # 3 providers; per currency, one buy card per provider and one customer card.
     assert run("demo") == ("Demo data: 50 customers created, 0 already there; 70 contacts created.\n"
-                           f"Demo routing: 3 providers, 12 rate cards, {routed} ingress routes, {routed} IP-auth "
+                           # One IP each, and 127.0.0.1 for one of them (calls from this machine).
+                           f"Demo routing: 3 providers, 12 rate cards, {routed} ingress routes, {routed + 1} IP-auth "
                            "entries created.\n"
                            "Demo email and SMS: Setup > Settings send to the outbox; `trunkline outbox` (started by "
                            "`make run`) writes each message to var/outbox/.\n")
@@ -135,7 +136,7 @@ def test_demo_is_idempotent_and_audited(db) -> None:
     creates = ObjectChange.objects.filter(action="create", source="command")
     assert creates.filter(object_type__model="customer").count() == 50
     # Each card's deck is one revision; the rows themselves are not change-logged. The settings row is one more.
-    assert creates.count() == 50 + 70 + 3 + 12 + 12 + routed + routed + 1
+    assert creates.count() == 50 + 70 + 3 + 12 + 12 + routed + routed + 1 + 1  # + 127.0.0.1's entry
     assert set(Customer.objects.values_list("status", flat=True)) == {"active", "inactive", "pending_approval",
                                                                       "penalty"}
     assert Customer.objects.values("currency").distinct().count() >= 4

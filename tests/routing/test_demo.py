@@ -7,6 +7,7 @@ from django.core.management import call_command
 
 from trunkline.audit.models import ObjectChange
 from trunkline.customers.models import Customer
+from trunkline.routing.demo import LOCAL_IP
 from trunkline.routing.models import IngressRoute, Provider, RateCard
 from trunkline.routing.services.simulations import simulate_call
 from trunkline.sipauth.models import IpAuth
@@ -73,13 +74,26 @@ def test_each_customer_in_a_demo_currency_has_a_route_and_its_own_ip() -> None:
         assert (route.rate_card.name, route.tech_prefix, route.strategy) == (f"Wholesale {customer.currency}", "",
                                                                              "lcr")
         assert route.profit_assurance == ("wholesale" in customer.tags)
-    ips = sorted(IpAuth.objects.filter(customer__in=routed).values_list("ip", flat=True),
+    ips = sorted(IpAuth.objects.filter(customer__in=routed).exclude(ip=LOCAL_IP).values_list("ip", flat=True),
                  key=lambda ip: int(ip.rsplit(".", 1)[1]))
     assert ips == [f"203.0.113.{number}" for number in range(1, routed.count() + 1)]
     assert IngressRoute.objects.filter(profit_assurance=True).exists()
     # CAD and AUD have no demo card: those customers get nothing, and their calls find no route.
     assert not IngressRoute.objects.exclude(customer__in=routed).exists()
     assert not IpAuth.objects.exclude(customer__in=routed).exists()
+
+
+def test_calls_from_this_machine_route_as_one_postpaid_customer() -> None:
+    run()
+    local = IpAuth.objects.get(ip=LOCAL_IP).customer
+    candidates = Customer.objects.filter(currency="USD", status="active", debit_limit__gt=0,
+                                         email_verification=False, mobile_verification=False).order_by("-id")
+    assert local == candidates.first()
+    assert local != first_active_usd_customer()  # whose single entry the other tests read
+
+    result = simulate_call(dst="442079460123", cli=CLI, ip=LOCAL_IP)
+
+    assert (result["routed"], result["code"], result["customer"]["name"]) == (True, 200, local.name)
 
 
 def test_a_second_run_creates_nothing() -> None:

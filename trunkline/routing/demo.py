@@ -33,6 +33,9 @@ PROVIDERS: tuple[dict[str, Any], ...] = (
      "gateways": [{"host": "198.51.100.30", "port": 5080, "transport": "tcp"}]},
 )
 CUSTOMER_IP = "203.0.113.{}"
+# A second entry for one postpaid demo customer, so that SIPp on this machine can send the README's first call
+# to `trunkline switch`.
+LOCAL_IP = "127.0.0.1"
 
 # The deck is priced in USD; the other cards are the same deck at a fixed rate, so every currency routes alike.
 CURRENCIES = {"USD": Decimal("1"), "GBP": Decimal("0.79"), "EUR": Decimal("0.92")}
@@ -181,4 +184,16 @@ def demo_routing() -> DemoRoutingResult:
         if customer.pk not in with_ip and ip not in taken:
             ip_auth_save(entry=IpAuth(customer=customer, ip=ip))
             ips_created += 1
+    local = local_demo_customer(routed)
+    if local is not None and LOCAL_IP not in taken:
+        ip_auth_save(entry=IpAuth(customer=local, ip=LOCAL_IP))
+        ips_created += 1
     return DemoRoutingResult(providers_created, cards_created, routes_created, ips_created)
+
+
+def local_demo_customer(routed: list[Customer]) -> Customer | None:
+    """The demo customer that calls from this machine get: the last active USD customer with credit (a debit
+    limit) and no verification to do, so a first call routes whatever its balance."""
+    return next((customer for customer in reversed(routed)
+                 if customer.status == "active" and customer.currency == "USD" and customer.debit_limit > 0
+                 and not customer.email_verification and not customer.mobile_verification), None)
