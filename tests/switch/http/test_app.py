@@ -528,3 +528,86 @@ def test_health_counts_the_live_calls(switch: Switch) -> None:
     assert before == {"status": "ok", "node": "test", "live": 0}
     assert after == {"status": "ok", "node": "test", "live": 2}
     assert sorted(call["call_id"] for call in listed["calls"]) == ["live-1", "live-2"]
+
+
+# --- POST /events batches ----------------------------------------------------------------------------------------
+
+
+def test_a_batch_of_events_is_spooled_in_order_and_answered_known_per_event(switch: Switch) -> None:
+    uri = f"sip:{NUMBER}@b1.example:5080"
+    batch = {"events": [
+        {"call_id": "call-1", "kind": "routed", "at": NOW + 0.01, "uri": uri},
+        {"call_id": "never-routed", "kind": "early", "uri": uri, "code": 180},
+        {"call_id": "call-1", "kind": "answered", "at": NOW + 2.0, "uri": uri, "code": 200,
+         "dialog": {"h_entry": 1, "h_id": 2}},
+        {"call_id": "call-1", "kind": "ended", "at": NOW + 5.0, "release_reason": "Upstream BYE", "duration": 3},
+        {"call_id": "call-1", "kind": "ended", "at": NOW + 5.0, "release_reason": "Upstream BYE", "duration": 3},
+    ]}
+
+    async def scenario(client: TestClient[Any, Any]) -> list[tuple[int, Any]]:
+        return [await post(client, "/route", invite()), await post(client, "/events", batch),
+                await post(client, "/events", {"events": []})]
+
+    routed, answered, empty = switch.run(scenario)
+    assert routed == (200, ROUTED)
+    # The second end comes after the first let the call go: unknown, as it would be in a body of its own.
+    assert answered == (200, {"known": [True, False, True, True, False]})
+    assert empty == (200, {"known": []})
+    assert [(line["kind"], line["call_id"], line["at"]) for line in switch.lines()] == [
+        ("attempt", "call-1", NOW), ("routed", "call-1", NOW + 0.01), ("answered", "call-1", NOW + 2.0),
+        ("ended", "call-1", NOW + 5.0)]
+    assert switch.engine.live() == []
+
+
+def test_a_batch_lets_the_channel_of_its_ended_call_go(switch: Switch) -> None:
+    """Bolt has one channel: the batch's ended event lets the next call in."""
+    async def scenario(client: TestClient[Any, Any]) -> list[Any]:
+        first = (await post(client, "/route", invite("bolt-1", BOLT_IP)))[1]
+        refused = (await post(client, "/route", invite("bolt-2", BOLT_IP)))[1]
+        batch = await post(client, "/events", {"events": [
+            {"call_id": "bolt-1", "kind": "answered", "code": 200},
+            {"call_id": "bolt-1", "kind": "ended", "release_reason": "Downstream BYE", "duration": 1}]})
+        again = (await post(client, "/route", invite("bolt-3", BOLT_IP)))[1]
+        return [first["code"], refused["code"], batch, again["code"]]
+
+    assert switch.run(scenario) == [200, 503, (200, {"known": [True, True]}), 200]
+
+
+@pytest.mark.parametrize(("body", "field", "message"), [
+    ({"events": [{"call_id": "call-1", "kind": "ended"}, {"call_id": "call-1", "kind": "failed"}]},
+     "events[1].code", "This field is required."),
+    ({"events": [{"call_id": "call-1", "kind": "ended"}, {"kind": "ended"}]},
+     "events[1].call_id", "This field is required."),
+    ({"events": [{"call_id": "call-1", "kind": "ended", "cause": "x"}]}, "events[0].cause", "Unknown field."),
+    ({"events": [{"call_id": "call-1", "kind": "ended"}, ["call-1", "ended"]]}, "events[1]",
+     "Expected a JSON object."),
+    ({"events": {"call_id": "call-1", "kind": "ended"}}, "events", "Expected a list of events."),
+    ({"events": [{"call_id": "call-1", "kind": "ended"}] * 1001}, "events", "At most 1000 events."),
+    ({"events": [], "call_id": "call-1"}, "call_id", "Unknown field."),
+])
+def test_a_bad_event_in_a_batch_is_a_400_naming_its_index_and_nothing_of_the_batch_is_taken(
+        switch: Switch, body: dict[str, Any], field: str, message: str) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> tuple[int, Any]:
+        await post(client, "/route", invite())
+        return await post(client, "/events", body)
+
+    assert switch.run(scenario) == (400, {"detail": f"{field}: {message}", "errors": {field: [message]}})
+    # The good ended event ahead of the bad one was not applied: the call still holds, only its attempt is written.
+    assert [line["kind"] for line in switch.lines()] == ["attempt"]
+    assert [call["call_id"] for call in switch.engine.live()] == ["call-1"]
+
+
+def test_a_batch_whose_answered_event_cannot_be_spooled_is_a_500_naming_the_event(
+        switch: Switch, caplog: pytest.LogCaptureFixture) -> None:
+    switch.spool_dir.write_text("a file where the spool directory should be")
+
+    async def scenario(client: TestClient[Any, Any]) -> list[tuple[int, Any]]:
+        routed = await post(client, "/route", invite())
+        return [routed, await post(client, "/events", {"events": [
+            {"call_id": "other", "kind": "ended"}, {"call_id": "call-1", "kind": "answered", "code": 200}]})]
+
+    routed, answered = switch.run(scenario)
+    assert routed == (200, ROUTED)
+    assert answered == (500, {"detail": "The engine failed on event 1 of the batch; see the switch's log.",
+                              "errors": {}})
+    assert "POST /events: the engine failed on answered of call call-1" in caplog.text

@@ -1,12 +1,16 @@
 """`trunkline switch`'s HTTP side for Kamailio: POST /route, POST /events, GET /health (aiohttp).
 
 Kamailio asks `POST /route` for every initial INVITE and gets an rtjson document (rtjson.py); it reports each
-dialog event to `POST /events`. Both take a JSON object (Content-Type application/json, at most 64 KiB) whose
-keys are checked one by one: an unknown key, a wrong type, a value too long or a character that could break the
-SIP header it ends up in answers 400 `{"detail": "<field>: <message>", "errors": {"<field>": ["<message>"]}}`
-(the REST API's error format) and reaches nothing. A body that is no JSON object is a 400 too, a wrong content
-type a 415, a larger body a 413, a wrong method a 405: Kamailio's mistakes are 4xx. A 500 means the switch
-failed (a bug, a spool it cannot write) and is logged with its traceback; Kamailio then refuses the call.
+dialog event to `POST /events`, one event per body or many at once (`{"events": [event, ...]}`: Kamailio's
+events process posts what queued up since its last turn in one request). Both take a JSON object (Content-Type
+application/json, at most 64 KiB) whose keys are checked one by one: an unknown key, a wrong type, a value too
+long or a character that could break the SIP header it ends up in answers 400
+`{"detail": "<field>: <message>", "errors": {"<field>": ["<message>"]}}` (the REST API's error format) and
+reaches nothing; in a batch the field is named with the event's index (`events[2].code`) and no event of the
+batch is taken. A batch is answered `{"known": [true, false, ...]}`, one per event in order, a single event
+`{"known": true|false}`. A body that is no JSON object is a 400 too, a wrong content type a 415, a larger body a
+413, a wrong method a 405: Kamailio's mistakes are 4xx. A 500 means the switch failed (a bug, a spool it cannot
+write) and is logged with its traceback; Kamailio then refuses the call.
 
 This path carries every call through Kamailio (>= 2,000 calls/s plus about three events each), so the handlers
 read the raw bytes with json.loads, check types by hand and answer with bytes built once where they can; serve
@@ -52,6 +56,8 @@ EVENT_KINDS = {kind.value: kind for kind in (EventKind.ROUTED, EventKind.EARLY, 
 EVENT_KEYS = frozenset(("call_id", "kind", "at", "uri", "code", "reason", "final", "release_reason", "duration",
                         "dialog"))
 RELEASE_REASONS = frozenset(reason.value for reason in ReleaseReason)
+BATCH = "events"  # POST /events: {"events": [event, ...]}
+MAX_BATCH = 1000  # events in one body (the 64 KiB body limit holds fewer than that of Kamailio's anyway)
 
 # A SIP user part the answer puts in URIs and headers: visible ASCII without the characters that end a URI or
 # a header value (<, >, ", @, backslash, whitespace, controls).
@@ -91,7 +97,7 @@ def _bad_request(error: BadRequest) -> web.Response:
     return error_response(error.status, f"{field}: {messages[0]}", error.errors)
 
 
-async def _json_object(request: web.Request, keys: frozenset[str]) -> dict[str, Any]:
+async def _json_object(request: web.Request, keys: frozenset[str] | None) -> dict[str, Any]:
     """The body as a JSON object, or BadRequest / the HTTP error aiohttp raises (413 past client_max_size)."""
     # The exact header Kamailio sends compares as it is; anything else is parsed (parameters, case).
     if request.headers.get("Content-Type") != _JSON and request.content_type != _JSON:
@@ -103,10 +109,15 @@ async def _json_object(request: web.Request, keys: frozenset[str]) -> dict[str, 
         raise BadRequest({"body": ["Not valid JSON."]}) from None
     if not isinstance(data, dict):
         raise BadRequest({"body": ["Expected a JSON object."]})
-    unknown = data.keys() - keys
-    if unknown:
-        raise BadRequest({key[:64]: ["Unknown field."] for key in sorted(unknown)[:10]})  # a few name the mistake
+    if keys is not None:
+        _known_keys(data, keys)
     return data
+
+
+def _known_keys(data: dict[str, Any], keys: frozenset[str], prefix: str = "") -> None:
+    unknown = data.keys() - keys
+    if unknown:  # a few name the mistake
+        raise BadRequest({f"{prefix}{key[:64]}": ["Unknown field."] for key in sorted(unknown)[:10]})
 
 
 def _text(data: dict[str, Any], key: str, errors: Errors, *, limit: int, allowed: Callable[[str], object],
@@ -254,6 +265,31 @@ def parse_event(data: dict[str, Any]) -> tuple[str, EventKind, dict[str, object]
     return call_id, kind, fields
 
 
+def parse_events(data: dict[str, Any]) -> list[tuple[str, EventKind, dict[str, object]]]:
+    """The events of a POST /events body, one or a batch (`{"events": [...]}`), or BadRequest; in a batch the first
+    bad event is named by its index (`events[2].code`), and nothing of the batch is taken."""
+    if BATCH not in data:
+        _known_keys(data, EVENT_KEYS)
+        return [parse_event(data)]
+    _known_keys(data, frozenset((BATCH,)))
+    items = data[BATCH]
+    if type(items) is not list:
+        raise BadRequest({BATCH: ["Expected a list of events."]})
+    if len(items) > MAX_BATCH:
+        raise BadRequest({BATCH: [f"At most {MAX_BATCH} events."]})
+    events = []
+    for number, item in enumerate(items):
+        prefix = f"{BATCH}[{number}]"
+        if type(item) is not dict:
+            raise BadRequest({prefix: ["Expected a JSON object."]})
+        _known_keys(item, EVENT_KEYS, f"{prefix}.")
+        try:
+            events.append(parse_event(item))
+        except BadRequest as error:
+            raise BadRequest({f"{prefix}.{field}": messages for field, messages in error.errors.items()}) from None
+    return events
+
+
 class Handlers:
     """The three endpoints over one engine."""
 
@@ -317,17 +353,28 @@ class Handlers:
 
     async def event(self, request: web.Request) -> web.Response:
         try:
-            call_id, kind, fields = parse_event(await _json_object(request, EVENT_KEYS))
+            data = await _json_object(request, None)
+            events = parse_events(data)
         except BadRequest as error:
             return _bad_request(error)
-        try:
-            known = await self.engine.event(call_id, kind, fields)
-        except Exception:
-            logger.exception("POST /events: the engine failed on %s of call %s", kind, call_id)
-            return error_response(500, "The engine failed on this event; see the switch's log.")
-        if known:
+        engine = self.engine
+        answers: list[bytes] = []
+        for number, (call_id, kind, fields) in enumerate(events):
+            try:
+                known = await engine.event(call_id, kind, fields)
+            except Exception:
+                # The batch's events before this one are spooled (the edge does not resend, so keep them).
+                logger.exception("POST /events: the engine failed on %s of call %s", kind, call_id)
+                if BATCH in data:
+                    return error_response(500, f"The engine failed on event {number} of the batch; see the "
+                                               "switch's log.")
+                return error_response(500, "The engine failed on this event; see the switch's log.")
+            answers.append(b"true" if known else b"false")
+        if b"true" in answers:
             self._flush_soon()
-        return web.Response(body=_KNOWN if known else _UNKNOWN, content_type=_JSON)
+        if BATCH not in data:
+            return web.Response(body=_KNOWN if answers[0] == b"true" else _UNKNOWN, content_type=_JSON)
+        return web.Response(body=b'{"known":[' + b",".join(answers) + b"]}", content_type=_JSON)
 
     async def health(self, request: web.Request) -> web.Response:
         live = self.engine.live()
