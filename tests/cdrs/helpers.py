@@ -24,7 +24,8 @@ def attempt(call_id: str, at: float = T0, *, customer: int | None = None, route:
             expires_at: float | None = None, **fields: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "customer": customer, "auth_kind": "ip", "auth_id": 7, "source_ip": "203.0.113.5", "source_port": 5060,
-        "transport": "udp", "cli_in": "441234567890", "dst_in": "9#447911123456", "cli": "441234567890",
+        # Decided over HTTP for Kamailio, whose dialog events follow (a SIP attempt is the redirect server's 302).
+        "transport": "http", "cli_in": "441234567890", "dst_in": "9#447911123456", "cli": "441234567890",
         "dst": "77447911123456", "pai": None, "tech_prefix": "9#", "route": route, "code": code,
         "reason": reason,
         "rate": {"card": 3, "prefix": "447", "name": "UK Mobile", "rate": "0.050000",

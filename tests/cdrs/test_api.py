@@ -59,7 +59,7 @@ def test_calls_of_a_customer_newest_first_with_the_record(api, calls) -> None:
         "id": record.pk, "call_id": "acme-1", "node": "sw1", "state": "ended",
         "attempted_at": "2026-11-30T00:53:20Z", "answered_at": "2026-11-30T00:53:23Z",
         "ended_at": "2026-11-30T00:53:53Z", "customer": acme.pk, "customer_name": "Acme Voice",
-        "auth_kind": "ip", "auth_id": 7, "source_ip": "203.0.113.5", "source_port": 5060, "transport": "udp",
+        "auth_kind": "ip", "auth_id": 7, "source_ip": "203.0.113.5", "source_port": 5060, "transport": "http",
         "cli_in": "441234567890", "dst_in": "9#447911123456", "cli": "441234567890", "dst": "77447911123456",
         "pai": "", "tech_prefix": "9#", "ingress_route": None, "provider": provider.pk,
         "provider_name": "First Telecom", "sip_code": 200, "sip_reason": "OK", "release_reason": "Downstream BYE",

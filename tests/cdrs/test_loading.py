@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from datetime import UTC, datetime
 from io import StringIO
 from typing import Any
@@ -65,7 +66,7 @@ def expected_answered(world, first, second) -> dict[str, Any]:
         "call_id": "call-1", "node": NODE, "decided": True, "attempted_at": at(0), "early_at": at(1.5),
         "answered_at": at(4), "ended_at": at(64), "state": "ended", "customer": world.customer.pk,
         "customer_name": "Acme Voice", "auth_kind": "ip", "auth_id": 7, "source_ip": "203.0.113.5",
-        "source_port": 5060, "transport": "udp", "cli_in": "441234567890", "dst_in": "9#447911123456",
+        "source_port": 5060, "transport": "http", "cli_in": "441234567890", "dst_in": "9#447911123456",
         "cli": "441234567890", "dst": "77447911123456", "pai": "", "tech_prefix": "9#",
         "ingress_route": world.route.pk, "provider": second.pk, "provider_name": "Second Telecom",
         "sip_code": 200, "sip_reason": "OK", "release_reason": "Downstream BYE", "duration": 60, "pdd_ms": 1500,
@@ -473,3 +474,31 @@ def test_events_from_a_process_that_did_not_route_the_call_get_their_provider_fr
         {"provider": second.pk, "gateway": GW2, "branch": 1, "code": 200, "reason": "OK"}]
     assert (record.state, record.provider_id, record.provider_name, record.duration, record.release_reason) == (
         "ended", second.pk, "Second Telecom", 10, "Upstream BYE")
+
+
+def test_a_call_the_redirect_server_answered_is_redirected_with_its_302_and_not_a_live_dialog(world) -> None:
+    world, _, _ = world
+    write_spool("calls-sw1-100-000001.jsonl", [
+        attempt("sip-1", customer=world.customer.pk, transport="udp", expires_at=time.time() + 600),
+        attempt("sip-2", customer=world.customer.pk, transport="tcp", expires_at=time.time() + 600),
+    ])
+
+    load_spool()
+
+    assert sorted(CallRecord.objects.values_list("call_id", "state", "sip_code", "sip_reason")) == [
+        ("sip-1", "redirected", 302, "Moved Temporarily"), ("sip-2", "redirected", 302, "Moved Temporarily")]
+    assert CallRecord.objects.live().count() == 0
+
+
+def test_a_redirected_call_whose_edge_reports_its_answer_is_live(world) -> None:
+    world, first, _ = world
+    write_spool("calls-sw1-100-000001.jsonl", [
+        attempt("sip-3", customer=world.customer.pk, transport="udp", expires_at=time.time() + 600),
+        event("answered", "sip-3", T0 + 4, provider=first.pk, dialog=None),
+    ])
+
+    load_spool()
+
+    record = CallRecord.objects.get()
+    assert (record.state, record.sip_code, record.sip_reason) == ("answered", 200, "OK")
+    assert list(CallRecord.objects.live()) == [record]

@@ -3,6 +3,9 @@ from django.db import models
 
 class CallState(models.TextChoices):
     ROUTED = "routed", "Routed"
+    # The SIP redirect server answered 302: the edge that follows it places the call and, unless it reports the
+    # call's events, the panel never sees it go up. Not a live dialog.
+    REDIRECTED = "redirected", "Redirected"
     RINGING = "ringing", "Ringing"
     ANSWERED = "answered", "Answered"
     ENDED = "ended", "Ended"

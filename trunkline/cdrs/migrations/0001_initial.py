@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
                 ('early_at', models.DateTimeField(blank=True, help_text='The first provisional answer (180/183).', null=True)),
                 ('answered_at', models.DateTimeField(blank=True, null=True)),
                 ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('state', models.CharField(choices=[('routed', 'Routed'), ('ringing', 'Ringing'), ('answered', 'Answered'), ('ended', 'Ended'), ('failed', 'Failed'), ('rejected', 'Rejected'), ('expired', 'Expired')], default='routed', max_length=10)),
+                ('state', models.CharField(choices=[('routed', 'Routed'), ('redirected', 'Redirected'), ('ringing', 'Ringing'), ('answered', 'Answered'), ('ended', 'Ended'), ('failed', 'Failed'), ('rejected', 'Rejected'), ('expired', 'Expired')], default='routed', max_length=10)),
                 ('customer_name', models.CharField(blank=True, help_text='Copied at load time: the record outlives its customer.', max_length=100)),
                 ('auth_kind', models.CharField(blank=True, help_text='"ip", "sip_user" or empty.', max_length=10)),
                 ('auth_id', models.BigIntegerField(blank=True, help_text="The IP-auth entry or SIP user's id.", null=True)),

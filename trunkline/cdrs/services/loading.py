@@ -48,8 +48,12 @@ IN_CHUNK = 1000
 RETRIES = 3
 
 # A later fact never gives way to an earlier one: a call that ended stays ended whatever line comes after.
-_RANK = {CallState.ROUTED.value: 0, CallState.RINGING.value: 1, CallState.ANSWERED.value: 2,
-         CallState.EXPIRED.value: 3, CallState.FAILED.value: 4, CallState.REJECTED.value: 4, CallState.ENDED.value: 5}
+_RANK = {CallState.ROUTED.value: 0, CallState.REDIRECTED.value: 0, CallState.RINGING.value: 1,
+         CallState.ANSWERED.value: 2, CallState.EXPIRED.value: 3, CallState.FAILED.value: 4,
+         CallState.REJECTED.value: 4, CallState.ENDED.value: 5}
+
+# Attempts that came over SIP: the switch answered them itself, as a redirect server (over HTTP: Kamailio's).
+REDIRECT_TRANSPORTS = ("udp", "tcp")
 
 # The fields a merge writes: never end_requested_at (End Calls' own, written concurrently).
 MERGED_FIELDS = (
@@ -211,6 +215,13 @@ def _apply_attempt(record: Any, line: Mapping[str, Any], at: datetime) -> None:
         record.sip_code = code
         record.sip_reason = _text(line.get("reason"), "sip_reason")
         record.ended_at = record.ended_at or at
+    elif record.transport in REDIRECT_TRANSPORTS:
+        # Routed by the SIP redirect server: its answer was the 302. The call is live only once the edge reports
+        # it (an early or answered event moves it on); the switch still holds a limited channel until expiry.
+        if record.state == CallState.ROUTED:
+            record.state = CallState.REDIRECTED.value
+        if record.sip_code is None:
+            record.sip_code, record.sip_reason = 302, "Moved Temporarily"
 
 
 def _apply_routed(record: Any, line: Mapping[str, Any], at: datetime) -> None:
