@@ -65,7 +65,12 @@ _USER_PART = re.compile(r'[\x21-\x7e]*').fullmatch
 _URI_BREAKERS = re.compile(r'[<>"@\\]').search
 _VISIBLE = re.compile(r'[\x21-\x7e]*').fullmatch
 _PRINTABLE = re.compile(r'[\t\x20-\x7e]*').fullmatch  # a header value may hold spaces and tabs
-_NO_CONTROLS = re.compile(r'[^\x00-\x08\x0a-\x1f\x7f]*').fullmatch
+_CONTROLS = re.compile(r'[\x00-\x08\x0a-\x1f\x7f]').sub
+
+
+def _anything(value: str) -> bool:
+    return True
+
 
 _JSON = "application/json"
 _KNOWN = b'{"known":true}'
@@ -234,9 +239,11 @@ def parse_event(data: dict[str, Any]) -> tuple[str, EventKind, dict[str, object]
         fields["code"] = code
     # A gateway's reason phrase may be UTF-8 (RFC 3261 §25.1) and of any length: it is kept, cut to MAX_REASON,
     # rather than refused, since refusing a final `failed` event would hold the call's channel until its expiry.
-    reason = _text(data, "reason", errors, limit=MAX_BODY, allowed=_NO_CONTROLS, required=False, empty=True)
+    # Control characters (a gateway's bytes) become spaces for the same reason, and since one refused event
+    # refuses its whole batch: the reason is the only field of an event a gateway writes.
+    reason = _text(data, "reason", errors, limit=MAX_BODY, allowed=_anything, required=False, empty=True)
     if reason is not None:
-        fields["reason"] = reason[:MAX_REASON]
+        fields["reason"] = _CONTROLS(" ", reason[:MAX_REASON])
     final = data.get("final")
     if final is not None:
         if type(final) is not bool:
