@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from trunkline.contracts.snapshot import Gateway, Provider, Transport
 from trunkline.switch.sip.message import _RESPONSE_TAIL, Request, _response_head
-from trunkline.switch.types import Decision
+from trunkline.switch.types import Decision, Egress
 
 # RFC 3261 §25.1: user = 1*( unreserved / escaped / user-unreserved ); hvalue = *( hnv-unreserved / unreserved /
 # escaped ). quote() keeps ASCII letters and digits and '_.-~' itself; these are the other characters left as is.
@@ -75,8 +75,68 @@ def q_values(count: int) -> tuple[str, ...]:
                  for value in (max(1000 - index * step, 100) for index in range(count)))
 
 
+# Per sequence of egress providers and gateway lists, the whole Contact block as a %-template of the parts that
+# change per call: the escaped number, and the CLI / PAI URI headers. Not per Order object: nearly every dialled
+# number gets an Order of its own (its prefixes' plan), while a few hundred provider sequences cover them all. Two
+# templates (without PAI, with PAI), each made the first time it is needed. Keyed by the ids of the providers and
+# gateway tuples, which the entry keeps alive (an id is reused only once its object is gone, and a reloaded index
+# brings new objects); emptied when it grows past a few index reloads' worth.
+_TEMPLATES: dict[tuple[int, ...], list[object]] = {}
+_TEMPLATES_SIZE = 65_536
+
+
+def _template(routes: tuple[Egress, ...], with_pai: bool) -> str:
+    if len(routes) == 1:
+        key: tuple[int, ...] = (id(routes[0][0]), id(routes[0][1]))
+    else:
+        key = tuple([id(egress[0]) for egress in routes] + [id(egress[1]) for egress in routes])
+    entry = _TEMPLATES.get(key)
+    if entry is None:
+        if len(_TEMPLATES) >= _TEMPLATES_SIZE:
+            _TEMPLATES.clear()
+        entry = _TEMPLATES[key] = [tuple([(egress[0], egress[1]) for egress in routes]), None, None]
+    found = entry[2 if with_pai else 1]
+    if found is None:
+        found = _make_template(routes, with_pai)
+        entry[2 if with_pai else 1] = found
+    return found  # type: ignore[return-value]
+
+
+def _make_template(routes: tuple[Egress, ...], with_pai: bool) -> str:
+    """_block's text with `%(d)s` for the number and `%(c)s` for the URI headers up to the PAI's user (with_pai)
+    or all of them; the constant parts' own '%' doubled."""
+    if len(routes) == 1:
+        targets = _pieces(routes[0].provider, routes[0].gateways)
+    else:
+        targets = ()
+        for egress in routes:
+            targets += _pieces(egress.provider, egress.gateways)
+    count = len(targets)
+    tails = _TENTH_TAILS[count] if count <= 10 else tuple(f">;q={q}\r\n" for q in q_values(count))
+    return "".join([f"{_percent(start)}%(d)s{_percent(host)}%(c)s{_percent(pai_tail) if with_pai else ''}{tail}"
+                    for (start, host, pai_tail), tail in zip(targets, tails, strict=True)])
+
+
+def _percent(text: str) -> str:
+    return text.replace("%", "%%")
+
+
 def _block(decision: Decision) -> str:
     """The `Contact: ...` lines, CRLF ended, one per gateway in egress order."""
+    destination = decision.destination
+    if not _PLAIN.fullmatch(destination):
+        destination = quote(destination, safe=_USER_SAFE)
+    cli = decision.cli
+    pai = decision.pai
+    cli_part = f"?X-CLI={_hvalue(cli)}" if cli else ""
+    if pai is None:
+        return _template(decision.routes, False) % {"d": destination, "c": cli_part}
+    return _template(decision.routes, True) % {
+        "d": destination, "c": f"{cli_part}{'&' if cli else '?'}P-Asserted-Identity=%3Csip:{_hvalue(pai)}"}
+
+
+def _block_uncached(decision: Decision) -> str:
+    """_block without the templates (what they are checked against)."""
     destination = decision.destination
     if not _PLAIN.fullmatch(destination):
         destination = quote(destination, safe=_USER_SAFE)
