@@ -149,9 +149,26 @@ def uri_hostport(uri: str) -> str | None:
     return f"{host}:{int(port) if port else 5060}"
 
 
+# A provider's gateways as the attempt line's JSON list, per gateways tuple: nearly every dialled number has an
+# egress order of its own (the _order memo misses), but the gateway lists are the providers'. Keyed by id() with the
+# tuple kept in the entry (an id is reused only once its object is gone); emptied past GATEWAYS_MEMO.
+_GATEWAYS_JSON: dict[int, tuple[tuple[Gateway, ...], str]] = {}
+GATEWAYS_MEMO = 65_536
+
+
+def _gateways_json(gateways: tuple[Gateway, ...]) -> str:
+    found = _GATEWAYS_JSON.get(id(gateways))
+    if found is None or found[0] is not gateways:
+        if len(_GATEWAYS_JSON) >= GATEWAYS_MEMO:
+            _GATEWAYS_JSON.clear()
+        found = _GATEWAYS_JSON[id(gateways)] = (
+            gateways, f'[{",".join([_quote(hostport(gateway)) for gateway in gateways])}]')
+    return found[1]
+
+
 def _provider_json(item: Egress) -> str:
-    return (f'{{"provider":{item.provider.id},"card":{item.card_id},"rate":"{item.cost}","gateways":['
-            f'{",".join(_quote(hostport(gateway)) for gateway in item.gateways)}]}}')
+    return (f'{{"provider":{item.provider.id},"card":{item.card_id},"rate":"{item.cost}",'
+            f'"gateways":{_gateways_json(item.gateways)}}}')
 
 
 def _rate_json(row: RateRow, card: int) -> str:
@@ -345,7 +362,7 @@ class Engine:
                 self._fragments.clear()
             provider = routes[0].provider if routes else None
             found = self._fragments[id(routes)] = (
-                routes, f"[{','.join(_provider_json(item) for item in routes)}]",
+                routes, f"[{','.join([_provider_json(item) for item in routes])}]",
                 (PROVIDER, provider.id, provider.channels, provider.cps)
                 if provider is not None and (provider.channels or provider.cps) else None)
         return found
