@@ -57,7 +57,9 @@ def _browser_unavailable(reason: str) -> None:
     pytest.skip(f"{reason} (set TRUNKLINE_REQUIRE_BROWSER=1 to make this a failure).")
 
 
-@pytest.fixture(scope="session")
+# Per package, not per session: while Playwright's sync API runs, its event loop is this thread's running loop, so
+# the switch's tests that come after tests/e2e (asyncio.run) could not start one of their own.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         _browser_unavailable(f"Chromium is not installed at {CHROMIUM}")
