@@ -399,27 +399,9 @@ class Engine:
             line["provider"] = provider
         if kind == EventKind.ROUTED:
             line["gateway"], line["branch"] = gateway, branch
-        elif kind == EventKind.EARLY:
-            line["code"] = data.get("code")
         elif kind == EventKind.ANSWERED:
-            dialog = data.get("dialog")
-            line["dialog"] = dialog if isinstance(dialog, dict) else None
             self._answered[call_id] = cast(float, line["at"])
-        elif kind == EventKind.FAILED:
-            line["code"], line["reason"], line["final"] = data.get("code"), data.get("reason"), bool(
-                data.get("final", False))
-        elif kind == EventKind.ENDED:
-            line["release_reason"], line["duration"] = data.get("release_reason"), data.get("duration")
-        else:
-            raise ValueError(f"{kind!r} is not a dialog event")
-        self.spool.append(line)
-        if kind == EventKind.ANSWERED:
-            # Durable before the edge hears back: a kill -9 from here on loses nothing answered.
-            if self.spool.synchronous:
-                self.spool.flush()
-            else:
-                await self.spool.aflush()
-        elif kind == EventKind.ENDED or (kind == EventKind.FAILED and line["final"]):
+        if await self._spool_event(line, kind, data):
             self._forget(call_id, stale=True)
             if live.held:
                 if self._sync is not None:
@@ -441,7 +423,14 @@ class Engine:
             line["provider"] = provider if isinstance(provider, int) else None
         if kind == EventKind.ROUTED:
             line["gateway"], line["branch"] = gateway, None
-        elif kind == EventKind.EARLY:
+        if await self._spool_event(line, kind, data):
+            await counters.release(call_id)  # idempotent: a call without a hold or let go already is a no-op
+        return True
+
+    async def _spool_event(self, line: dict[str, object], kind: EventKind, data: Mapping[str, object]) -> bool:
+        """Add the kind's own fields to an event line and spool it; True when the event ends the call (ended, or
+        a final failed), whose hold the caller lets go."""
+        if kind == EventKind.EARLY:
             line["code"] = data.get("code")
         elif kind == EventKind.ANSWERED:
             dialog = data.get("dialog")
@@ -451,17 +440,17 @@ class Engine:
                 data.get("final", False))
         elif kind == EventKind.ENDED:
             line["release_reason"], line["duration"] = data.get("release_reason"), data.get("duration")
-        else:
+        elif kind != EventKind.ROUTED:
             raise ValueError(f"{kind!r} is not a dialog event")
         self.spool.append(line)
         if kind == EventKind.ANSWERED:
+            # Durable before the edge hears back: a kill -9 from here on loses nothing answered.
             if self.spool.synchronous:
                 self.spool.flush()
             else:
                 await self.spool.aflush()
-        elif kind == EventKind.ENDED or (kind == EventKind.FAILED and line["final"]):
-            await counters.release(call_id)  # idempotent: a call without a hold or let go already is a no-op
-        return True
+            return False
+        return kind == EventKind.ENDED or (kind == EventKind.FAILED and bool(line["final"]))
 
     @staticmethod
     def _provider_of(live: _Live, uri: object) -> tuple[int | None, int | None, str | None]:
