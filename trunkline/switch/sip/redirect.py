@@ -105,6 +105,13 @@ def _template(routes: tuple[Egress, ...], with_pai: bool) -> str:
 def _make_template(routes: tuple[Egress, ...], with_pai: bool) -> str:
     """_block's text with `%(d)s` for the number and `%(c)s` for the URI headers up to the PAI's user (with_pai)
     or all of them; the constant parts' own '%' doubled."""
+    targets, tails = _targets_and_tails(routes)
+    return "".join([f"{_percent(start)}%(d)s{_percent(host)}%(c)s{_percent(pai_tail) if with_pai else ''}{tail}"
+                    for (start, host, pai_tail), tail in zip(targets, tails, strict=True)])
+
+
+def _targets_and_tails(routes: tuple[Egress, ...]) -> tuple[tuple[tuple[str, str, str], ...], tuple[str, ...]]:
+    """Every gateway's URI pieces in egress order, and the `>;q=...` tail of each Contact line."""
     if len(routes) == 1:
         targets = _pieces(routes[0].provider, routes[0].gateways)
     else:
@@ -112,9 +119,7 @@ def _make_template(routes: tuple[Egress, ...], with_pai: bool) -> str:
         for egress in routes:
             targets += _pieces(egress.provider, egress.gateways)
     count = len(targets)
-    tails = _TENTH_TAILS[count] if count <= 10 else tuple(f">;q={q}\r\n" for q in q_values(count))
-    return "".join([f"{_percent(start)}%(d)s{_percent(host)}%(c)s{_percent(pai_tail) if with_pai else ''}{tail}"
-                    for (start, host, pai_tail), tail in zip(targets, tails, strict=True)])
+    return targets, (_TENTH_TAILS[count] if count <= 10 else tuple(f">;q={q}\r\n" for q in q_values(count)))
 
 
 def _percent(text: str) -> str:
@@ -143,15 +148,7 @@ def _block_uncached(decision: Decision) -> str:
     cli = decision.cli
     pai = decision.pai
     cli_part = f"?X-CLI={_hvalue(cli)}" if cli else ""
-    routes = decision.routes
-    if len(routes) == 1:
-        targets = _pieces(routes[0].provider, routes[0].gateways)
-    else:
-        targets = ()
-        for egress in routes:
-            targets += _pieces(egress.provider, egress.gateways)
-    count = len(targets)
-    tails = _TENTH_TAILS[count] if count <= 10 else tuple(f">;q={q}\r\n" for q in q_values(count))
+    targets, tails = _targets_and_tails(decision.routes)
     if pai is None:
         return "".join([f"{start}{destination}{host}{cli_part}{tail}"
                         for (start, host, _), tail in zip(targets, tails, strict=True)])
