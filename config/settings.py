@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "trunkline.customers",
     "trunkline.routing",
     "trunkline.sipauth",
+    "trunkline.ledger",
     "trunkline.cdrs",
     "axes",
 ]
