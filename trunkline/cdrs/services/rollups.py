@@ -1,0 +1,186 @@
+"""Rollups: the per-hour traffic totals that Stats and the Main tab's Summary read (never the CDR table).
+
+`rollups_apply` runs inside the caller's transaction (ingest, the loader, recalc), so a CDR and its counts commit
+together. The batch is aggregated in Python first, then written with multi-row INSERT ... ON CONFLICT DO UPDATE
+(PostgreSQL and SQLite both have it) that adds to what is there: no read-modify-write, so concurrent writers never
+lose an increment. Rows go out sorted by key, and every writer writes Rollup, then CodeRollup, then PeakRollup:
+two batches touching the same keys lock them in the same order, so they wait for each other, never deadlock.
+
+Peaks (channels, CPS) cannot be added up, so they are merged with max(). A batch only sees its own CDRs: a call
+of another batch that overlapped these, or started in the same second, is not counted here, so a peak is a lower
+bound of the true figure when the calls of one moment reach the database in different batches. Undoing (sign=-1)
+leaves the peaks alone: a max cannot be taken back, and re-rating does not move a call in time.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+
+from trunkline.cdrs.models import Cdr, CodeRollup, PeakRollup, PeakScope, Rollup
+from trunkline.core.money import MONEY_PLACES
+from trunkline.switch.types import CHANNEL_LIMIT, CPS_LIMIT
+
+HOUR = timedelta(hours=1)
+BREACH_CODE = 503
+# Rollup's summed columns, in the order of the values a key aggregates.
+SUMS = ("attempts", "connected", "duration", "customer_billed", "provider_billed", "customer_charge",
+        "provider_charge", "pdd_ms", "pdd_calls", "channel_breaches", "cps_breaches")
+MONEY_SUMS = frozenset({"customer_charge", "provider_charge"})
+CHARGE_INDEX = SUMS.index("customer_charge")
+PROVIDER_CHARGE_INDEX = SUMS.index("provider_charge")
+
+
+def utc_hour(moment: datetime) -> datetime:
+    """The start of the moment's UTC hour."""
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def rollup_destination(cdr: Cdr) -> str:
+    return cdr.customer_dest_name or cdr.customer_dest_code
+
+
+def rollups_apply(cdrs: Sequence[Cdr], *, sign: int = 1) -> None:
+    """Add the CDRs to the rollups (sign=1), or take them away again (sign=-1, before re-rating writes them anew).
+
+    Must run inside the caller's transaction.atomic()."""
+    if sign not in (1, -1):
+        raise ValueError(f"sign must be 1 or -1, not {sign!r}.")
+    if not cdrs:
+        return
+    traffic: dict[tuple[datetime, int, int, str], list[Any]] = {}
+    last_call: dict[tuple[datetime, int, int, str], datetime] = {}
+    codes: dict[tuple[datetime, int, int, int], int] = defaultdict(int)
+    for cdr in cdrs:
+        hour = utc_hour(cdr.start)
+        provider_id = cdr.provider_id or 0
+        key = (hour, cdr.customer_id, provider_id, rollup_destination(cdr))
+        sums = traffic.get(key)
+        if sums is None:
+            sums = traffic[key] = [0] * len(SUMS)
+            sums[CHARGE_INDEX] = sums[PROVIDER_CHARGE_INDEX] = Decimal(0)
+            last_call[key] = cdr.start
+        elif cdr.start > last_call[key]:
+            last_call[key] = cdr.start
+        sums[0] += 1
+        if cdr.answer is not None:
+            sums[1] += 1
+            sums[2] += cdr.duration
+        sums[3] += cdr.customer_billed
+        sums[4] += cdr.provider_billed
+        sums[5] += cdr.customer_charge
+        sums[6] += cdr.provider_charge
+        if cdr.pdd_ms is not None:
+            sums[7] += cdr.pdd_ms
+            sums[8] += 1
+        if cdr.sip_code == BREACH_CODE:
+            if cdr.sip_reason == CHANNEL_LIMIT:
+                sums[9] += 1
+            elif cdr.sip_reason == CPS_LIMIT:
+                sums[10] += 1
+        codes[(hour, cdr.customer_id, provider_id, cdr.sip_code)] += 1
+
+    ops = connection.ops
+    rows = []
+    for key in sorted(traffic):
+        sums = traffic[key]
+        values = [sign * value for value in sums]
+        # An undo does not move last_call_at back (NULL leaves the stored value).
+        last = ops.adapt_datetimefield_value(last_call[key]) if sign == 1 else None
+        rows.append([ops.adapt_datetimefield_value(key[0]), key[1], key[2], key[3], *values, last])
+    _upsert(Rollup, ("hour", "customer_id", "provider_id", "destination", *SUMS, "last_call_at"),
+            ("hour", "customer_id", "provider_id", "destination"), rows,
+            {**{name: "add" for name in SUMS}, "last_call_at": "max"})
+    _upsert(CodeRollup, ("hour", "customer_id", "provider_id", "sip_code", "calls"),
+            ("hour", "customer_id", "provider_id", "sip_code"),
+            [[ops.adapt_datetimefield_value(key[0]), key[1], key[2], key[3], sign * codes[key]]
+             for key in sorted(codes)], {"calls": "add"})
+    if sign == 1:
+        peaks = _peaks(cdrs)
+        _upsert(PeakRollup, ("hour", "scope", "scope_id", "channels", "cps"), ("hour", "scope", "scope_id"),
+                [[ops.adapt_datetimefield_value(key[0]), key[1], key[2], *peaks[key]] for key in sorted(peaks)],
+                {"channels": "max", "cps": "max"})
+
+
+def _peaks(cdrs: Iterable[Cdr]) -> dict[tuple[datetime, str, int], list[int]]:
+    """Per (hour, scope, id): [most calls up at once, most calls started in one second], from these CDRs only."""
+    calls: dict[tuple[str, int], list[Cdr]] = defaultdict(list)
+    for cdr in cdrs:
+        calls[(PeakScope.CUSTOMER.value, cdr.customer_id)].append(cdr)
+        if cdr.provider_id:
+            calls[(PeakScope.PROVIDER.value, cdr.provider_id)].append(cdr)
+    peaks: dict[tuple[datetime, str, int], list[int]] = {}
+
+    def raise_peak(hour: datetime, scope: str, scope_id: int, index: int, value: int) -> None:
+        peak = peaks.setdefault((hour, scope, scope_id), [0, 0])
+        if value > peak[index]:
+            peak[index] = value
+
+    for (scope, scope_id), group in calls.items():
+        per_second: dict[datetime, int] = defaultdict(int)
+        # A channel is held from the attempt to the end, ringing or connected; a call refused at the decision
+        # (end == start) never held one. At equal times ends sort first: back-to-back calls do not overlap.
+        events: list[tuple[datetime, int]] = []
+        for cdr in group:
+            per_second[cdr.start.replace(microsecond=0)] += 1
+            if cdr.end is not None and cdr.end > cdr.start:
+                events.append((cdr.start, 1))
+                events.append((cdr.end, -1))
+        for second, started in per_second.items():
+            raise_peak(utc_hour(second), scope, scope_id, 1, started)
+        events.sort()
+        up = 0
+        current: datetime | None = None
+        for moment, delta in events:
+            hour = utc_hour(moment)
+            if up and current is not None:
+                # Calls still up at the top of each following hour are that hour's channels too.
+                boundary = current + HOUR
+                while boundary <= hour:
+                    raise_peak(boundary, scope, scope_id, 0, up)
+                    boundary += HOUR
+            current = hour
+            up += delta
+            if delta > 0:
+                raise_peak(hour, scope, scope_id, 0, up)
+    return peaks
+
+
+def _upsert(model: type, columns: Sequence[str], key: Sequence[str], rows: list[list[Any]],
+            merge: dict[str, str]) -> None:
+    """INSERT the rows (already sorted by key) in as few statements as the backend's parameter limit allows;
+    on a key that exists, "add" columns add the new value and "max" columns keep the larger (a NULL new value
+    keeps the old one)."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    sqlite = connection.vendor == "sqlite"
+    sets = []
+    for name in columns:
+        how = merge.get(name)
+        if how is None:
+            continue
+        old, new = f"{table}.{quote(name)}", f"excluded.{quote(name)}"
+        if how == "add":
+            # SQLite keeps decimals as REAL: rounding each sum to the money places keeps it exact (no drift).
+            total = f"{old} + {new}"
+            expr = f"ROUND({total}, {MONEY_PLACES})" if sqlite and name in MONEY_SUMS else total
+        else:
+            expr = f"CASE WHEN {new} IS NULL OR ({old} IS NOT NULL AND {old} >= {new}) THEN {old} ELSE {new} END"
+        sets.append(f"{quote(name)} = {expr}")
+    head = (f"INSERT INTO {table} ({', '.join(quote(name) for name in columns)}) VALUES ")
+    tail = f" ON CONFLICT ({', '.join(quote(name) for name in key)}) DO UPDATE SET {', '.join(sets)}"
+    row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    limit = connection.features.max_query_params or 60_000
+    per_statement = max(1, min(1_000, limit // len(columns)))
+    with connection.cursor() as cursor:
+        for begin in range(0, len(rows), per_statement):
+            chunk = rows[begin:begin + per_statement]
+            cursor.execute(head + ", ".join([row_sql] * len(chunk)) + tail,
+                           [value for row in chunk for value in row])
