@@ -10,6 +10,7 @@ from trunkline.customers.api.views import (
     MessageViewSet,
     NumberBlockViewSet,
 )
+from trunkline.ledger.api.views import AdjustBalanceView, LedgerEntryViewSet
 from trunkline.notifications.api.jobs import JobViewSet
 from trunkline.notifications.api.views import SettingsTestEmailView, SettingsTestSmsView, SettingsView
 from trunkline.routing.api.simulate import RoutingSnapshotView, SimulatedCallViewSet, SimulateView
@@ -43,8 +44,10 @@ router.register("simulations", SimulatedCallViewSet)
 router.register("jobs", JobViewSet)
 router.register("calls", CallRecordViewSet)
 router.register("dialogs", DialogViewSet, basename="dialog")
+router.register("ledger", LedgerEntryViewSet)
 
 urlpatterns = [
+    path("customers/<str:pk>/adjust-balance/", AdjustBalanceView.as_view(), name="customer-adjust-balance"),
     path("simulate/", SimulateView.as_view(), name="simulate"),
     path("routing-snapshot/", RoutingSnapshotView.as_view(), name="routing-snapshot"),
     path("settings/", SettingsView.as_view(), name="settings"),

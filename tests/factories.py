@@ -4,9 +4,13 @@ from decimal import Decimal
 from itertools import count
 from typing import Any
 
+from django.db import transaction
+
 from trunkline.core.context import change_context
 from trunkline.customers.models import Contact, Customer
 from trunkline.customers.services import contact_save
+from trunkline.ledger.models import EntryKind
+from trunkline.ledger.services import Posting, ledger_post
 
 _sequence = count(1)
 
@@ -22,10 +26,15 @@ def make_customer(**fields: Any) -> Customer:
         "debit_limit": Decimal("0"),
     }
     data.update(fields)
-    with change_context(source="test"):
+    # The balance moves only through the ledger: a wanted balance is the customer's opening entry.
+    balance = data.pop("balance", Decimal("0"))
+    with change_context(source="test"), transaction.atomic():
         customer = Customer(**data)
         customer.full_clean()
         customer.save()
+        if balance:
+            ledger_post(postings=[Posting(customer_id=customer.pk, kind=EntryKind.OPENING, amount=balance)])
+            customer.refresh_from_db(fields=["balance"])
     return customer
 
 

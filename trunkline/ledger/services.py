@@ -1,0 +1,177 @@
+"""The only writers of the ledger and of Customer.balance (DESIGN.md, "Money and time").
+
+ledger_post() is the one path: it locks the customers, appends the entries with the balance each one leaves, and
+writes the cached balance, all in the caller's transaction. Call ingest calls it once per batch of thousands of
+CDRs, so it does a fixed number of queries per call: one lock query, one insert, one update per customer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from trunkline.audit.handlers import record_update
+from trunkline.core.context import change_context, current_context
+from trunkline.core.jobs import enqueue_after_commit
+from trunkline.core.money import MONEY_MAX_DIGITS, MONEY_PLACES, MONEY_QUANTUM
+from trunkline.core.validators import reject_control_characters
+from trunkline.customers.models import Customer
+from trunkline.ledger.models import EntryKind, LedgerEntry
+
+# The worker's debounced job that rewrites balances.json for the switch (its handler lives in cdrs).
+PUBLISH_BALANCES = "balances.publish"
+# A balance or an amount must fit the money columns: 18 digits, 6 of them decimals.
+MONEY_LIMIT = Decimal(10) ** (MONEY_MAX_DIGITS - MONEY_PLACES)
+REASON_MAX_LENGTH = LedgerEntry._meta.get_field("reason").max_length
+_KINDS = frozenset(EntryKind.values)
+_ZERO = Decimal("0")
+
+
+@dataclass(frozen=True)
+class Posting:
+    customer_id: int
+    kind: str  # EntryKind
+    amount: Decimal  # signed: + credits the customer, - debits; at most MONEY_PLACES decimals
+    cdr_id: int | None = None
+    reference: str = ""
+    reason: str = ""
+    created_by_id: int | None = None
+
+
+def ledger_post(*, postings: Sequence[Posting]) -> list[LedgerEntry]:
+    """Append `postings` in order and move their customers' balances; returns the entries (with ids).
+
+    Must run inside transaction.atomic(): the entries and the balances commit or roll back together. The customers
+    are locked in primary-key order, so concurrent posters queue instead of deadlocking, and each balance is read
+    behind its lock. Raises ValueError for a posting that cannot be stored exactly (nothing is written then).
+    """
+    if not postings:
+        return []
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("ledger_post() must be called inside transaction.atomic().")
+    for posting in postings:
+        _check_posting(posting)
+    customer_ids = sorted({posting.customer_id for posting in postings})
+    balances: dict[int, Decimal] = dict(
+        Customer.objects.select_for_update().filter(pk__in=customer_ids).order_by("pk").values_list("pk", "balance"))
+    missing = [pk for pk in customer_ids if pk not in balances]
+    if missing:
+        raise ValueError(f"No customer with id {', '.join(map(str, missing))}.")
+    before = dict(balances)
+    now = timezone.now()
+    entries = []
+    for posting in postings:
+        balance = balances[posting.customer_id] + posting.amount
+        if abs(balance) >= MONEY_LIMIT:
+            raise ValueError(f"Customer {posting.customer_id}'s balance would be {balance}, beyond what a balance "
+                             f"can hold (less than {MONEY_LIMIT:,} either way).")
+        balances[posting.customer_id] = balance
+        entries.append(LedgerEntry(customer_id=posting.customer_id, kind=posting.kind, amount=posting.amount,
+                                   balance_after=balance, cdr_id=posting.cdr_id, reference=posting.reference,
+                                   reason=posting.reason, created_by_id=posting.created_by_id, created_at=now))
+    LedgerEntry.objects.bulk_create(entries)
+    moved = False
+    for pk in customer_ids:
+        if balances[pk] != before[pk]:
+            Customer.objects.filter(pk=pk).update(balance=balances[pk])
+            moved = True
+    if moved:
+        enqueue_after_commit((PUBLISH_BALANCES,))
+    return entries
+
+
+def _check_posting(posting: Posting) -> None:
+    if posting.kind not in _KINDS:
+        raise ValueError(f"Unknown ledger entry kind {posting.kind!r}; use one of {sorted(_KINDS)}.")
+    amount = posting.amount
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise ValueError(f"A posting's amount must be a finite Decimal, not {amount!r}.")
+    if abs(amount) >= MONEY_LIMIT or amount.quantize(MONEY_QUANTUM) != amount:
+        raise ValueError(f"A posting's amount must have at most {MONEY_PLACES} decimals and be less than "
+                         f"{MONEY_LIMIT:,} either way, not {amount}.")
+
+
+def customer_adjust_balance(*, customer_id: int, amount: Decimal, reason: str, actor: Any) -> LedgerEntry:
+    """An operator's credit (amount > 0) or debit (amount < 0) with a reason, in its own transaction, written to
+    the audit log under `actor` with the balance before and after. Raises ValidationError by field (amount,
+    reason) when the input is bad, Customer.DoesNotExist for an unknown customer; nothing is written then."""
+    reason = (reason or "").strip()
+    errors: dict[str, list[str]] = {}
+    amount_error = _amount_error(amount)
+    if amount_error:
+        errors["amount"] = [amount_error]
+    if not reason:
+        errors["reason"] = ["Say why the balance is adjusted (the customer's statement and the audit log show it)."]
+    elif len(reason) > REASON_MAX_LENGTH:
+        errors["reason"] = [f"At most {REASON_MAX_LENGTH} characters (it has {len(reason)})."]
+    else:
+        try:
+            reject_control_characters(reason)
+        except ValidationError as error:
+            errors["reason"] = error.messages
+    if errors:
+        raise ValidationError(errors)
+    with _as_actor(actor), transaction.atomic():
+        customer = Customer.objects.get(pk=customer_id)
+        try:
+            entry = ledger_post(postings=[Posting(customer_id=customer.pk, kind=EntryKind.ADJUSTMENT, amount=amount,
+                                                  reason=reason, created_by_id=getattr(actor, "pk", None))])[0]
+        except ValueError as error:  # the balance would overflow its column
+            raise ValidationError({"amount": [str(error)]}) from error
+        before = entry.balance_after - entry.amount
+        record_update(customer, {"balance": _money(before)},
+                      {"balance": _money(entry.balance_after), "adjustment": _money(amount), "reason": reason,
+                       "ledger_entry": entry.pk})
+    return entry
+
+
+def _amount_error(amount: Any) -> str | None:
+    if not isinstance(amount, Decimal):
+        return "Give the amount as a decimal number such as 25.50 or -10."
+    if not amount.is_finite():
+        return "Give a finite amount."
+    if amount == 0:
+        return "The amount cannot be 0: give a credit such as 25.50 or a debit such as -10."
+    if abs(amount) >= MONEY_LIMIT:
+        return f"The amount must be less than {MONEY_LIMIT:,} either way."
+    if amount.quantize(MONEY_QUANTUM) != amount:
+        return f"At most {MONEY_PLACES} decimal places."
+    return None
+
+
+def ledger_refresh_balance(*, customer_id: int) -> tuple[Decimal, Decimal]:
+    """Set the customer's cached balance to the sum of its entries (a repair: the two never differ when every
+    writer goes through ledger_post); returns (before, after). A change is written to the audit log."""
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(pk=customer_id)
+        before = customer.balance
+        after = LedgerEntry.objects.filter(customer_id=customer_id).aggregate(total=Sum("amount"))["total"] or _ZERO
+        if after != before:
+            Customer.objects.filter(pk=customer_id).update(balance=after)
+            record_update(customer, {"balance": _money(before)}, {"balance": _money(after)})
+            enqueue_after_commit((PUBLISH_BALANCES,))
+    return before, after
+
+
+def _money(value: Decimal) -> str:
+    """As the audit log shows a stored balance: six places, as text."""
+    return str(value.quantize(MONEY_QUANTUM))
+
+
+def _as_actor(actor: Any) -> AbstractContextManager[Any]:
+    """The change context of the request when its actor is `actor`; else one that names `actor` (a script or a
+    job adjusting on an operator's behalf), keeping the request's source and address."""
+    context = current_context()
+    if context is not None and context.actor == actor:
+        return nullcontext()
+    return change_context(source=context.source if context else "system", user=actor,
+                          request=context.request if context else None, ip=context.ip if context else None)
+
