@@ -1,6 +1,6 @@
 from django.db import models
 
-from trunkline.contracts import snapshot
+from trunkline.contracts import money, snapshot
 from trunkline.core.choices import text_choices
 
 # The switch reads these values: they come from the contract, only the labels are written here.
@@ -18,6 +18,14 @@ CliDirection = text_choices("CliDirection", snapshot.CliDirection,
                             {"outbound": "Outbound (termination)", "inbound": "Inbound (origination)"}, module=__name__)
 UseDid = text_choices("UseDid", snapshot.UseDid,
                       {"disabled": "Disabled", "filter": "Filter (only the customer's DIDs)"}, module=__name__)
+
+# A card's billing terms (domain.md §2.3); trunkline.switch.rating applies them.
+RoundingMethod = text_choices("RoundingMethod", money.RoundingMethod, {
+    "up": "Up (always up)", "down": "Down (always down)", "half_up": "Half-up (5-9 up)",
+    "half_down": "Half-down (5 and below down)"}, module=__name__)
+DurationRounding = text_choices("DurationRounding", money.DurationRounding, {
+    "full_down": "Full-down", "full_up": "Full-up", "half_up": "Half-up", "half_down": "Half-down"},
+    module=__name__)
 
 
 class RateCardKind(models.TextChoices):

@@ -106,12 +106,14 @@ class RateCardForm(forms.ModelForm):
     fieldsets = (("Rate card", (
         ("", ("name", "kind", "currency", "provider")),
         ("Routing (customer cards)", ("egress_cards", "strategy")),
+        ("Billing", ("billing_precision", "rounding_method", "duration_rounding")),
         ("Notes", ("notes",)),
     )),)
 
     class Meta:
         model = RateCard
-        fields = ("name", "kind", "currency", "provider", "egress_cards", "strategy", "notes")
+        fields = ("name", "kind", "currency", "provider", "egress_cards", "strategy", "billing_precision",
+                  "rounding_method", "duration_rounding", "notes")
         widgets = {"notes": forms.Textarea(attrs={"rows": 3}),
                    "egress_cards": forms.SelectMultiple(attrs={"size": 6})}
 

@@ -72,7 +72,8 @@ class RateCardSerializer(BaseModelSerializer):
     class Meta:
         model = RateCard
         fields = ("id", "url", "name", "kind", "currency", "provider", "egress_cards", "strategy",
-                  "active_revision", "active_revision_number", "row_count", "notes", "created", "updated")
+                  "billing_precision", "rounding_method", "duration_rounding", "active_revision",
+                  "active_revision_number", "row_count", "notes", "created", "updated")
         read_only_fields = ("active_revision", "created", "updated")
 
     def get_active_revision_number(self, card: RateCard) -> int | None:

@@ -7,14 +7,21 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
 from trunkline.core.models import ChangeLoggedModel
-from trunkline.core.money import MONEY_MAX_DIGITS, RATE_PLACES
+from trunkline.core.money import MONEY_MAX_DIGITS, MONEY_PLACES, RATE_PLACES
 from trunkline.core.validators import reject_control_characters, validate_currency
-from trunkline.routing.choices import RateCardKind, RateStatus, RevisionSource, RoutingStrategy
+from trunkline.routing.choices import (
+    DurationRounding,
+    RateCardKind,
+    RateStatus,
+    RevisionSource,
+    RoundingMethod,
+    RoutingStrategy,
+)
 from trunkline.routing.models.providers import Provider, validate_digits
 from trunkline.routing.ratefile import NAME_MAX_LENGTH, PREFIX_MAX_LENGTH
 
@@ -36,6 +43,15 @@ class RateCard(ChangeLoggedModel):
     # Moved only by the activate and roll-back services, so the audit log shows each switch of revision.
     active_revision = models.ForeignKey("RateRevision", on_delete=models.SET_NULL, null=True, blank=True,
                                         related_name="+", editable=False)
+    # Billing terms (domain.md §2.3): how a call's charge and length are rounded on this card.
+    billing_precision = models.PositiveSmallIntegerField(
+        default=4, validators=[MaxValueValidator(MONEY_PLACES)],
+        help_text=f"Decimals a call's charge is rounded to (0-{MONEY_PLACES}).")
+    rounding_method = models.CharField(max_length=10, choices=RoundingMethod.choices, default=RoundingMethod.UP,
+                                       help_text="How the charge is rounded at the billing precision.")
+    duration_rounding = models.CharField(max_length=10, choices=DurationRounding.choices,
+                                         default=DurationRounding.FULL_UP,
+                                         help_text="How a call's fractional seconds become whole seconds.")
     notes = models.TextField(blank=True)
 
     # Set once: rows are priced in the currency and the egress links depend on the kind.
@@ -111,6 +127,23 @@ class RateRevision(ChangeLoggedModel):
     @property
     def is_active(self) -> bool:
         return self.card.active_revision_id == self.pk
+
+
+class RateActivation(models.Model):
+    """A revision went live on its card at `live_from` (an activation or a roll-back): the history rating reads
+    to price a call on the revision live at its start. Written by the activate and roll-back services only; not
+    change-logged (the card's change of active revision is the audited change)."""
+
+    card = models.ForeignKey(RateCard, on_delete=models.CASCADE, related_name="activations")
+    revision = models.ForeignKey(RateRevision, on_delete=models.CASCADE, related_name="activations")
+    live_from = models.DateTimeField()
+
+    class Meta:
+        ordering = ("card", "live_from", "id")
+        indexes = [models.Index(fields=["card", "live_from"], name="rate_activation_card_time")]
+
+    def __str__(self) -> str:
+        return f"{self.revision} live from {self.live_from:%Y-%m-%d %H:%M:%S}"
 
 
 def rate_field(verbose_name: str, **kwargs: Any) -> models.DecimalField:

@@ -23,7 +23,7 @@ from trunkline.core.formats import utc_text
 from trunkline.core.jobs import enqueue, job_handler, set_progress
 from trunkline.core.models import Job, User
 from trunkline.routing.choices import RateCardKind, RevisionSource
-from trunkline.routing.models import IngressRoute, Rate, RateCard, RateImport, RateRevision
+from trunkline.routing.models import IngressRoute, Rate, RateActivation, RateCard, RateImport, RateRevision
 from trunkline.routing.ratefile import COLUMNS, PROGRESS_EVERY, ParseResult, RateValues, parse_columns, parse_rates
 from trunkline.routing.selectors import revision_rate_values, rollback_target
 
@@ -116,6 +116,7 @@ def _activate(card: RateCard, revision: RateRevision, now: datetime) -> None:
     revision.activation_seq, revision.activated_at = seq, now
     card.active_revision = revision
     card.save(update_fields=["active_revision", "updated"])
+    RateActivation.objects.create(card=card, revision=revision, live_from=now)
 
 
 def _schedule(date_live: datetime) -> None:
@@ -341,6 +342,8 @@ def rate_card_rollback(*, card: RateCard, to: int | None = None, now: datetime |
         card.active_revision = previous
         card.save(update_fields=["active_revision", "updated"])
         RateRevision.objects.filter(pk=previous.pk).update(activated_at=now)
+        # Calls from now on are rated on it again; the history keeps when the rolled-back one was live.
+        RateActivation.objects.create(card=card, revision=previous, live_from=now)
     previous.activated_at = now
     return previous
 
