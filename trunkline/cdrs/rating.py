@@ -266,8 +266,10 @@ class RatingContext:
         result["customer_currency"] = card.terms.currency if card is not None else currency
         cost = _fill(result, "provider", buy)
         result["provider_currency"] = buy.card.terms.currency if buy.card is not None else ""
+        # No profit where the currencies differ (no FX here) or a connected call's side could not be priced.
         same = result["customer_currency"] and result["customer_currency"] == result["provider_currency"]
-        result["profit"] = charge - cost if same else None
+        unpriced = connected and (sell.error or buy.error)
+        result["profit"] = charge - cost if same and not unpriced else None
         result["rating_error"] = "; ".join(errors)[:ERROR_LENGTH]
         return result
 
