@@ -16,6 +16,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from trunkline.audit.handlers import record_update
@@ -32,6 +33,8 @@ PUBLISH_BALANCES = "balances.publish"
 MONEY_LIMIT = Decimal(10) ** (MONEY_MAX_DIGITS - MONEY_PLACES)
 REASON_MAX_LENGTH = LedgerEntry._meta.get_field("reason").max_length
 _KINDS = frozenset(EntryKind.values)
+_COLUMNS = ("customer_id", "kind", "amount", "balance_after", "cdr_id", "reference", "reason", "created_by_id",
+            "created_at")
 _ZERO = Decimal("0")
 
 
@@ -67,17 +70,17 @@ def ledger_post(*, postings: Sequence[Posting]) -> list[LedgerEntry]:
         raise ValueError(f"No customer with id {', '.join(map(str, missing))}.")
     before = dict(balances)
     now = timezone.now()
-    entries = []
+    rows = []
     for posting in postings:
         balance = balances[posting.customer_id] + posting.amount
         if abs(balance) >= MONEY_LIMIT:
             raise ValueError(f"Customer {posting.customer_id}'s balance would be {balance}, beyond what a balance "
                              f"can hold (less than {MONEY_LIMIT:,} either way).")
         balances[posting.customer_id] = balance
-        entries.append(LedgerEntry(customer_id=posting.customer_id, kind=posting.kind, amount=posting.amount,
-                                   balance_after=balance, cdr_id=posting.cdr_id, reference=posting.reference,
-                                   reason=posting.reason, created_by_id=posting.created_by_id, created_at=now))
-    LedgerEntry.objects.bulk_create(entries)
+        rows.append({"customer_id": posting.customer_id, "kind": str(posting.kind), "amount": posting.amount,
+                     "balance_after": balance, "cdr_id": posting.cdr_id, "reference": posting.reference,
+                     "reason": posting.reason, "created_by_id": posting.created_by_id, "created_at": now})
+    entries = _insert(rows)
     moved = False
     for pk in customer_ids:
         if balances[pk] != before[pk]:
@@ -86,6 +89,39 @@ def ledger_post(*, postings: Sequence[Posting]) -> list[LedgerEntry]:
     if moved:
         enqueue_after_commit((PUBLISH_BALANCES,))
     return entries
+
+
+def _insert(rows: list[dict[str, Any]]) -> list[LedgerEntry]:
+    """Insert the entries in order (ascending ids) and return them with their ids.
+
+    On PostgreSQL: ids drawn from the table's sequence in one query, then COPY, several times faster than an
+    INSERT of thousands of rows; the entries returned are built without Model.__init__ (a few microseconds each
+    instead of tens: a batch has thousands). Elsewhere (SQLite, the embedded default): bulk_create()."""
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        entries = [LedgerEntry(**row) for row in rows]
+        LedgerEntry.objects.bulk_create(entries)
+        return entries
+    table = LedgerEntry._meta.db_table
+    # wrap_database_errors: a refused row (a second charge of a CDR) raises Django's IntegrityError, as an INSERT's.
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id "
+                       f"FROM generate_series(1, %s) ORDER BY id", [len(rows)])
+        ids = [row[0] for row in cursor.fetchall()]
+        with cursor.copy(f"COPY {table} (id, {', '.join(_COLUMNS)}) FROM STDIN") as copy:
+            for pk, row in zip(ids, rows, strict=True):
+                copy.write_row((pk, *(row[name] for name in _COLUMNS)))
+    return [_loaded(pk, row, connection.alias) for pk, row in zip(ids, rows, strict=True)]
+
+
+def _loaded(pk: int, row: dict[str, Any], alias: str) -> LedgerEntry:
+    """A saved entry as a query would have loaded it."""
+    entry = LedgerEntry.__new__(LedgerEntry)
+    entry.__dict__.update(row, id=pk)
+    entry._state = ModelState()
+    entry._state.adding = False
+    entry._state.db = alias
+    return entry
 
 
 def _check_posting(posting: Posting) -> None:
