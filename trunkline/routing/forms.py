@@ -100,20 +100,22 @@ class ProviderForm(forms.ModelForm):
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
 
 
+BILLING_TERMS = ("billing_precision", "rounding_method", "duration_rounding")
+
+
 class RateCardForm(forms.ModelForm):
     currency = forms.ChoiceField(choices=[("", "—"), *CURRENCY_CHOICES])
 
     fieldsets = (("Rate card", (
         ("", ("name", "kind", "currency", "provider")),
         ("Routing (customer cards)", ("egress_cards", "strategy")),
-        ("Billing", ("billing_precision", "rounding_method", "duration_rounding")),
+        ("Billing", BILLING_TERMS),
         ("Notes", ("notes",)),
     )),)
 
     class Meta:
         model = RateCard
-        fields = ("name", "kind", "currency", "provider", "egress_cards", "strategy", "billing_precision",
-                  "rounding_method", "duration_rounding", "notes")
+        fields = ("name", "kind", "currency", "provider", "egress_cards", "strategy", *BILLING_TERMS, "notes")
         widgets = {"notes": forms.Textarea(attrs={"rows": 3}),
                    "egress_cards": forms.SelectMultiple(attrs={"size": 6})}
 
@@ -126,6 +128,21 @@ class RateCardForm(forms.ModelForm):
             # Set once (the model refuses a change): shown, not offered.
             for name in ("kind", "currency"):
                 self.fields[name].disabled = True
+        for name in BILLING_TERMS:
+            self.fields[name].required = False  # left out: the card keeps its terms (the defaults on a new card)
+
+    def _clean_term(self, name: str) -> Any:
+        value = self.cleaned_data.get(name)
+        return getattr(self.instance, name) if value in (None, "") else value
+
+    def clean_billing_precision(self) -> Any:
+        return self._clean_term("billing_precision")
+
+    def clean_rounding_method(self) -> Any:
+        return self._clean_term("rounding_method")
+
+    def clean_duration_rounding(self) -> Any:
+        return self._clean_term("duration_rounding")
 
 
 class RateImportForm(NoScientificNotationMixin, forms.Form):
