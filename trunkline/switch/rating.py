@@ -7,7 +7,7 @@ are plain arithmetic with no allocation beyond the Decimals they return.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -128,8 +128,8 @@ class RatedLeg(NamedTuple):
     charge: Decimal
 
 
-# A row as the rater needs it: the row, its rate and fee in micro-units (None when they carry more places than
-# RATE_PLACES, which the Decimal path then prices), grace, MCD and pulse.
+# A row as the rater needs it: the row, its rate in micro-units (None when rate or fee carry more places than
+# RATE_PLACES, which the Decimal path then prices), its fee in sixtieths of a micro-unit, grace, MCD and pulse.
 _Priced = tuple[RateRow, int | None, int, int, int, int]
 # The search tree over a card's prefix lengths: (length, shorter subtree, longer subtree).
 _Node = tuple[int, "_Node | None", "_Node | None"]
@@ -139,7 +139,7 @@ _ABSENT: tuple[_Priced | None, ...] = ()  # the get() default: no table entry is
 def _priced(row: RateRow) -> _Priced:
     rate, fee = row.rate.scaleb(RATE_PLACES), row.connection_fee.scaleb(RATE_PLACES)
     exact = rate == rate.to_integral_value() and fee == fee.to_integral_value()
-    return (row, int(rate) if exact else None, int(fee) if exact else 0, row.grace, row.mcd, row.pulse)
+    return (row, int(rate) if exact else None, int(fee) * 60 if exact else 0, row.grace, row.mcd, row.pulse)
 
 
 def _length_tree(lengths: list[int], low: int, high: int) -> _Node | None:
@@ -211,8 +211,7 @@ class CardVersion:
     and equal to `charge()`; the Decimal of each rounded amount is made once and reused.
     """
 
-    __slots__ = ("_amounts", "_bump", "_ms_bump", "_places", "_priced", "_search", "_step", "card_id", "index",
-                 "revision_id", "terms")
+    __slots__ = ("_price", "_priced", "_search", "card_id", "index", "revision_id", "terms")
 
     def __init__(self, card_id: int, revision_id: int, terms: CardTerms, index: PrefixIndex) -> None:
         self.card_id = card_id
@@ -221,12 +220,7 @@ class CardVersion:
         self.index = index
         self._priced = {row.prefix: _priced(row) for row in index.rows()}
         self._search: _LengthSearch | None = None  # built on the first lookup of this card alone
-        self._places = terms.billing_precision
-        # One unit of the billing precision in sixtieths of a micro-unit.
-        self._step = 60 * 10 ** (RATE_PLACES - terms.billing_precision)
-        self._bump = _bump(terms.rounding, self._step)
-        self._ms_bump = _MS_BUMP[terms.duration_rounding]
-        self._amounts: dict[int, Decimal] = {}
+        self._price = _pricer(terms)
 
     def __repr__(self) -> str:
         return f"CardVersion(card {self.card_id}, revision {self.revision_id}, {len(self.index)} rows)"
@@ -248,10 +242,25 @@ class CardVersion:
         return None if found is None else self.price(found, duration_ms)
 
     def price(self, found: _Priced, duration_ms: int | None) -> RatedLeg:
+        """The leg on a row `lookup()` found (see `rate()`)."""
+        return self._price(found, duration_ms)
+
+
+def _pricer(terms: CardTerms) -> Callable[[_Priced, int | None], RatedLeg]:
+    """The rater of one card's terms, as a closure: the hot loop reads its constants from cells, not attributes."""
+    places = terms.billing_precision
+    step = 60 * 10 ** (RATE_PLACES - places)  # one unit of the billing precision, in sixtieths of a micro-unit
+    bump = _bump(terms.rounding, step)
+    ms_bump = _MS_BUMP[terms.duration_rounding]
+    amounts: dict[int, Decimal] = {}  # each rounded amount's Decimal, made once
+    rounding = terms.rounding.decimal_rounding
+    leg = tuple.__new__  # RatedLeg without its Python-level __new__
+
+    def price(found: _Priced, duration_ms: int | None) -> RatedLeg:
         row, rate, fee, grace, mcd, pulse = found
         if duration_ms is None:
-            return RatedLeg(row, 0, 0, ZERO)
-        seconds = (duration_ms + self._ms_bump) // 1000
+            return leg(RatedLeg, (row, 0, 0, ZERO))
+        seconds = (duration_ms + ms_bump) // 1000
         if seconds <= grace:
             billed = 0
         elif seconds <= mcd:
@@ -259,13 +268,15 @@ class CardVersion:
         else:
             billed = mcd - (mcd - seconds) // pulse * pulse
         if rate is None:
-            return RatedLeg(row, seconds, billed, charge(row.rate, row.connection_fee, billed, self._places,
-                                                         self.terms.rounding.decimal_rounding))
-        units = (fee * 60 + rate * billed + self._bump) // self._step
-        amount = self._amounts.get(units)
+            return leg(RatedLeg, (row, seconds, billed, charge(row.rate, row.connection_fee, billed, places,
+                                                               rounding)))
+        units = (fee + rate * billed + bump) // step
+        amount = amounts.get(units)
         if amount is None:
-            amount = self._amounts[units] = Decimal(units).scaleb(-self._places)
-        return RatedLeg(row, seconds, billed, amount)
+            amount = amounts[units] = Decimal(units).scaleb(-places)
+        return leg(RatedLeg, (row, seconds, billed, amount))
+
+    return price
 
 
 def rate_leg(version: CardVersion, number: str, duration_ms: int | None) -> RatedLeg | None:
@@ -302,6 +313,30 @@ class RatingPlan:
             return customer, None
         buy = found[position]
         return customer, None if buy is None else self.versions[position].price(buy, duration_ms)
+
+    def rate_batch(self, calls: Iterable[tuple[str, int | None, int | None]]) -> list[tuple[RatedLeg | None,
+                                                                                         RatedLeg | None]]:
+        """`rate()` of many (number, duration_ms, provider position) in order; the search is inlined (this is
+        the loop a rating worker spends its time in)."""
+        get, root, nothing = self._search._get, self._search._root, self._search.nothing
+        prices = [version._price for version in self.versions]
+        sell_price = prices[0]
+        out: list[tuple[RatedLeg | None, RatedLeg | None]] = []
+        append = out.append
+        for number, duration_ms, position in calls:
+            node, found = root, nothing
+            while node is not None:
+                entry = get(number[:node[0]], _ABSENT)
+                if entry is _ABSENT:
+                    node = node[1]
+                else:
+                    found = entry
+                    node = node[2]
+            sell = found[0]
+            buy = found[position] if position is not None else None
+            append((None if sell is None else sell_price(sell, duration_ms),
+                    None if buy is None else prices[position](buy, duration_ms)))  # type: ignore[index]
+        return out
 
 
 def epoch_us(when: datetime) -> int:
