@@ -1,6 +1,7 @@
 from django.urls import path
 
 from trunkline.audit.api.views import ObjectChangeViewSet
+from trunkline.cdrs.api.ingest import CdrIngestView
 from trunkline.cdrs.api.views import CallRecordViewSet, DialogViewSet
 from trunkline.core.api.routers import Router
 from trunkline.customers.api.views import (
@@ -47,6 +48,7 @@ router.register("dialogs", DialogViewSet, basename="dialog")
 router.register("ledger", LedgerEntryViewSet)
 
 urlpatterns = [
+    path("cdrs/ingest/", CdrIngestView.as_view(), name="cdrs-ingest"),  # before the router's cdrs/<pk>/
     path("customers/<str:pk>/adjust-balance/", AdjustBalanceView.as_view(), name="customer-adjust-balance"),
     path("simulate/", SimulateView.as_view(), name="simulate"),
     path("routing-snapshot/", RoutingSnapshotView.as_view(), name="routing-snapshot"),

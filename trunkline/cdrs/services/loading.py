@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from trunkline.cdrs.choices import CallState
 from trunkline.cdrs.models import CallRecord, SpoolCursor
+from trunkline.cdrs.services.ingest import cdrs_from_call_records
 from trunkline.contracts.calls import SPOOL_DIR, SPOOL_STREAM, SPOOL_VERSION, EventKind, ReleaseReason
 from trunkline.core.jobs import periodic_task
 from trunkline.customers.models import Customer
@@ -468,6 +469,9 @@ def apply_lines(lines: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
     for row in touched:
         row.updated_at = now
     _write(created, updated)
+    # Calls that are over get their CDR rated and charged here, in the batch's transaction with its cursor: a
+    # batch read again finds their CDRs and charges nothing twice.
+    cdrs_from_call_records(touched)
     return len(created), len(updated)
 
 
