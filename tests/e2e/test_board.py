@@ -26,8 +26,8 @@ from trunkline.customers.models import Customer
 
 pytestmark = pytest.mark.e2e
 
-DEFAULT_COLUMNS = ["name", "status", "currency", "balance", "debit_limit", "live_channels", "channels", "cps",
-                   "country", "tags"]
+DEFAULT_COLUMNS = ["name", "status", "currency", "balance", "debit_limit", "live_channels", "asr_24h", "acd_24h",
+                   "last_call", "channels", "cps", "country", "tags"]
 
 
 # --- helpers -------------------------------------------------------------------------------------------------------
@@ -266,11 +266,13 @@ def test_columns_are_hidden_and_reordered_for_this_operator_only(
     with navigation(page):
         popout.get_by_role("button", name="Save columns").click()
 
-    expected = ["name", "status", "currency", "balance", "debit_limit", "live_channels", "cps", "channels", "tags"]
+    expected = ["name", "status", "currency", "balance", "debit_limit", "live_channels", "asr_24h", "acd_24h",
+                "last_call", "cps", "channels", "tags"]
     assert visible_columns(page) == expected
     assert board_rows(page) == [{"name": "Alpha Carrier", "status": "Active", "currency": "USD",
                                  "balance": "0.00 USD", "debit_limit": "0.00 USD", "live_channels": "0 / 30",
-                                 "cps": "5", "channels": "30", "tags": "—"}]
+                                 "asr_24h": "—", "acd_24h": "—", "last_call": "—", "cps": "5", "channels": "30",
+                                 "tags": "—"}]
     stored = UserPreference.objects.get(user=operator_user).data
     assert stored == {"tables": {"CustomerTable": {"columns": expected[1:]}}}
 

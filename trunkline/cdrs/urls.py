@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from trunkline.cdrs import views
+from trunkline.cdrs import summary_views, views
 
 app_name = "cdrs"
 urlpatterns = [
@@ -13,4 +13,6 @@ urlpatterns = [
     path("customers/<int:pk>/dialogs/", views.DialogsTabView.as_view(), name="dialogs_tab"),
     path("customers/<int:pk>/dialogs/rows/", views.DialogsTabRowsView.as_view(), name="dialogs_tab_rows"),
     path("customers/<int:pk>/dialogs/end/", views.DialogsTabEndView.as_view(), name="dialogs_tab_end"),
+    # The Main tab's Summary as CSV (the panel itself is drawn into the customers app's tab).
+    path("customers/<int:pk>/summary.csv", summary_views.SummaryCsvView.as_view(), name="summary_csv"),
 ]

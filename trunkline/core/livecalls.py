@@ -18,6 +18,8 @@ from django.utils.safestring import SafeString, mark_safe
 
 # Customer pks -> live channels of those of them that have any (a customer left out has none).
 ChannelsSource = Callable[[Collection[int]], Mapping[int, int]]
+# Customer pks -> {"asr", "acd" (last 24 h), "last_call_at"} for every asked pk (cdrs's rollups).
+TrafficSource = Callable[[Collection[int]], Mapping[int, Mapping[str, Any]]]
 # (request, customer) -> the panel's HTML.
 PanelRenderer = Callable[[HttpRequest, Any], str]
 
@@ -30,6 +32,7 @@ class TabPanel:
 
 
 _channels_source: list[ChannelsSource] = []
+_traffic_source: list[TrafficSource] = []
 _panels: dict[str, dict[str, TabPanel]] = {}
 
 
@@ -44,6 +47,20 @@ def channels_in_use(customer_ids: Collection[int]) -> dict[int, int]:
     """Live channels per customer pk, every asked pk present (0 when it has none), in one query of the source."""
     counts = _channels_source[0](customer_ids) if _channels_source and customer_ids else {}
     return {pk: counts.get(pk, 0) for pk in customer_ids}
+
+
+def register_traffic_source(source: TrafficSource) -> None:
+    """The one function that gives the board's traffic figures per customer (cdrs's rollups)."""
+    if _traffic_source:
+        raise ValueError("A traffic source is already registered.")
+    _traffic_source.append(source)
+
+
+def traffic_figures(customer_ids: Collection[int]) -> dict[int, Mapping[str, Any]]:
+    """ASR and ACD of the last 24 h and the last call's time per customer pk, every asked pk present (empty
+    figures without a source), in one query of the source."""
+    figures = _traffic_source[0](customer_ids) if _traffic_source and customer_ids else {}
+    return {pk: figures.get(pk, {}) for pk in customer_ids}
 
 
 def register_tab_panel(tab: str, key: str, render: PanelRenderer, order: int = 0) -> None:

@@ -44,6 +44,28 @@ def _live_channels(value: int, obj: Model) -> str:
     return format_html('{} <span class="muted">/ {}</span>', value, obj.channels or "Unlimited")
 
 
+class TrafficColumn(Column):
+    """A figure of the last 24 h from the rollups (ASR, ACD) or the last call's time. The board asks for a page's
+    customers in one query (CustomerTable.rows); a row without them (the CSV export) asks for its own."""
+
+    def value(self, obj: Model) -> Any:
+        figures = getattr(obj, "traffic", None)
+        if figures is None:
+            figures = livecalls.traffic_figures([obj.pk])[obj.pk]
+        return figures.get(self.accessor)
+
+
+def _percent_or_empty(value, obj) -> str:
+    return EMPTY if value is None else f"{value} %"
+
+
+def _seconds_or_empty(value, obj) -> str:
+    return EMPTY if value is None else f"{value} s"
+
+
+TRAFFIC_COLUMNS = ("asr_24h", "acd_24h", "last_call")
+
+
 class CustomerTable(Table):
     columns = (
         Column("name", "Name", order_by="name", link=True),
@@ -56,6 +78,9 @@ class CustomerTable(Table):
         Column("tax_rate", "Tax", order_by="tax_rate", numeric=True, groupable=True,
                formatter=lambda value, obj: percent_text(value), group_label=percent_text),
         LiveChannelsColumn("live_channels", "Live channels", formatter=_live_channels),
+        TrafficColumn("asr_24h", "ASR 24 h", accessor="asr", formatter=_percent_or_empty),
+        TrafficColumn("acd_24h", "ACD 24 h", accessor="acd", formatter=_seconds_or_empty),
+        TrafficColumn("last_call", "Last call", accessor="last_call_at"),
         Column("channels", "Channels", order_by="channels", numeric=True, groupable=True, formatter=_limit),
         Column("cps", "Flow speed (CPS)", order_by="cps", numeric=True, groupable=True, formatter=_limit),
         Column("country", "Country", order_by="country", groupable=True, formatter=_country),
@@ -76,8 +101,8 @@ class CustomerTable(Table):
     )
     exempt_columns = ("name",)
     currency_field = "currency"
-    default_columns = ("status", "currency", "balance", "debit_limit", "live_channels", "channels", "cps", "country",
-                       "tags")
+    default_columns = ("status", "currency", "balance", "debit_limit", "live_channels", "asr_24h", "acd_24h",
+                       "last_call", "channels", "cps", "country", "tags")
 
     def rows(self, objects: Iterable[Model]) -> list[tuple[Model, list[tuple[Column, Any]]]]:
         objects = list(objects)
@@ -85,4 +110,8 @@ class CustomerTable(Table):
             live = livecalls.channels_in_use([obj.pk for obj in objects])
             for obj in objects:
                 obj.live_channels = live[obj.pk]
+        if any(column.name in TRAFFIC_COLUMNS for column in self.visible):
+            traffic = livecalls.traffic_figures([obj.pk for obj in objects])
+            for obj in objects:
+                obj.traffic = traffic[obj.pk]
         return super().rows(objects)

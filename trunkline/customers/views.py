@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views import View
 
-from trunkline.core import cardtabs
+from trunkline.core import cardtabs, livecalls
 from trunkline.core.integers import ascii_int
 from trunkline.core.models import Job, SystemSettings
 from trunkline.core.views import generic
@@ -76,6 +76,7 @@ class CustomerView(CustomerCardView):
     def get_tab_context(self, request: HttpRequest, customer: Customer) -> dict[str, Any]:
         return {
             "channels_in_use": selectors.channels_in_use(customer),
+            "panels": livecalls.tab_panels(self.tab, request, customer),  # cdrs's Summary
             "contacts": selectors.contacts(customer),
             "number_blocks": selectors.number_blocks(customer),
             "number_range_set": selectors.number_range_set(),
