@@ -84,7 +84,7 @@ def test_csv_export_of_the_period(web, acme) -> None:
                        "EUR"]
     assert rows[2] == ["2026-12-01", "1", "1", "100.00", "60.00", "1.00", "1.00", "0.020000", "0.010000",
                        "50.00", "EUR"]
-    assert rows[3] == ["2026-11-30", "0", "0", "", "", "0", "0", "0.000000", "0.000000", "", "EUR"]
+    assert rows[3] == ["2026-11-30", "0", "0", "", "", "0.00", "0.00", "0.000000", "0.000000", "", "EUR"]
 
 
 def test_viewers_see_the_summary_and_the_board_columns(client, viewer_user, acme) -> None:
