@@ -74,8 +74,8 @@ def test_the_form_sets_the_terms_and_the_card_page_shows_them(web: Client, setup
     assert response["Location"] == reverse("routing:ratecard", args=[card.pk])
     assert (card.billing_precision, card.rounding_method, card.duration_rounding) == (2, "half_down", "full_down")
     page = web.get(card.get_absolute_url()).content.decode()
-    assert ('data-testid="billing-terms"><span class="label">Billing</span><span class="value">2 decimals, rounded '
-            'half-down (5 and below down)</span>') in page
+    assert ('data-testid="billing-terms"><span class="label">Billing</span><span class="value" title="2 decimals, '
+            'rounded half-down (5 and below down)">2 dp, half-down</span>') in page
     assert '<span class="value" data-testid="duration-rounding">Full-down</span>' in page
     # An edit that leaves the terms out keeps them.
     web.post(reverse("routing:ratecard_edit", args=[card.pk]), {**data, "billing_precision": "", "notes": "n"})

@@ -66,6 +66,11 @@ class RateCard(ChangeLoggedModel):
     def get_absolute_url(self) -> str:
         return reverse("routing:ratecard", args=[self.pk])
 
+    @property
+    def rounding_short(self) -> str:
+        """The rounding method in a word ("up", "half-down"), for the card's summary."""
+        return self.rounding_method.replace("_", "-")
+
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
