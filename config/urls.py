@@ -15,6 +15,7 @@ urlpatterns = [
     path("customers/", include("trunkline.sipauth.urls")),
     path("customers/", include((routing_urls.card_urlpatterns, "customer_routing"))),
     path("", include("trunkline.cdrs.urls")),  # Dialogs, and the card's Dialogs tab under customers/
+    path("", include("trunkline.ledger.urls")),  # the card's Ledger tab under customers/
     path("audit-log/", include("trunkline.audit.urls")),
     path("setup/", include("trunkline.notifications.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),

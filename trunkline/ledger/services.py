@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from trunkline.audit.handlers import record_update
 from trunkline.core.context import change_context, current_context
-from trunkline.core.jobs import enqueue_after_commit
+from trunkline.core.jobs import enqueue_debounced
 from trunkline.core.money import MONEY_MAX_DIGITS, MONEY_PLACES, MONEY_QUANTUM
 from trunkline.core.validators import reject_control_characters
 from trunkline.customers.models import Customer
@@ -87,8 +87,23 @@ def ledger_post(*, postings: Sequence[Posting]) -> list[LedgerEntry]:
             Customer.objects.filter(pk=pk).update(balance=balances[pk])
             moved = True
     if moved:
-        enqueue_after_commit((PUBLISH_BALANCES,))
+        _publish_after_commit()
     return entries
+
+
+def _publish_after_commit() -> None:
+    """Queue the balances publication once the transaction commits (nothing for a rollback). Robust: the money has
+    committed by then, so a failure to queue is logged, not raised at the caller (the next posting queues it).
+    A named function, not core.jobs.enqueue_after_commit's partial: Django's log line for a failed robust callback
+    reads its __qualname__, which a partial lacks, and that AttributeError would reach the caller."""
+    connection = transaction.get_connection()
+    # Once per transaction: Django drops the callbacks of a savepoint rolled back, so this sees what will run.
+    if not any(function is _enqueue_publication for _, function, _ in connection.run_on_commit):
+        transaction.on_commit(_enqueue_publication, robust=True)
+
+
+def _enqueue_publication() -> None:
+    enqueue_debounced(PUBLISH_BALANCES)
 
 
 def _insert(rows: list[dict[str, Any]]) -> list[LedgerEntry]:
@@ -193,7 +208,7 @@ def ledger_refresh_balance(*, customer_id: int) -> tuple[Decimal, Decimal]:
         if after != before:
             Customer.objects.filter(pk=customer_id).update(balance=after)
             record_update(customer, {"balance": _money(before)}, {"balance": _money(after)})
-            enqueue_after_commit((PUBLISH_BALANCES,))
+            _publish_after_commit()
     return before, after
 
 
