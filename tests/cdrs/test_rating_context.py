@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.factories import make_customer
 from tests.routing.helpers import load_rates, make_card
-from trunkline.cdrs.rating import FIELDS, VERSIONS, RatingContext, RatingInput
+from trunkline.cdrs.rating import FIELDS, VERSIONS, RatingContext, RatingInput, _Versions
 from trunkline.core.context import change_context
 from trunkline.routing.models import IngressRoute, RateActivation
 from trunkline.routing.services.ratecards import rate_card_rollback, rate_card_save, rate_revision_activate
@@ -196,3 +196,13 @@ def test_rows_are_loaded_once_per_revision_across_contexts(world) -> None:
                 and "FROM \"routing_rate\"" in query["sql"]]
     # Customers, their routes, egress links, activations, cards: nothing per item.
     assert len(queries.captured_queries) == 5
+
+
+def test_the_cache_of_revisions_is_bounded_by_rows(world) -> None:
+    versions = _Versions(max_rows=2)
+    context = RatingContext(versions)
+    context.rate([call(world, TWO_PM - timedelta(minutes=1), 10)])  # Retail revision 1 (1 row), Carrier A (1 row)
+    assert (len(versions), versions.rows) == (2, 2)
+    [row] = RatingContext(versions).rate([call(world, FOUR_PM, 10, provider=False)])  # revision 2: 2 rows
+    assert (len(versions), versions.rows) == (1, 2)  # the older ones made room
+    assert row["customer_revision_id"] == world["second"].pk

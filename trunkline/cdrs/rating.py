@@ -28,9 +28,9 @@ from trunkline.switch.rating import CardTerms, CardTimeline, CardVersion, RatedL
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 ERROR_LENGTH = 200  # Cdr.rating_error's max_length
-# Card revisions kept in memory per process: a batch touches a customer card and a few provider cards, and a
-# 100,000-row revision is some tens of megabytes.
-MAX_VERSIONS = 12
+# Rows of card revisions kept in memory per process (about 80 MB per 100,000 rows with their lookup tables): a
+# customer card and five provider cards of 100,000 prefixes fit; the least recently used revision goes first.
+MAX_ROWS = 600_000
 _ONE_MS = timedelta(milliseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -54,10 +54,11 @@ class RatingInput(NamedTuple):
 
 
 class _Versions:
-    """The process-wide LRU of card versions, by (card id, revision id, terms)."""
+    """The process-wide LRU of card versions, by (card id, revision id, terms), bounded by their rows."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def __init__(self, max_rows: int) -> None:
+        self.max_rows = max_rows
+        self.rows = 0
         self._items: OrderedDict[tuple[int, int, CardTerms], CardVersion] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -70,17 +71,25 @@ class _Versions:
                 return version
         version = CardVersion(card_id, revision_id, terms, PrefixIndex(_revision_rows(revision_id)))
         with self._lock:
-            self._items[key] = version
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            if key not in self._items:
+                self._items[key] = version
+                self.rows += len(version.index)
+            # The newest always stays, even a revision larger than the bound on its own.
+            while self.rows > self.max_rows and len(self._items) > 1:
+                _, dropped = self._items.popitem(last=False)
+                self.rows -= len(dropped.index)
         return version
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self.rows = 0
 
 
-VERSIONS = _Versions(MAX_VERSIONS)
+VERSIONS = _Versions(MAX_ROWS)
 
 
 def _revision_rows(revision_id: int) -> list[RateRow]:
