@@ -309,7 +309,8 @@ def test_every_provider_at_its_limits_rejects_with_the_first_ones_reason(first: 
     kind = "channels" if first[0] else "CPS"
     assert str(decision.trace[-1]) == (f"egress: REJECT every provider is at its limits: Bravo ({kind}), "
                                        f"Alpha (CPS), Charlie (channels): 503 {reason}")
-    assert decision.routes == () and decision.rate is not None and decision.reserve == D("0.000833")
+    # The reserve names what a routed call would take: a 60 s slice at 0.05/min.
+    assert decision.routes == () and decision.rate is not None and decision.reserve == D("0.050000")
     counters.set(PROVIDER, 103, channels=0)
     assert names(run(snap, counters=counters)) == ["Charlie"]
 
@@ -580,7 +581,8 @@ def test_max_duration_is_what_the_money_buys_after_the_fee_in_whole_pulses() -> 
     counters = funded(D("1.00"))
     counters.reserve(1, D("0.20"))
     decision = run(snapshot(customer=customer, rate_cards=rated), counters=counters)
-    assert decision.max_duration == 72 and decision.reserve == D("0.60")
+    # The first 60 s slice: fee 0.10 + 1.00/min x 60 s (within the 1.30 available).
+    assert decision.max_duration == 72 and decision.reserve == D("1.100000")
     # 1.25 after the fee buys 75 s: whole 6 s pulses after the 30 s MCD give 72 s.
     counters.reserve(1, D("0.15"))
     assert run(snapshot(customer=customer, rate_cards=rated), counters=counters).max_duration == 72

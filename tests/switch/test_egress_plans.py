@@ -31,7 +31,7 @@ from trunkline.switch.decide import decide
 from trunkline.switch.egress import PROFIT_CHECK_SECONDS, profitable
 from trunkline.switch.index import SnapshotIndex
 from trunkline.switch.prefix import PrefixIndex
-from trunkline.switch.rating import first_increment_charge, rate_call
+from trunkline.switch.rating import rate_call
 from trunkline.switch.types import Call
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -119,7 +119,10 @@ def test_memoised_plans_decide_as_the_per_call_reading(seed: int) -> None:
                 assert (decision.rate.prefix if decision.rate is not None else None) == sell
                 assert tuple(item.card_id for item in decision.routes) == order
                 if sell is not None:
-                    assert decision.reserve == first_increment_charge(cards[CUSTOMER_CARD].lookup(number))
+                    # A 60 s slice (never longer than the max duration), within the 1,000 available.
+                    row = cards[CUSTOMER_CARD].lookup(number)
+                    seconds = 60 if decision.max_duration is None else min(60, decision.max_duration)
+                    assert decision.reserve == rate_call(row, seconds)
                     if not order:
                         assert decision.reason == ("No Routes Available (Profit Assurance)" if dropped
                                                    else "No Routes Available (U)")

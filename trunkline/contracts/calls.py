@@ -26,6 +26,9 @@ node's name) and `at` (seconds since the epoch, UTC, as a float). The other keys
 - `ended`: an answered call hung up: `release_reason` (ReleaseReason value), `duration` (whole seconds; null
   when the edge did not say, the loader then uses `at` - answered time).
 - `expired`: the switch let a channel go at `expires_at` without an ended or failed event.
+- `disconnect`: the switch asked the edge to end an answered call at the end of its paid time, the next slice of
+  its reservation not being available: `reason` ("Balance Disconnect"). The call's release reason is then that,
+  whatever the edge's ended event says.
 
 Times are the switch's clock at the event (for Kamailio's events, the time Kamailio reports when it gives one).
 """
@@ -51,6 +54,7 @@ class EventKind(StrEnum):
     FAILED = "failed"
     ENDED = "ended"
     EXPIRED = "expired"
+    DISCONNECT = "disconnect"
 
 
 class ReleaseReason(StrEnum):

@@ -32,6 +32,10 @@ class DatabaseCounters:
     def reserved(self, customer_id: int) -> Decimal:
         return _ZERO
 
+    def tax_rate(self, customer_id: int) -> Decimal:
+        row = Customer.objects.filter(pk=customer_id).values_list("tax_rate", flat=True).first()
+        return _ZERO if row is None else row
+
     def channels(self, scope: str, key: int) -> int:
         return 0
 

@@ -16,6 +16,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_SIP_PORT = 5060
 DEFAULT_HTTP_PORT = 8090
 DEFAULT_PROCESSES = 1
+DEFAULT_SLICE = 60  # reserve.DEFAULT_SLICE
+DEFAULT_LEAD = 10  # reserve.DEFAULT_LEAD
+DEFAULT_EDGE_RPC_URL = "http://127.0.0.1:5071/RPC"  # engine.DEFAULT_EDGE_RPC_URL
 
 
 class ConfigError(ValueError):
@@ -32,6 +35,9 @@ class SwitchConfig:
     node: str  # names this switch on every spool line (SWITCH_NODE, default the host name)
     counters_url: str | None  # redis://...: live counters shared by every process and node; None = in-process
     var_dir: Path  # the spool lives under it
+    slice_seconds: int = DEFAULT_SLICE  # talk time one reservation buys (SWITCH_RESERVATION_SLICE, --slice)
+    lead: int = DEFAULT_LEAD  # seconds before paid time runs out that the next slice is reserved
+    edge_rpc_url: str = DEFAULT_EDGE_RPC_URL  # Kamailio's JSON-RPC, for dlg.end_dlg (SWITCH_EDGE_RPC_URL)
 
 
 def _integer(name: str, value: str, low: int, high: int) -> int:
@@ -45,7 +51,8 @@ def _integer(name: str, value: str, low: int, high: int) -> int:
 
 
 def resolve(*, host: str | None, sip_port: int | None, http_port: int | None, processes: int | None,
-            routing_file: Path, var_dir: Path, environ: Mapping[str, str] = os.environ) -> SwitchConfig:
+            routing_file: Path, var_dir: Path, environ: Mapping[str, str] = os.environ,
+            slice_seconds: int | None = None) -> SwitchConfig:
     """The options given on the command line (None = not given) completed from the environment and defaults."""
 
     def pick(option: int | None, variable: str, default: int, low: int, high: int) -> int:
@@ -64,7 +71,13 @@ def resolve(*, host: str | None, sip_port: int | None, http_port: int | None, pr
         node=environ.get("SWITCH_NODE", "").strip() or socket.gethostname(),
         counters_url=environ.get("COUNTERS_URL", "").strip() or None,
         var_dir=var_dir,
+        slice_seconds=pick(slice_seconds, "SWITCH_RESERVATION_SLICE", DEFAULT_SLICE, 6, 3600),
+        lead=pick(None, "SWITCH_RESERVATION_LEAD", DEFAULT_LEAD, 1, 600),
+        edge_rpc_url=environ.get("SWITCH_EDGE_RPC_URL", "").strip() or DEFAULT_EDGE_RPC_URL,
     )
+    if config.lead >= config.slice_seconds:
+        raise ConfigError(f"SWITCH_RESERVATION_LEAD ({config.lead} s) must be shorter than the reservation slice "
+                          f"({config.slice_seconds} s)")
     if config.processes > 1 and config.counters_url is None:
         # Each process would count only the calls it answered: a customer limited to 10 channels would get 10
         # per process. Refused rather than enforced wrongly.

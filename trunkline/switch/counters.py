@@ -25,7 +25,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from time import time
 from typing import Any, Protocol
 
@@ -64,6 +64,10 @@ class Counters(Protocol):
         """What calls up now have reserved and not yet charged."""
         ...
 
+    def tax_rate(self, customer_id: int) -> Decimal:
+        """The customer's tax rate in percent, added to every call charge (0 when unknown)."""
+        ...
+
 
 class LiveCounters(Counters, Protocol):
     """Counters the switch takes and gives back, in the process: nothing here suspends."""
@@ -86,7 +90,22 @@ class LiveCounters(Counters, Protocol):
 
     def held(self) -> int: ...
 
-    def load_balances(self, balances: Mapping[int, Decimal]) -> None: ...
+    def load_balances(self, balances: Mapping[int, Decimal], tax_rates: Mapping[int, Decimal] | None = None
+                      ) -> None: ...
+
+    def reserve_call(self, call_id: str, customer_id: int, want: Decimal, least: Decimal, funds: Decimal,
+                     expires_at: float) -> Decimal | None:
+        """Add to the call's reservation what the customer has available (`funds` - reserved: `funds` is the
+        balance plus the debit limit), up to `want`; None (nothing taken) when that is less than `least`. The
+        amount taken (0 when nothing is available). The reservation is let go by release_reservation() or at
+        `expires_at` (the latest given) by expire_reservations()."""
+        ...
+
+    def release_reservation(self, call_id: str) -> Decimal:
+        """Let go of everything the call reserved; what that was (0 when it held nothing)."""
+        ...
+
+    def expire_reservations(self, now: float) -> list[str]: ...
 
 
 class AsyncLiveCounters(Counters, Protocol):
@@ -101,7 +120,15 @@ class AsyncLiveCounters(Counters, Protocol):
 
     async def held(self) -> int: ...
 
-    def load_balances(self, balances: Mapping[int, Decimal]) -> None: ...
+    def load_balances(self, balances: Mapping[int, Decimal], tax_rates: Mapping[int, Decimal] | None = None
+                      ) -> None: ...
+
+    async def reserve_call(self, call_id: str, customer_id: int, want: Decimal, least: Decimal, funds: Decimal,
+                           expires_at: float) -> Decimal | None: ...
+
+    async def release_reservation(self, call_id: str) -> Decimal: ...
+
+    async def expire_reservations(self, now: float) -> list[str]: ...
 
 
 class ExpiryWheel:
@@ -170,7 +197,8 @@ class MemoryCounters:
     adds to the window's. `clock` times the CPS reads (decide() passes no time); acquire() takes `now`.
     """
 
-    __slots__ = ("_balances", "_channels", "_clock", "_cps", "_holds", "_reserved", "_wheel", "_windows")
+    __slots__ = ("_balances", "_calls", "_channels", "_clock", "_cps", "_holds", "_money_wheel", "_pinned",
+                 "_reserved", "_taxes", "_wheel", "_windows")
 
     def __init__(self, clock: Callable[[], float] = time) -> None:
         self._clock = clock
@@ -180,7 +208,11 @@ class MemoryCounters:
         self._holds: dict[str, tuple[float, tuple[tuple[str, int], ...]]] = {}  # call id -> (expires_at, keys)
         self._wheel = ExpiryWheel()
         self._balances: dict[int, Decimal] = {}
-        self._reserved: dict[int, Decimal] = {}
+        self._taxes: dict[int, Decimal] = {}
+        self._pinned: dict[int, Decimal] = {}  # by reserve() (tests, the simulator)
+        self._reserved: dict[int, Decimal] = {}  # pinned plus the calls' reservations, per customer
+        self._calls: dict[str, tuple[int, Decimal, float]] = {}  # call id -> (customer, reserved, expires_at)
+        self._money_wheel = ExpiryWheel()
 
     # Test and simulator setters.
 
@@ -192,10 +224,16 @@ class MemoryCounters:
         self._balances[customer_id] = amount
 
     def reserve(self, customer_id: int, amount: Decimal) -> None:
-        self._reserved[customer_id] = amount
+        """Pin an amount reserved besides the calls' reservations."""
+        self._reserved[customer_id] = self._reserved.get(customer_id, _ZERO) - self._pinned.get(
+            customer_id, _ZERO) + amount
+        self._pinned[customer_id] = amount
 
-    def load_balances(self, balances: Mapping[int, Decimal]) -> None:
+    def load_balances(self, balances: Mapping[int, Decimal], tax_rates: Mapping[int, Decimal] | None = None
+                      ) -> None:
         self._balances = dict(balances)
+        if tax_rates is not None:
+            self._taxes = dict(tax_rates)
 
     # Reads (decide()).
 
@@ -217,6 +255,53 @@ class MemoryCounters:
 
     def reserved(self, customer_id: int) -> Decimal:
         return self._reserved.get(customer_id, _ZERO)
+
+    def tax_rate(self, customer_id: int) -> Decimal:
+        return self._taxes.get(customer_id, _ZERO)
+
+    # Reservations.
+
+    def reserve_call(self, call_id: str, customer_id: int, want: Decimal, least: Decimal, funds: Decimal,
+                     expires_at: float) -> Decimal | None:
+        reserved = self._reserved.get(customer_id, _ZERO)
+        available = funds - reserved
+        if available < least:
+            return None
+        taken = max(min(want, available), _ZERO)
+        self._reserved[customer_id] = reserved + taken
+        had = self._calls.get(call_id)
+        if had is None or had[2] != expires_at:
+            self._money_wheel.add(call_id, expires_at)
+        self._calls[call_id] = (customer_id, (had[1] if had else _ZERO) + taken,
+                                max(expires_at, had[2]) if had else expires_at)
+        return taken
+
+    def release_reservation(self, call_id: str) -> Decimal:
+        amount = self._let_money_go(call_id)
+        if amount is not None and self._money_wheel.forget(len(self._calls)):
+            self._money_wheel.rebuild((known, call[2]) for known, call in self._calls.items())
+        return amount or _ZERO
+
+    def _let_money_go(self, call_id: str) -> Decimal | None:
+        call = self._calls.pop(call_id, None)
+        if call is None:
+            return None
+        customer_id, amount, _ = call
+        left = self._reserved.get(customer_id, _ZERO) - amount
+        if left or customer_id in self._pinned:
+            self._reserved[customer_id] = left
+        else:
+            del self._reserved[customer_id]
+        return amount
+
+    def expire_reservations(self, now: float) -> list[str]:
+        calls = self._calls
+        due = self._money_wheel.due(now, lambda call_id: call[2] if (call := calls.get(call_id)) else None)
+        return [call_id for call_id in due if self._let_money_go(call_id) is not None]
+
+    def reservations(self) -> dict[str, Decimal]:
+        """Each reserving call's amount (tests, the engine's live list)."""
+        return {call_id: call[1] for call_id, call in self._calls.items()}
 
     # The live side.
 
@@ -345,6 +430,53 @@ return due
 """
 
 
+# Reservations in micro-units (integers: Lua numbers are doubles, exact to 2^53 micro-units, 9e9 in money).
+# KEYS: calls hash (call id -> "<customer> <micros>"), expiry zset, the customer's reserved key. ARGV: call id,
+# customer id, want, least, funds (micro-units), expires_at. Returns {taken, reserved after} or {-1, reserved}.
+_RESERVE = """
+local reserved = tonumber(redis.call('GET', KEYS[3]) or '0')
+local available = tonumber(ARGV[5]) - reserved
+if available < tonumber(ARGV[4]) then return {-1, reserved} end
+local taken = tonumber(ARGV[3])
+if taken > available then taken = available end
+if taken < 0 then taken = 0 end
+if taken > 0 then reserved = redis.call('INCRBY', KEYS[3], taken) end
+local had = redis.call('HGET', KEYS[1], ARGV[1])
+local held = 0
+if had then held = tonumber(string.match(had, ' (%-?%d+)$')) end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. string.format('%d', held + taken))
+local expires = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0')
+if tonumber(ARGV[6]) > expires then redis.call('ZADD', KEYS[2], ARGV[6], ARGV[1]) end
+return {taken, reserved}
+"""
+# The customer's reserved key is built from the calls hash: a standalone Redis (or one hash slot), as the holds.
+_LET_MONEY_GO = """
+local function let_go(calls, expiry, prefix, call_id)
+  local had = redis.call('HGET', calls, call_id)
+  if not had then return 0 end
+  local customer, amount = string.match(had, '^(%d+) (%-?%d+)$')
+  local key = prefix .. customer
+  if redis.call('DECRBY', key, tonumber(amount)) == 0 then redis.call('DEL', key) end
+  redis.call('HDEL', calls, call_id)
+  redis.call('ZREM', expiry, call_id)
+  return tonumber(amount)
+end
+"""
+_RELEASE_MONEY = _LET_MONEY_GO + "return let_go(KEYS[1], KEYS[2], ARGV[1], ARGV[2])"
+# ARGV: reserved key prefix, now (seconds), how many at most.
+_EXPIRE_MONEY = _LET_MONEY_GO + """
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, call_id in ipairs(due) do let_go(KEYS[1], KEYS[2], ARGV[1], call_id) end
+return due
+"""
+_MICRO = Decimal(1).scaleb(-6)
+
+
+def micros(amount: Decimal, rounding: str) -> int:
+    """`amount` in whole micro-units, rounded by `rounding` where finer (funds down, amounts wanted up)."""
+    return int(amount.scaleb(6).to_integral_value(rounding=rounding))
+
+
 class RedisCounters:
     """Live counters in Redis (COUNTERS_URL), shared by every switch process and node; see the module's text.
 
@@ -352,6 +484,11 @@ class RedisCounters:
     call ids scored by start time in µs: the sliding window), `<prefix>:holds` (call id -> its channel keys) and
     `<prefix>:expiry` (call id scored by expires_at). CPS windows use the caller's clock (`now`): switch nodes
     sharing a Redis need synchronised clocks (NTP), as any sliding window across machines does.
+
+    Reservations: `<prefix>:money` (call id -> "<customer> <micro-units>"), `<prefix>:money:expiry` (call id by
+    expires_at) and `<prefix>:reserved:<customer>` (the customer's total, micro-units), checked and taken by one
+    script, so every node sees one reserved total per customer. The synchronous reserved() read decide() makes is
+    the total the last script of this process saw; reserve_call() is the enforcement.
     """
 
     def __init__(self, url: str, *, prefix: str = "trunkline:live", redis: Any = None) -> None:
@@ -367,7 +504,15 @@ class RedisCounters:
         self._release = redis.register_script(_RELEASE)
         self._expire = redis.register_script(_EXPIRE)
         self._balances: dict[int, Decimal] = {}
+        self._taxes: dict[int, Decimal] = {}
         self._keys: dict[tuple[str, str, int], str] = {}
+        self._money_key = f"{prefix}:money"
+        self._money_expiry_key = f"{prefix}:money:expiry"
+        self._reserved_prefix = f"{prefix}:reserved:"
+        self._reserve = redis.register_script(_RESERVE)
+        self._release_money = redis.register_script(_RELEASE_MONEY)
+        self._expire_money = redis.register_script(_EXPIRE_MONEY)
+        self._seen: dict[int, Decimal] = {}  # reserved totals as the last script saw them
 
     def _key(self, kind: str, scope: str, key: int) -> str:
         found = self._keys.get((kind, scope, key))
@@ -387,10 +532,45 @@ class RedisCounters:
         return self._balances.get(customer_id, _ZERO)
 
     def reserved(self, customer_id: int) -> Decimal:
-        return _ZERO
+        return self._seen.get(customer_id, _ZERO)
 
-    def load_balances(self, balances: Mapping[int, Decimal]) -> None:
+    def tax_rate(self, customer_id: int) -> Decimal:
+        return self._taxes.get(customer_id, _ZERO)
+
+    def load_balances(self, balances: Mapping[int, Decimal], tax_rates: Mapping[int, Decimal] | None = None
+                      ) -> None:
         self._balances = dict(balances)
+        if tax_rates is not None:
+            self._taxes = dict(tax_rates)
+
+    # Reservations.
+
+    async def reserve_call(self, call_id: str, customer_id: int, want: Decimal, least: Decimal, funds: Decimal,
+                           expires_at: float) -> Decimal | None:
+        taken, reserved = await self._reserve(
+            keys=[self._money_key, self._money_expiry_key, f"{self._reserved_prefix}{customer_id}"],
+            args=[call_id, customer_id, micros(want, ROUND_CEILING), micros(least, ROUND_CEILING),
+                  micros(funds, ROUND_FLOOR), repr(float(expires_at))])
+        self._seen[customer_id] = Decimal(int(reserved)) * _MICRO
+        return None if int(taken) < 0 else Decimal(int(taken)) * _MICRO
+
+    async def release_reservation(self, call_id: str) -> Decimal:
+        amount = await self._release_money(keys=[self._money_key, self._money_expiry_key],
+                                           args=[self._reserved_prefix, call_id])
+        return Decimal(int(amount)) * _MICRO
+
+    async def expire_reservations(self, now: float, most: int = 1000) -> list[str]:
+        due = await self._expire_money(keys=[self._money_key, self._money_expiry_key],
+                                       args=[self._reserved_prefix, repr(float(now)), most])
+        return [str(call_id) for call_id in due]
+
+    async def customer_reserved(self, customer_id: int) -> Decimal:
+        """The customer's reserved total as Redis holds it now."""
+        return Decimal(int(await self.redis.get(f"{self._reserved_prefix}{customer_id}") or 0)) * _MICRO
+
+    async def reservations(self) -> dict[str, Decimal]:
+        return {str(call_id): Decimal(int(str(value).rpartition(" ")[2])) * _MICRO
+                for call_id, value in (await self.redis.hgetall(self._money_key)).items()}
 
     # The live side.
 

@@ -1,8 +1,8 @@
 """The call decision of DESIGN.md, steps 1-9: who sent the call, may it pass, what it becomes, where it goes.
 
 decide() reads a `SnapshotIndex` (index.py) and live `Counters` (counters.py). It is pure: counters are read,
-never written (the SIP server takes the reservation the decision names), and randomness (weighted order,
-recording samples) comes from `rng`.
+never written (the engine takes the reservation the decision names: the gross cost of the first slice of
+`slice_seconds`, see reserve.py), and randomness (weighted order, recording samples) comes from `rng`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from trunkline.switch.counters import CUSTOMER, IP_AUTH, PROVIDER, ROUTE, SIP_US
 from trunkline.switch.egress import Order, route_egress, weighted
 from trunkline.switch.index import SnapshotIndex
 from trunkline.switch.rating import max_duration
+from trunkline.switch.reserve import DEFAULT_SLICE, first_reserve
 from trunkline.switch.trace import Step, TraceLine
 from trunkline.switch.types import (
     BLOCKED_BY_DIAL_PLAN,
@@ -72,7 +73,8 @@ def _reject(trace: list[TraceLine], step: Step, code: int, reason: str, template
     return found._replace(code=code, reason=reason, trace=tuple(trace))
 
 
-def decide(index: SnapshotIndex, counters: Counters, call: Call, rng: random.Random | None = None) -> Decision:
+def decide(index: SnapshotIndex, counters: Counters, call: Call, rng: random.Random | None = None,
+           slice_seconds: int = DEFAULT_SLICE) -> Decision:
     trace: list[TraceLine] = []
     rng = rng or _RANDOM
 
@@ -198,8 +200,9 @@ def decide(index: SnapshotIndex, counters: Counters, call: Call, rng: random.Ran
     seconds = max_duration(sell, available)
     if route.max_duration and (seconds is None or seconds > route.max_duration):
         seconds = route.max_duration
+    reserve = first_reserve(sell, counters.tax_rate(customer.id), slice_seconds, seconds, available)
     trace.append(_new_line((_MONEY, True, "available {}, reserve {}, max duration {} s", (
-        available, first, "unlimited" if seconds is None else seconds))))
+        available, reserve, "unlimited" if seconds is None else seconds))))
 
     # 9. Egress.
     plans = index.plans.get(route.id)
@@ -218,21 +221,21 @@ def decide(index: SnapshotIndex, counters: Counters, call: Call, rng: random.Ran
         kept, full = at_limits(egress, counters)
         if not kept:
             return _reject(trace, _EGRESS, 503, full[0][1], "every provider is at its limits: {}", (
-                _Full(full),), found._replace(rate=sell, max_duration=seconds, reserve=first))
+                _Full(full),), found._replace(rate=sell, max_duration=seconds, reserve=reserve))
         if full:
             trace.append(_new_line((_EGRESS, True, "left out at their limits: {}", (_Full(full),))))
         egress = kept
     if not egress:
         if dropped_by_profit:
             return _reject(trace, _EGRESS, 503, NO_ROUTES_PROFIT, "profit assurance dropped {} providers", (
-                dropped_by_profit,), found._replace(rate=sell, max_duration=seconds, reserve=first))
+                dropped_by_profit,), found._replace(rate=sell, max_duration=seconds, reserve=reserve))
         return _reject(trace, _EGRESS, 503, NO_ROUTES_U, "no provider left for {}", (number,),
-                       found._replace(rate=sell, max_duration=seconds, reserve=first))
+                       found._replace(rate=sell, max_duration=seconds, reserve=reserve))
     trace.append(_new_line((_EGRESS, True, "{} order: {}", (route.strategy, egress))))
     sample = _SAMPLE_PERCENT.get(route.recording)
     recording = route.recording == _ALWAYS or (sample is not None and rng.random() * 100 < sample)
     return _new_decision((True, 200, "Routed", tuple(trace), customer, auth, route, sell, number, cli, pai, egress,
-                          seconds, first, recording))
+                          seconds, reserve, recording))
 
 
 # Per index, the customer cards with a provider whose channels or CPS are limited: only their calls pay for the

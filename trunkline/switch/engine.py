@@ -30,19 +30,21 @@ file every balance is 0, so a call must be covered by the customer's debit limit
 from __future__ import annotations
 
 import asyncio
+import heapq
 import inspect
 import json
 import logging
 import os
 from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import partial
 from json.encoder import encode_basestring_ascii as _quote
 from pathlib import Path
 from time import time
 from typing import Any, NamedTuple, cast
 
-from trunkline.contracts.calls import SPOOL_DIR, SPOOL_VERSION, EventKind
+from trunkline.contracts.balances import BALANCES_FILE, STREAM_CURSOR_PREFIX, Balances, is_charged, parse_balances
+from trunkline.contracts.calls import SPOOL_DIR, SPOOL_VERSION, EventKind, ReleaseReason
 from trunkline.contracts.codec import read_snapshot
 from trunkline.contracts.snapshot import Customer, Gateway, IngressRoute, RateRow, SipUser
 from trunkline.switch.counters import (
@@ -62,14 +64,18 @@ from trunkline.switch.counters import (
 from trunkline.switch.egress import Order
 from trunkline.switch.fast import FastIndex, route_call
 from trunkline.switch.index import SnapshotIndex
+from trunkline.switch.rating import first_increment_charge
+from trunkline.switch.reserve import DEFAULT_LEAD, DEFAULT_SLICE, paid_seconds, slice_cost
 from trunkline.switch.sip.nonce import Nonces
 from trunkline.switch.spool import FileSpool, Spool
-from trunkline.switch.types import CHANNEL_LIMIT, CPS_LIMIT, Call, Decision, Egress
+from trunkline.switch.types import CHANNEL_LIMIT, CPS_LIMIT, INSUFFICIENT_BALANCE, Call, Decision, Egress
 
 log = logging.getLogger(__name__)
 
-BALANCES_FILE = "balances.json"  # beside the routing file
+DEFAULT_EDGE_RPC_URL = "http://127.0.0.1:5071/RPC"  # Kamailio's JSON-RPC (deploy/kamailio/kamailio.cfg)
+EDGE_RPC_TIMEOUT = 5.0  # seconds
 DEFAULT_HOLD = 4 * 3600  # seconds a call without a max duration may hold its channels
+_ZERO = Decimal(0)
 HOLD_MARGIN = 60  # seconds past the max duration before a channel is let go without an event
 EVENT_TRANSPORTS = frozenset({"http"})  # edges that report dialog events (Kamailio)
 ORDER_MEMO = 200_000  # egress orders whose attempt-line text is kept
@@ -93,6 +99,27 @@ class _Live(NamedTuple):
 _new_live: Callable[[tuple[float, float, int, int, Order, bool, str]], _Live] = partial(tuple.__new__, _Live)
 
 
+class _Money:
+    """A call's reservation as the engine follows it: what it holds, how long that pays for, when to act next."""
+
+    __slots__ = ("answered", "customer", "dialog", "due", "expires_at", "last", "max_duration", "reserved", "row",
+                 "target", "tax")
+
+    def __init__(self, customer: Customer, row: RateRow, tax: Decimal, reserved: Decimal, target: int,
+                 max_duration: int | None, expires_at: float) -> None:
+        self.customer = customer
+        self.row = row
+        self.tax = tax
+        self.reserved = reserved
+        self.target = target  # seconds of talk time the reservation is meant to cover (slices so far)
+        self.max_duration = max_duration
+        self.expires_at = expires_at
+        self.answered: float | None = None
+        self.dialog: tuple[int, int] | None = None  # Kamailio's h_entry, h_id
+        self.due: float | None = None  # when the next renewal (or, when `last`, the disconnect) is due
+        self.last = False
+
+
 def _signature(path: Path) -> _Signature | None:
     try:
         stat = os.stat(path)
@@ -101,26 +128,21 @@ def _signature(path: Path) -> _Signature | None:
     return stat.st_mtime_ns, stat.st_ino, stat.st_size
 
 
-def read_balances(path: Path) -> dict[int, Decimal]:
-    """balances.json: {"<customer id>": "<decimal>"}; a missing file is no balances. Raises ValueError if bad."""
+def read_balances_file(path: Path) -> Balances:
+    """balances.json (contracts.balances, version 2 or 1); a missing file is no balances. ValueError if bad."""
     try:
         text = path.read_text()
     except FileNotFoundError:
-        return {}
-    data = json.loads(text)
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object of customer id -> balance")
-    balances: dict[int, Decimal] = {}
-    for key, value in data.items():
-        try:
-            amount = Decimal(value) if isinstance(value, str) else None
-            customer = int(key)
-        except (InvalidOperation, ValueError):
-            amount = None
-        if amount is None or not amount.is_finite():
-            raise ValueError(f"{path}: customer {key!r}: expected a decimal string, not {value!r}")
-        balances[customer] = amount
-    return balances
+        return Balances({}, {}, {}, None)
+    try:
+        return parse_balances(json.loads(text))
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def read_balances(path: Path) -> dict[int, Decimal]:
+    """The balances of balances.json, by customer id."""
+    return read_balances_file(path).balances
 
 
 def hostport(gateway: Gateway) -> str:
@@ -189,7 +211,8 @@ class Engine:
 
     def __init__(self, *, routing_file: Path, counters: LiveCounters | AsyncLiveCounters, spool: Spool, node: str,
                  nonces: Nonces, realm: str = "trunkline", clock: Callable[[], float] = time,
-                 event_transports: frozenset[str] = EVENT_TRANSPORTS) -> None:
+                 event_transports: frozenset[str] = EVENT_TRANSPORTS, slice_seconds: int = DEFAULT_SLICE,
+                 lead: int = DEFAULT_LEAD, edge_rpc_url: str = DEFAULT_EDGE_RPC_URL) -> None:
         self.routing_file = Path(routing_file)
         self.balances_file = self.routing_file.parent / BALANCES_FILE
         self.counters = counters
@@ -199,7 +222,18 @@ class Engine:
         self.realm = realm
         self.clock = clock
         self.event_transports = event_transports
+        self.slice_seconds = slice_seconds
+        self.lead = lead
+        self.edge_rpc_url = edge_rpc_url
         self.fast: FastIndex
+        # Reservations: calls holding money and not yet ended, their renewals and disconnects by due time, and
+        # ended calls whose money waits for balances.json to show their final line charged.
+        self._money: dict[str, _Money] = {}
+        self._due: list[tuple[float, str]] = []
+        self._unsettled: dict[str, tuple[str, int | str]] = {}
+        self._charged: dict[str, int | str] = {}
+        self._rpc: Any = None  # aiohttp.ClientSession, opened on the first disconnect
+        self.disconnected = 0  # calls ended for their balance (GET /health shows it)
         # One of the two, by the counters' kind: coroutines (Redis) or plain calls (in process).
         self._async: AsyncLiveCounters | None = None
         self._sync: LiveCounters | None = None
@@ -236,21 +270,47 @@ class Engine:
 
     def _load_balances(self, signature: _Signature | None) -> bool:
         try:
-            balances = read_balances(self.balances_file)
+            loaded = read_balances_file(self.balances_file)
         except (OSError, ValueError) as error:
             log.error("balances file %s not loaded (the previous balances stay): %s", self.balances_file, error)
             self._balances = signature
             return False
-        self.counters.load_balances(balances)
+        self.counters.load_balances(loaded.balances, loaded.tax_rates)
+        self._charged = loaded.charged_through
         self._balances = signature
         return True
+
+    def _charged_now(self) -> list[str]:
+        """Ended calls whose final line balances.json shows charged: their money is in the balance now."""
+        settled = []
+        gone: dict[str, bool] = {}  # per spool file: one stat each, however many calls ended in it
+        for call_id, (key, position) in self._unsettled.items():
+            charged = is_charged(self._charged, key, position)
+            if charged is None and not key.startswith(STREAM_CURSOR_PREFIX):
+                charged = gone.get(key)
+                if charged is None:
+                    charged = gone[key] = self.spool.gone(key)
+            if charged:
+                settled.append(call_id)
+        return settled
+
+    async def settle(self) -> int:
+        """Let go of the reservations of ended calls that are charged; how many."""
+        settled = self._charged_now()
+        for call_id in settled:
+            del self._unsettled[call_id]
+            if self._sync is not None:
+                self._sync.release_reservation(call_id)
+            else:
+                await cast(AsyncLiveCounters, self._async).release_reservation(call_id)
+        return len(settled)
 
     async def reload_if_changed(self) -> bool:
         """A changed routing file is indexed in a thread and swapped in with one assignment; a bad one keeps the
         current index (logged once). The balances file is reloaded when it changes. True when the index changed."""
         routing, balances = _signature(self.routing_file), _signature(self.balances_file)
-        if balances != self._balances:
-            self._load_balances(balances)
+        if balances != self._balances and self._load_balances(balances) and self._unsettled:
+            await self.settle()
         if routing is None:
             if not self._missing:
                 self._missing = True
@@ -275,7 +335,7 @@ class Engine:
 
     async def route(self, call: Call, *, call_id: str, transport: str) -> Decision:
         now = self.clock()
-        decision = route_call(self.fast, self.counters, call)
+        decision = route_call(self.fast, self.counters, call, slice_seconds=self.slice_seconds)
         if decision.code == 407:
             return decision  # a challenge is no attempt: the authenticated INVITE that follows is
         auth, route, customer = decision.auth, decision.route, decision.customer
@@ -301,6 +361,22 @@ class Engine:
                     hold = 0
                     break
                 limits = scope[3] if order[2] is None else (*scope[3], order[2])
+            if hold and transport in self.event_transports and decision.rate is not None:
+                # Money only for calls whose edge reports them and can end them: a SIP redirect's call is never
+                # seen again, so its max duration is its only bound.
+                reserved = await self._reserve_first(call_id, decision, expires_at)
+                if reserved is None:
+                    if held:
+                        if self._sync is not None:
+                            self._sync.release(call_id)
+                        else:
+                            await cast(AsyncLiveCounters, self._async).release(call_id)
+                    decision = decision._replace(accepted=False, code=402, reason=INSUFFICIENT_BALANCE, trace=(),
+                                                 routes=(), recording=False, max_duration=None)
+                    order = self._order(decision.routes)
+                    hold = 0
+                else:
+                    decision = decision._replace(reserve=reserved)
             if hold and (held or transport in self.event_transports):
                 self._live[call_id] = _new_live((now, expires_at, cast(Customer, customer).id,
                                                  cast(IngressRoute, route).id, cast(Order, decision.routes), held,
@@ -331,6 +407,23 @@ class Engine:
             f'"reserve":"{decision.reserve!s}","recording":{"true" if decision.recording else "false"},'
             f'"expires_at":{_expiry(at, hold)}}}\n')
         return decision
+
+    async def _reserve_first(self, call_id: str, decision: Decision, expires_at: float) -> Decimal | None:
+        """Take the decision's reservation (its first slice, or what is available); None when the counters no
+        longer cover the first increment (another node's calls took the money since decide() read it)."""
+        customer, row = cast(Customer, decision.customer), cast(RateRow, decision.rate)
+        funds = self.counters.balance(customer.id) + customer.debit_limit
+        least = first_increment_charge(row)
+        taken = (self._sync.reserve_call(call_id, customer.id, decision.reserve, least, funds, expires_at)
+                 if self._sync is not None else
+                 await cast(AsyncLiveCounters, self._async).reserve_call(
+                     call_id, customer.id, decision.reserve, least, funds, expires_at))
+        if taken is not None:
+            seconds = decision.max_duration
+            target = self.slice_seconds if seconds is None or seconds > self.slice_seconds else seconds
+            self._money[call_id] = _Money(customer, row, self.counters.tax_rate(customer.id), taken, target,
+                                          seconds, expires_at)
+        return taken
 
     def _scope(self, decision: Decision) -> tuple[object, object, object, tuple[Limit, ...], str, bool]:
         """What a call's customer, auth entry and route give every call: their limited scopes in decide()'s order
@@ -408,7 +501,111 @@ class Engine:
                     self._sync.release(call_id)
                 else:
                     await cast(AsyncLiveCounters, self._async).release(call_id)
+            await self._money_ends(call_id, kind)
+        elif kind == EventKind.ANSWERED:
+            self._money_answered(call_id, cast(float, line["at"]), data.get("dialog"))
         return True
+
+    def _money_answered(self, call_id: str, at: float, dialog: object) -> None:
+        """Paid time runs from the answer: the renewal is due `lead` seconds before it runs out."""
+        money = self._money.get(call_id)
+        if money is None or money.answered is not None:
+            return
+        money.answered = at
+        if isinstance(dialog, dict):
+            money.dialog = (int(dialog["h_entry"]), int(dialog["h_id"]))
+        self._schedule(call_id, money)
+
+    def _schedule(self, call_id: str, money: _Money) -> None:
+        paid = paid_seconds(money.row, money.reserved, money.tax)
+        answered = cast(float, money.answered)
+        if paid is None or (money.max_duration is not None and paid >= money.max_duration and not money.last):
+            money.due = None  # free, or paid up to the max duration the edge enforces: nothing more to reserve
+            return
+        money.due = answered + paid if money.last else answered + max(paid - self.lead, 0)
+        heapq.heappush(self._due, (money.due, call_id))
+
+    async def _money_ends(self, call_id: str, kind: EventKind) -> None:
+        """A failed call is charged nothing: its money goes now. An ended call's waits for its charge."""
+        money = self._money.pop(call_id, None)
+        if money is None:
+            return
+        if kind == EventKind.ENDED:
+            if self.spool.synchronous:
+                self.spool.flush()
+            else:
+                await self.spool.aflush()
+            position = self.spool.position()
+            if position is not None and not is_charged(self._charged, *position):
+                self._unsettled[call_id] = position  # settle() lets it go once balances.json shows it charged
+                return
+        if self._sync is not None:
+            self._sync.release_reservation(call_id)
+        else:
+            await cast(AsyncLiveCounters, self._async).release_reservation(call_id)
+
+    # Renewals and Balance Disconnect.
+
+    async def renew(self, now: float) -> int:
+        """Reserve the next slice of the calls whose renewal is due; end those whose paid time ran out with
+        nothing more reserved. The number of calls disconnected."""
+        disconnects: list[Any] = []
+        due = self._due
+        while due and due[0][0] <= now:
+            when, call_id = heapq.heappop(due)
+            money = self._money.get(call_id)
+            if money is None or money.due != when:
+                continue  # ended, or rescheduled
+            if money.last:
+                money.due = None
+                disconnects.append(self._disconnect(call_id, money, now))
+                continue
+            target = money.target + self.slice_seconds
+            if money.max_duration is not None and target > money.max_duration:
+                target = money.max_duration
+            want = slice_cost(money.row, target, money.tax) - money.reserved
+            funds = self.counters.balance(money.customer.id) + money.customer.debit_limit
+            taken = (self._sync.reserve_call(call_id, money.customer.id, want, _ZERO, funds, money.expires_at)
+                     if self._sync is not None else
+                     await cast(AsyncLiveCounters, self._async).reserve_call(
+                         call_id, money.customer.id, want, _ZERO, funds, money.expires_at)) or _ZERO
+            money.reserved += taken
+            money.target = target
+            money.last = taken < want
+            self._schedule(call_id, money)
+        if disconnects:
+            await asyncio.gather(*disconnects)
+        return len(disconnects)
+
+    async def _disconnect(self, call_id: str, money: _Money, now: float) -> None:
+        """Spool the disconnect line (the call's release reason), then ask the edge to end the dialog."""
+        self.disconnected += 1
+        self.spool.append({"v": SPOOL_VERSION, "kind": EventKind.DISCONNECT.value, "call_id": call_id,
+                           "node": self.node, "at": now, "reason": ReleaseReason.BALANCE_DISCONNECT.value})
+        if self.spool.synchronous:
+            self.spool.flush()
+        else:
+            await self.spool.aflush()
+        if money.dialog is None:
+            log.error("call %s: paid time over but the edge gave no dialog to end; its max duration ends it", call_id)
+            return
+        try:
+            await self._end_dialog(*money.dialog)
+        except Exception as error:
+            log.error("call %s: dlg.end_dlg at %s failed (its max duration ends it): %s", call_id, self.edge_rpc_url,
+                      error)
+
+    async def _end_dialog(self, h_entry: int, h_id: int) -> None:
+        """Kamailio's JSON-RPC dlg.end_dlg [h_entry, h_id]; raises unless it answers a result."""
+        import aiohttp  # imported here: a redirect-only switch never opens a client
+
+        if self._rpc is None:
+            self._rpc = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=EDGE_RPC_TIMEOUT))
+        body = {"jsonrpc": "2.0", "method": "dlg.end_dlg", "params": [h_entry, h_id], "id": 1}
+        async with self._rpc.post(self.edge_rpc_url, json=body) as response:
+            answer = await response.json(content_type=None)
+        if not isinstance(answer, dict) or "result" not in answer:
+            raise RuntimeError(f"answered {answer!r}")
 
     async def _foreign_event(self, call_id: str, kind: EventKind, data: Mapping[str, object],
                              counters: AsyncLiveCounters) -> bool:
@@ -425,6 +622,14 @@ class Engine:
             line["gateway"], line["branch"] = gateway, None
         if await self._spool_event(line, kind, data):
             await counters.release(call_id)  # idempotent: a call without a hold or let go already is a no-op
+            # Its reservation is in Redis by call id: let go now (failed) or once charged (ended), from here.
+            if kind == EventKind.ENDED:
+                await self.spool.aflush()
+                position = self.spool.position()
+                if position is not None:
+                    self._unsettled[call_id] = position
+                    return True
+            await counters.release_reservation(call_id)
         return True
 
     async def _spool_event(self, line: dict[str, object], kind: EventKind, data: Mapping[str, object]) -> bool:
@@ -475,6 +680,9 @@ class Engine:
         expired by a background task, whose lines follow at the next flush."""
         count = 0
         if self._sync is not None:
+            for call_id in self._sync.expire_reservations(now):
+                self._money.pop(call_id, None)
+                self._unsettled.pop(call_id, None)
             for call_id in self._sync.expire(now):
                 self._forget(call_id, stale=True)
                 self._expired_line(call_id, now)
@@ -497,6 +705,9 @@ class Engine:
 
     async def _expire_remote(self, now: float) -> None:
         try:
+            for call_id in await cast(AsyncLiveCounters, self._async).expire_reservations(now):
+                self._money.pop(call_id, None)
+                self._unsettled.pop(call_id, None)
             expired = await cast(AsyncLiveCounters, self._async).expire(now)
         except Exception as error:
             log.error("expiring the held channels in Redis failed: %s", error)
@@ -534,6 +745,8 @@ class Engine:
 
     async def close(self) -> None:
         """Write what is pending and let go of the connections (the server calls it on the way out)."""
+        if self._rpc is not None:
+            await self._rpc.close()
         if self.expiring is not None and not self.expiring.done():
             await asyncio.gather(self.expiring, return_exceptions=True)
         await self.spool.aflush()
@@ -548,7 +761,8 @@ class Engine:
 
 
 def build_engine(*, routing_file: Path, counters_url: str | None, node: str, var_dir: Path | str, secret: bytes,
-                 realm: str = "trunkline", clock: Callable[[], float] = time) -> Engine:
+                 realm: str = "trunkline", clock: Callable[[], float] = time, slice_seconds: int = DEFAULT_SLICE,
+                 lead: int = DEFAULT_LEAD, edge_rpc_url: str = DEFAULT_EDGE_RPC_URL) -> Engine:
     """The engine `trunkline switch` runs: in-process counters and a file spool under var_dir/spool, or, with
     COUNTERS_URL, Redis for both. Call load() on it next."""
     nonces = Nonces(secret)
@@ -562,5 +776,5 @@ def build_engine(*, routing_file: Path, counters_url: str | None, node: str, var
     else:
         counters, spool = MemoryCounters(clock), FileSpool(Path(var_dir) / SPOOL_DIR, node)
     return Engine(routing_file=routing_file, counters=counters, spool=spool, node=node, nonces=nonces, realm=realm,
-                  clock=clock)
+                  clock=clock, slice_seconds=slice_seconds, lead=lead, edge_rpc_url=edge_rpc_url)
 

@@ -80,6 +80,7 @@ from trunkline.switch.egress import (
 )
 from trunkline.switch.index import SnapshotIndex
 from trunkline.switch.rating import billed_seconds, first_increment_charge
+from trunkline.switch.reserve import DEFAULT_SLICE, first_reserve
 from trunkline.switch.types import (
     CHANNEL_LIMIT,
     CONNECT_COST_BLOCKED,
@@ -306,11 +307,12 @@ class FastIndex:
                     route.recording == Recording.ALWAYS)
 
 
-def route_call(fast: FastIndex, counters: Counters, call: Call, rng: random.Random | None = None) -> Decision:
+def route_call(fast: FastIndex, counters: Counters, call: Call, rng: random.Random | None = None,
+               slice_seconds: int = DEFAULT_SLICE) -> Decision:
     """The decision for `call`: the fast path's when the call has its shape, else decide()'s (traced)."""
     source_ip, destination, cli, _, sip_user, _, pai = call
     if sip_user:
-        return decide(fast.index, counters, call, rng)
+        return decide(fast.index, counters, call, rng, slice_seconds)
     context = fast.exact.get(source_ip)
     if context is None:
         found = fast.ips.lookup(source_ip)
@@ -318,7 +320,7 @@ def route_call(fast: FastIndex, counters: Counters, call: Call, rng: random.Rand
             return _UNKNOWN_SOURCE
         context = found[0]
         if context is None or len(found) > 1:
-            return decide(fast.index, counters, call, rng)
+            return decide(fast.index, counters, call, rng, slice_seconds)
     customer, entry, rules, debit, leg, legs, lengths = context
 
     # 4. CLI rules that only allow: the CLI and PAI leave as they came, or the call is refused.
@@ -335,7 +337,7 @@ def route_call(fast: FastIndex, counters: Counters, call: Call, rng: random.Rand
             if prefix in legs:
                 leg = legs[prefix]
                 if leg is None:
-                    return decide(fast.index, counters, call, rng)
+                    return decide(fast.index, counters, call, rng, slice_seconds)
                 number = destination[length:]
                 break
         else:
@@ -360,7 +362,7 @@ def route_call(fast: FastIndex, counters: Counters, call: Call, rng: random.Rand
      unprofitable) = plan
     if kind:
         if kind == _DECIDE:
-            return decide(fast.index, counters, call, rng)
+            return decide(fast.index, counters, call, rng, slice_seconds)
         return _new_decision((False, 503, NO_ROUTES_PRE, (), customer, entry, route, None, number, cli, pai, (),
                               None, _ZERO, False))
     if (capped_rate is not None and sell.rate > capped_rate) or (block_connect_cost and fee_micros):
@@ -369,10 +371,11 @@ def route_call(fast: FastIndex, counters: Counters, call: Call, rng: random.Rand
                               None, _ZERO, False))
 
     # 8. Money, in micro-units: exact, as decide()'s Decimals are, when the balance is in whole micro-units.
-    balance = (counters.balance(customer.id) - counters.reserved(customer.id)).scaleb(6)
+    unreserved = counters.balance(customer.id) - counters.reserved(customer.id)
+    balance = unreserved.scaleb(6)
     available = int(balance)
     if available != balance:
-        return decide(fast.index, counters, call, rng)
+        return decide(fast.index, counters, call, rng, slice_seconds)
     available += debit
     if available < first_micros:
         return _new_decision((False, 402, INSUFFICIENT_BALANCE, (), customer, entry, route, sell, number, cli, pai,
@@ -388,6 +391,8 @@ def route_call(fast: FastIndex, counters: Counters, call: Call, rng: random.Rand
             seconds = route_seconds
     else:
         seconds = route_seconds or None
+    reserve = first_reserve(sell, counters.tax_rate(customer.id), slice_seconds, seconds,
+                            unreserved + customer.debit_limit)
 
     # 9. Egress.
     if narrowed is not None:
@@ -401,12 +406,12 @@ def route_call(fast: FastIndex, counters: Counters, call: Call, rng: random.Rand
         egress, dropped = candidates, 0
     if not egress:
         return _new_decision((False, 503, NO_ROUTES_PROFIT if dropped else NO_ROUTES_U, (), customer, entry, route,
-                              sell, number, cli, pai, (), seconds, first, False))
+                              sell, number, cli, pai, (), seconds, reserve, False))
     if card.limited:
         egress, full = at_limits(egress, counters)
         if not egress:
             return _new_decision((False, 503, full[0][1], (), customer, entry, route, sell, number, cli, pai, (),
-                                  seconds, first, False))
+                                  seconds, reserve, False))
     recording = (rng or _RANDOM).random() * 100 < sample if sample else always
     return _new_decision((True, 200, "Routed", (), customer, entry, route, sell, number, cli, pai, egress, seconds,
-                          first, recording))
+                          reserve, recording))

@@ -42,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "needs COUNTERS_URL (shared live counters in Redis)")
     parser.add_argument("--routing-file", type=Path, default=None,
                         help=f"default: $TRUNKLINE_VAR_DIR/{SNAPSHOT_FILE} (var/ in the repository when unset)")
+    parser.add_argument("--slice", type=int, default=None, dest="slice_seconds",
+                        help="seconds of talk time a call's reservation buys at a time (default "
+                             "$SWITCH_RESERVATION_SLICE, else 60); calls through Kamailio only")
     commands = parser.add_subparsers(dest="command", required=False, metavar="COMMAND")
     check = commands.add_parser(
         "check", help="load the routing file and build the index; print counts, times and peak memory",
@@ -63,7 +66,7 @@ def serve_command(options: argparse.Namespace) -> int:
     try:
         config = resolve(host=options.host, sip_port=options.sip_port, http_port=options.http_port,
                          processes=options.processes, routing_file=options.routing_file or default_routing_file(),
-                         var_dir=default_var_dir())
+                         var_dir=default_var_dir(), slice_seconds=options.slice_seconds)
     except ConfigError as error:
         sys.stderr.write(f"trunkline switch: {error}\n")
         return 2

@@ -275,7 +275,8 @@ async def _serve_child(config: SwitchConfig, sockets: Sockets, slot: int, secret
 
     loop = asyncio.get_running_loop()
     engine = build_engine(routing_file=config.routing_file, counters_url=config.counters_url, node=config.node,
-                          var_dir=config.var_dir, secret=secret)
+                          var_dir=config.var_dir, secret=secret, slice_seconds=config.slice_seconds,
+                          lead=config.lead, edge_rpc_url=config.edge_rpc_url)
     try:
         engine.load()
     except FileNotFoundError:
@@ -312,18 +313,34 @@ async def _serve_child(config: SwitchConfig, sockets: Sockets, slot: int, secret
         loop.add_signal_handler(number, stop)
     loop.add_signal_handler(signal.SIGUSR1, lambda: sys.stderr.write(sip.stats_line() + "\n"))
     housekeeping = loop.create_task(_housekeeping(engine))
+    renewing = loop.create_task(_reservations(engine))
     os.write(ready_fd, f"{engine.fast.index.snapshot.revision}\n".encode())
     try:
         await stopped
     finally:
         housekeeping.cancel()
+        renewing.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await housekeeping
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewing
         await sip.stop()
         await runner.cleanup()
         engine.flush()
         await engine.close()
     return 0
+
+
+async def _reservations(engine: Engine) -> None:
+    """Four times a second: the next slices of live calls are reserved, calls whose paid time ran out are ended
+    (a Balance Disconnect is at most a quarter second late)."""
+    while True:
+        await asyncio.sleep(0.25)
+        try:
+            if await engine.renew(time.time()):
+                engine.flush()
+        except Exception:
+            log.exception("reservations failed")
 
 
 async def _housekeeping(engine: Engine) -> None:

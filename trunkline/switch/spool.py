@@ -26,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
+from trunkline.contracts.balances import STREAM_CURSOR_PREFIX, stream_position
 from trunkline.contracts.calls import SPOOL_STREAM
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,15 @@ class Spool(Protocol):
     async def aflush(self) -> None: ...
 
     def close(self) -> None: ...
+
+    def position(self) -> tuple[str, int | str] | None:
+        """Where the last line written (flushed) ends, as balances.json's charged_through names it: (file name,
+        byte offset after it) or ("redis:<stream>", its entry id); None before the first write."""
+        ...
+
+    def gone(self, key: str) -> bool:
+        """True when the spool file `key` was loaded in full and deleted (a stream is never gone)."""
+        ...
 
 
 def spool_name(node: str, pid: int, seq: int) -> str:
@@ -124,6 +134,12 @@ class FileSpool:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+    def position(self) -> tuple[str, int | str] | None:
+        return None if self.path is None else (self.path.name, self._size)
+
+    def gone(self, key: str) -> bool:
+        return not (self.directory / key).exists()
 
     def _open_next(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -185,6 +201,15 @@ class RedisSpool:
         self.maxlen = maxlen
         self.pending: list[str] = []
         self._sending: set[asyncio.Task[None]] = set()
+        self._last: tuple[int, int] = (0, 0)  # the latest entry id written, as a pair
+
+    def position(self) -> tuple[str, int | str] | None:
+        if self._last == (0, 0):
+            return None
+        return f"{STREAM_CURSOR_PREFIX}{self.stream}", f"{self._last[0]}-{self._last[1]}"
+
+    def gone(self, key: str) -> bool:
+        return False
 
     def append(self, record: Mapping[str, Any]) -> None:
         self.pending.append(encode_line(record))
@@ -210,12 +235,14 @@ class RedisSpool:
         for line in batch:
             pipe.xadd(self.stream, {STREAM_FIELD: line.rstrip("\n")}, maxlen=self.maxlen, approximate=True)
         try:
-            await pipe.execute()
+            ids = await pipe.execute()
         except Exception:
             # Back in front of what came since, for the next flush: a Redis restart loses no line (a batch cut
             # half-way may be added twice; the loader merges lines by call id, idempotently).
             self.pending[:0] = batch
             raise
+        if ids:
+            self._last = max(self._last, stream_position(str(ids[-1])))
 
     async def aflush(self) -> None:
         """Everything appended so far is in the stream when this returns."""
