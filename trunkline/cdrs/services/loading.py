@@ -292,10 +292,16 @@ def _apply_ended(record: Any, line: Mapping[str, Any], at: datetime) -> None:
     if duration is not None:
         record.duration = duration
     reason = _text(line.get("release_reason"), "release_reason")
-    if reason:
+    if reason and record.release_reason != ReleaseReason.BALANCE_DISCONNECT.value:
         record.release_reason = reason
     if record.sip_code is None:
         record.sip_code, record.sip_reason = 200, "OK"
+
+
+def _apply_disconnect(record: Any, line: Mapping[str, Any], at: datetime) -> None:
+    """The switch ended the call at the end of its paid time: that is why it ended, whatever reason the edge's
+    ended event gives (Kamailio reports the BYE it sent on the switch's request), in whichever order both load."""
+    record.release_reason = ReleaseReason.BALANCE_DISCONNECT.value
 
 
 def _apply_expired(record: Any, line: Mapping[str, Any], at: datetime) -> None:
@@ -311,6 +317,7 @@ _APPLY: dict[str, Any] = {
     EventKind.FAILED.value: _apply_failed,
     EventKind.ENDED.value: _apply_ended,
     EventKind.EXPIRED.value: _apply_expired,
+    EventKind.DISCONNECT.value: _apply_disconnect,
 }
 
 
