@@ -15,7 +15,7 @@ leaves the peaks alone: a max cannot be taken back, and re-rating does not move 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -28,6 +28,7 @@ from trunkline.switch.types import CHANNEL_LIMIT, CPS_LIMIT
 
 HOUR = timedelta(hours=1)
 BREACH_CODE = 503
+CUSTOMER, PROVIDER = PeakScope.CUSTOMER.value, PeakScope.PROVIDER.value
 # Rollup's summed columns, in the order of the values a key aggregates.
 SUMS = ("attempts", "connected", "duration", "customer_billed", "provider_billed", "customer_charge",
         "provider_charge", "pdd_ms", "pdd_calls", "channel_breaches", "cps_breaches")
@@ -53,13 +54,26 @@ def rollups_apply(cdrs: Sequence[Cdr], *, sign: int = 1) -> None:
         raise ValueError(f"sign must be 1 or -1, not {sign!r}.")
     if not cdrs:
         return
-    traffic: dict[tuple[datetime, int, int, str], list[Any]] = {}
-    last_call: dict[tuple[datetime, int, int, str], datetime] = {}
-    codes: dict[tuple[datetime, int, int, int], int] = defaultdict(int)
+    # Hours as whole hours since the epoch while aggregating (cheap to key and sort), datetimes when written.
+    traffic: dict[tuple[int, int, int, str], list[Any]] = {}
+    last_call: dict[tuple[int, int, int, str], datetime] = {}
+    codes: dict[tuple[int, int, int, int], int] = defaultdict(int)
+    # Per scope: each call's (start, end) in epoch seconds; end None when it held no channel.
+    spans: dict[tuple[str, int], list[tuple[float, float | None]]] = defaultdict(list)
     for cdr in cdrs:
-        hour = utc_hour(cdr.start)
+        start = cdr.start.timestamp()
+        hour = int(start // 3600)
+        customer_id = cdr.customer_id
         provider_id = cdr.provider_id or 0
-        key = (hour, cdr.customer_id, provider_id, rollup_destination(cdr))
+        if sign == 1:
+            # A channel is held from the attempt to the end, ringing or connected; a call refused at the decision
+            # (end == start) never held one.
+            end = cdr.end.timestamp() if cdr.end is not None else None
+            span = (start, end if end is not None and end > start else None)
+            spans[(CUSTOMER, customer_id)].append(span)
+            if provider_id:
+                spans[(PROVIDER, provider_id)].append(span)
+        key = (hour, customer_id, provider_id, rollup_destination(cdr))
         sums = traffic.get(key)
         if sums is None:
             sums = traffic[key] = [0] * len(SUMS)
@@ -83,71 +97,72 @@ def rollups_apply(cdrs: Sequence[Cdr], *, sign: int = 1) -> None:
                 sums[9] += 1
             elif cdr.sip_reason == CPS_LIMIT:
                 sums[10] += 1
-        codes[(hour, cdr.customer_id, provider_id, cdr.sip_code)] += 1
+        codes[(hour, customer_id, provider_id, cdr.sip_code)] += 1
 
-    ops = connection.ops
+    adapt = connection.ops.adapt_datetimefield_value
+    hours: dict[int, Any] = {}
+
+    def hour_value(index: int) -> Any:
+        value = hours.get(index)
+        if value is None:
+            value = hours[index] = adapt(datetime.fromtimestamp(index * 3600, UTC))
+        return value
+
     rows = []
     for key in sorted(traffic):
         sums = traffic[key]
-        values = [sign * value for value in sums]
+        values = [sign * value for value in sums] if sign != 1 else sums
         # An undo does not move last_call_at back (NULL leaves the stored value).
-        last = ops.adapt_datetimefield_value(last_call[key]) if sign == 1 else None
-        rows.append([ops.adapt_datetimefield_value(key[0]), key[1], key[2], key[3], *values, last])
+        last = adapt(last_call[key]) if sign == 1 else None
+        rows.append([hour_value(key[0]), key[1], key[2], key[3], *values, last])
     _upsert(Rollup, ("hour", "customer_id", "provider_id", "destination", *SUMS, "last_call_at"),
             ("hour", "customer_id", "provider_id", "destination"), rows,
             {**{name: "add" for name in SUMS}, "last_call_at": "max"})
     _upsert(CodeRollup, ("hour", "customer_id", "provider_id", "sip_code", "calls"),
             ("hour", "customer_id", "provider_id", "sip_code"),
-            [[ops.adapt_datetimefield_value(key[0]), key[1], key[2], key[3], sign * codes[key]]
-             for key in sorted(codes)], {"calls": "add"})
+            [[hour_value(key[0]), key[1], key[2], key[3], sign * codes[key]] for key in sorted(codes)],
+            {"calls": "add"})
     if sign == 1:
-        peaks = _peaks(cdrs)
+        peaks = _peaks(spans)
         _upsert(PeakRollup, ("hour", "scope", "scope_id", "channels", "cps"), ("hour", "scope", "scope_id"),
-                [[ops.adapt_datetimefield_value(key[0]), key[1], key[2], *peaks[key]] for key in sorted(peaks)],
+                [[hour_value(key[0]), key[1], key[2], *peaks[key]] for key in sorted(peaks)],
                 {"channels": "max", "cps": "max"})
 
 
-def _peaks(cdrs: Iterable[Cdr]) -> dict[tuple[datetime, str, int], list[int]]:
-    """Per (hour, scope, id): [most calls up at once, most calls started in one second], from these CDRs only."""
-    calls: dict[tuple[str, int], list[Cdr]] = defaultdict(list)
-    for cdr in cdrs:
-        calls[(PeakScope.CUSTOMER.value, cdr.customer_id)].append(cdr)
-        if cdr.provider_id:
-            calls[(PeakScope.PROVIDER.value, cdr.provider_id)].append(cdr)
-    peaks: dict[tuple[datetime, str, int], list[int]] = {}
-
-    def raise_peak(hour: datetime, scope: str, scope_id: int, index: int, value: int) -> None:
-        peak = peaks.setdefault((hour, scope, scope_id), [0, 0])
-        if value > peak[index]:
-            peak[index] = value
-
-    for (scope, scope_id), group in calls.items():
-        per_second: dict[datetime, int] = defaultdict(int)
-        # A channel is held from the attempt to the end, ringing or connected; a call refused at the decision
-        # (end == start) never held one. At equal times ends sort first: back-to-back calls do not overlap.
-        events: list[tuple[datetime, int]] = []
-        for cdr in group:
-            per_second[cdr.start.replace(microsecond=0)] += 1
-            if cdr.end is not None and cdr.end > cdr.start:
-                events.append((cdr.start, 1))
-                events.append((cdr.end, -1))
+def _peaks(spans: dict[tuple[str, int], list[tuple[float, float | None]]]) -> dict[tuple[int, str, int], list[int]]:
+    """Per (hour since the epoch, scope, id): [most calls up at once, most calls started in one second], from
+    these calls only."""
+    peaks: dict[tuple[int, str, int], list[int]] = {}
+    for (scope, scope_id), calls in spans.items():
+        per_second: dict[int, int] = defaultdict(int)
+        events: list[tuple[float, int]] = []
+        for start, end in calls:
+            per_second[int(start)] += 1
+            if end is not None:
+                events.append((start, 1))
+                events.append((end, -1))
         for second, started in per_second.items():
-            raise_peak(utc_hour(second), scope, scope_id, 1, started)
+            peak = peaks.setdefault((second // 3600, scope, scope_id), [0, 0])
+            if started > peak[1]:
+                peak[1] = started
+        # At equal times ends sort first: back-to-back calls do not overlap.
         events.sort()
         up = 0
-        current: datetime | None = None
+        current = -1
         for moment, delta in events:
-            hour = utc_hour(moment)
-            if up and current is not None:
+            hour = int(moment // 3600)
+            if hour != current:
                 # Calls still up at the top of each following hour are that hour's channels too.
-                boundary = current + HOUR
-                while boundary <= hour:
-                    raise_peak(boundary, scope, scope_id, 0, up)
-                    boundary += HOUR
-            current = hour
+                for later in range(current + 1 if up else hour, hour + 1):
+                    peak = peaks.setdefault((later, scope, scope_id), [0, 0])
+                    if up > peak[0]:
+                        peak[0] = up
+                current = hour
             up += delta
             if delta > 0:
-                raise_peak(hour, scope, scope_id, 0, up)
+                peak = peaks.setdefault((hour, scope, scope_id), [0, 0])
+                if up > peak[0]:
+                    peak[0] = up
     return peaks
 
 
