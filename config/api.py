@@ -2,6 +2,7 @@ from django.urls import path
 
 from trunkline.audit.api.views import ObjectChangeViewSet
 from trunkline.cdrs.api.ingest import CdrIngestView
+from trunkline.cdrs.api.stats import StatsView
 from trunkline.cdrs.api.views import CallRecordViewSet, DialogViewSet
 from trunkline.core.api.routers import Router
 from trunkline.customers.api.views import (
@@ -50,6 +51,7 @@ router.register("ledger", LedgerEntryViewSet)
 urlpatterns = [
     path("cdrs/ingest/", CdrIngestView.as_view(), name="cdrs-ingest"),  # before the router's cdrs/<pk>/
     path("customers/<str:pk>/adjust-balance/", AdjustBalanceView.as_view(), name="customer-adjust-balance"),
+    path("stats/", StatsView.as_view(), name="stats"),
     path("simulate/", SimulateView.as_view(), name="simulate"),
     path("routing-snapshot/", RoutingSnapshotView.as_view(), name="routing-snapshot"),
     path("settings/", SettingsView.as_view(), name="settings"),

@@ -16,6 +16,11 @@ class CdrsConfig(AppConfig):
         from trunkline.core import cardtabs, livecalls
 
         cardtabs.register("dialogs", "Dialogs", "cdrs:dialogs_tab", order=60)
+        # Stats (rollup charts) on the card after Routing, and on the Provider page beside its form.
+        from trunkline.core import providertabs
+
+        cardtabs.register("stats", "Stats", "cdrs:stats_tab", order=40)
+        providertabs.register("stats", "Stats", "cdrs:provider_stats", order=10)
         livecalls.register_channels_source(selectors.channels_in_use)
         livecalls.register_tab_panel("latest_calls", "calls", latest_calls_panel)
         # The Main tab's Summary and the board's 24 h ASR/ACD and last call, from the rollups.

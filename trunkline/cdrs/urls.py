@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from trunkline.cdrs import summary_views, views
+from trunkline.cdrs import stats_views, summary_views, views
 
 app_name = "cdrs"
 urlpatterns = [
@@ -15,4 +15,10 @@ urlpatterns = [
     path("customers/<int:pk>/dialogs/end/", views.DialogsTabEndView.as_view(), name="dialogs_tab_end"),
     # The Main tab's Summary as CSV (the panel itself is drawn into the customers app's tab).
     path("customers/<int:pk>/summary.csv", summary_views.SummaryCsvView.as_view(), name="summary_csv"),
+    # Stats: the card's tab, a provider's tab (under /routing/providers/ beside its form), every carrier's ASR/ACD,
+    # and the chart library from the installed plotly package.
+    path("customers/<int:pk>/stats/", stats_views.StatsTabView.as_view(), name="stats_tab"),
+    path("routing/providers/<int:pk>/stats/", stats_views.ProviderStatsView.as_view(), name="provider_stats"),
+    path("routing/providers/stats/", stats_views.CarrierStatsView.as_view(), name="carrier_stats"),
+    path("assets/plotly-<str:version>.min.js", stats_views.plotly_js, name="plotly_js"),
 ]

@@ -23,6 +23,7 @@ class ProviderListView(generic.ObjectListView):
 class ProviderEditView(generic.ObjectEditView):
     queryset = Provider.objects.all()
     form = ProviderForm
+    template_name = "routing/provider_edit.html"  # the form under the provider's tabs (core.providertabs)
 
     def get_crumbs(self, obj: Provider) -> list[tuple[str, str]]:
         return [("Providers", reverse("routing:provider_list"))]
