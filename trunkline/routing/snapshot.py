@@ -11,9 +11,6 @@ change to one of them, and only such a change, queues the debounced publish job 
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,13 +22,15 @@ from django.utils import timezone
 
 from trunkline.contracts import snapshot as contract
 from trunkline.contracts.codec import SNAPSHOT_FILE, write_snapshot
-from trunkline.core.jobs import job_handler
+from trunkline.core.jobs import enqueue_after_commit, job_handler
 from trunkline.core.models import Job
 from trunkline.customers.models import Contact, Customer
 from trunkline.routing.models import CliRule, IngressRoute, Provider, Rate, RateCard
 from trunkline.routing.publish import PUBLISH_DEBOUNCE, PUBLISH_SNAPSHOT, SOURCES
 from trunkline.sipauth.models import IpAuth, ParameterRewrite, SipUser
-from trunkline.switch.engine import BALANCES_FILE
+
+# trunkline.ledger.services.PUBLISH_BALANCES, by its value: routing sits below the ledger and cdrs.
+PUBLISH_BALANCES = "balances.publish"
 
 _RATE_CHUNK = 10_000
 
@@ -73,30 +72,14 @@ def snapshot_build() -> contract.RoutingSnapshot:
 
 
 def snapshot_publish(path: Path | None = None) -> Path:
-    """Write the snapshot atomically (the codec renames a finished temporary file over the old one), and the
-    customers' balances beside it."""
+    """Write the snapshot atomically (the codec renames a finished temporary file over the old one), and queue
+    the balances publication (balances.json beside it, written by the cdrs app's handler of PUBLISH_BALANCES:
+    routing sits below cdrs and the ledger, so the job is named by its kind). Balances are not in the snapshot: a
+    charge must not republish routing."""
     target = path or Path(settings.VAR_DIR) / SNAPSHOT_FILE
     write_snapshot(snapshot_build(), target)
-    balances_publish(target.parent / BALANCES_FILE)
+    enqueue_after_commit((PUBLISH_BALANCES,))
     return target
-
-
-def balances_publish(target: Path) -> None:
-    """balances.json, which `trunkline switch` reloads when it changes: {"<customer id>": "<balance>"}.
-
-    Balances are not in the snapshot (a charge must not republish routing); until the ledger moves them with
-    every charge (the CDR issue), they change only with the customers the publication follows, so writing them
-    with each publication keeps the switch's view current. Written atomically, as the snapshot is.
-    """
-    data = {str(pk): str(balance) for pk, balance in Customer.objects.order_by("pk").values_list("pk", "balance")}
-    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, separators=(",", ":"))
-        os.replace(temporary, target)
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 @dataclass(frozen=True)
