@@ -88,23 +88,28 @@ def traffic(*, customer_id: int | None = None, provider_id: int | None = None, s
     """Per bucket (and per provider when by_provider), oldest first, only buckets with traffic: the sums, ASR,
     ACD, average PDD (ms), breaches, and the bucket's highest hourly channel and CPS peaks (of the customer when
     one is given, else of the provider; None per provider, as a customer's peak is not split by provider)."""
+    return _traffic(customer_id, provider_id, start, end, grain, by_provider=by_provider, peaks=not by_provider)
+
+
+def _traffic(customer_id: int | None, provider_id: int | None, start: datetime, end: datetime, grain: str, *,
+             by_provider: bool, peaks: bool) -> list[dict[str, Any]]:
     bucket = _bucket(grain)
     group = ("bucket", "provider_id") if by_provider else ("bucket",)
     queryset = (_scoped(Rollup.objects.all(), customer_id, provider_id, start, end).annotate(bucket=bucket)
                 .values(*group).annotate(**{name: Sum(name) for name in SUM_FIELDS}).order_by(*group))
-    peaks: dict[datetime, tuple[int, int]] = {}
-    if not by_provider:
+    highest: dict[datetime, tuple[int, int]] = {}
+    if peaks:
         scope, scope_id = ((PeakScope.CUSTOMER, customer_id) if customer_id is not None
                            else (PeakScope.PROVIDER, provider_id))
         peak_rows = (PeakRollup.objects.filter(scope=scope, scope_id=scope_id, hour__gte=utc_hour(start),
                                                hour__lt=end)
                      .annotate(bucket=bucket).values("bucket")
                      .annotate(channels_peak=Max("channels"), cps_peak=Max("cps")).order_by())
-        peaks = {_as_utc(row["bucket"]): (row["channels_peak"], row["cps_peak"]) for row in peak_rows}
+        highest = {_as_utc(row["bucket"]): (row["channels_peak"], row["cps_peak"]) for row in peak_rows}
     result = []
     for row in queryset:
         moment = _as_utc(row["bucket"])
-        channels, cps = (None, None) if by_provider else peaks.get(moment, (0, 0))
+        channels, cps = highest.get(moment, (0, 0)) if peaks else (None, None)
         result.append({
             "bucket": moment,
             **({"provider_id": row["provider_id"]} if by_provider else {}),
@@ -151,8 +156,9 @@ def summary(*, customer_id: int, period: Period, now: datetime | None = None) ->
     end = buckets[0] + (HOUR if grain == "hour" else timedelta(days=1))
     if grain == "month":
         end = (buckets[0] + timedelta(days=32)).replace(day=1)
-    totals = {row["bucket"]: row for row in traffic(customer_id=customer_id, start=buckets[-1], end=end,
-                                                    grain=grain)}
+    # The Summary shows no peaks: one query.
+    totals = {row["bucket"]: row for row in _traffic(customer_id, None, buckets[-1], end, grain, by_provider=False,
+                                                     peaks=False)}
     rows = []
     for bucket in buckets:
         row = totals.get(bucket)
