@@ -1,6 +1,7 @@
 from django.urls import path
 
 from trunkline.audit.api.views import ObjectChangeViewSet
+from trunkline.cdrs.api.cdrs import CdrViewSet
 from trunkline.cdrs.api.ingest import CdrIngestView
 from trunkline.cdrs.api.stats import StatsView
 from trunkline.cdrs.api.views import CallRecordViewSet, DialogViewSet
@@ -46,6 +47,7 @@ router.register("simulations", SimulatedCallViewSet)
 router.register("jobs", JobViewSet)
 router.register("calls", CallRecordViewSet)
 router.register("dialogs", DialogViewSet, basename="dialog")
+router.register("cdrs", CdrViewSet)
 router.register("ledger", LedgerEntryViewSet)
 
 urlpatterns = [

@@ -21,6 +21,8 @@ class CdrsConfig(AppConfig):
 
         cardtabs.register("stats", "Stats", "cdrs:stats_tab", order=40)
         providertabs.register("stats", "Stats", "cdrs:provider_stats", order=10)
+        # The CDR tab (after Payments and DID on the mission page's order).
+        cardtabs.register("cdr", "CDR", "cdrs:cdr_tab", order=90)
         livecalls.register_channels_source(selectors.channels_in_use)
         livecalls.register_tab_panel("latest_calls", "calls", latest_calls_panel)
         # The Main tab's Summary and the board's 24 h ASR/ACD and last call, from the rollups.

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from trunkline.cdrs import stats_views, summary_views, views
+from trunkline.cdrs import cdr_views, stats_views, summary_views, views
 
 app_name = "cdrs"
 urlpatterns = [
@@ -13,6 +13,10 @@ urlpatterns = [
     path("customers/<int:pk>/dialogs/", views.DialogsTabView.as_view(), name="dialogs_tab"),
     path("customers/<int:pk>/dialogs/rows/", views.DialogsTabRowsView.as_view(), name="dialogs_tab_rows"),
     path("customers/<int:pk>/dialogs/end/", views.DialogsTabEndView.as_view(), name="dialogs_tab_end"),
+    # The card's CDR tab: the grid, one CDR, the filtered set as CSV.
+    path("customers/<int:pk>/cdrs/", cdr_views.CdrTabView.as_view(), name="cdr_tab"),
+    path("customers/<int:pk>/cdrs/csv/", cdr_views.CdrCsvView.as_view(), name="cdr_csv"),
+    path("customers/<int:pk>/cdrs/<int:cdr>/", cdr_views.CdrDetailView.as_view(), name="cdr_detail"),
     # The Main tab's Summary as CSV (the panel itself is drawn into the customers app's tab).
     path("customers/<int:pk>/summary.csv", summary_views.SummaryCsvView.as_view(), name="summary_csv"),
     # Stats: the card's tab, a provider's tab (under /routing/providers/ beside its form), every carrier's ASR/ACD,

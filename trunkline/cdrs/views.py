@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views import View
 
 from trunkline.cdrs import selectors
+from trunkline.cdrs.cdr_selectors import ratings_by_call_id
 from trunkline.cdrs.models import CallRecord
 from trunkline.cdrs.services import dialogs as dialog_services
 from trunkline.cdrs.tables import call_rows, dialog_rows
@@ -139,8 +140,11 @@ class DialogsTabEndView(CustomerCardView):
 
 def latest_calls_panel(request: HttpRequest, customer: Customer) -> str:
     """The real calls on the card's Latest Calls tab, above the simulations: the latest LATEST_CALLS, newest first
-    (older ones through the API, GET /api/v1/calls/?customer=N)."""
+    (older ones through the API, GET /api/v1/calls/?customer=N), each with its rating once its CDR is charged."""
     calls = selectors.latest_calls(customer, limit=LATEST_CALLS)
+    ratings = ratings_by_call_id(record.call_id for record in calls)
+    for record in calls:
+        record.rating = ratings.get(record.call_id)
     return render_to_string("cdrs/latest_calls_panel.html",
                             {"calls": call_rows(calls), "latest_calls": LATEST_CALLS, "object": customer},
                             request=request)
