@@ -62,6 +62,7 @@ def test_stats_tab_charts(web, world: StatsWorld) -> None:
     assert charts["money"]["traces"] == [
         {"name": "Customer charge", "x": x, "y": ["1.800000", "0.250000", "0.030000"]},
         {"name": "Profit", "x": x, "y": ["0.600000", "0.150000", "0.010000"]}]
+    assert (charts["money"]["title"], charts["money"]["unit"]) == ("Customer charge and profit", "USD")
     assert not any(chart["empty"] for chart in charts.values())
     # Each chart's data is on the page as JSON for plotly, the period too.
     html = response.content.decode()
@@ -126,7 +127,7 @@ def test_provider_page(web, world: StatsWorld) -> None:
                                             {"name": "Connected", "x": x, "y": [6, 5]}]
     assert charts["asr"]["traces"] == [{"name": "Total", "x": x, "y": ["35.29", "100.00"], "bold": True}]
     assert charts["channels"]["traces"] == [{"name": "Channels", "x": x, "y": [5, 4]}]
-    assert charts["money"]["title"] == "Provider cost and profit"
+    assert (charts["money"]["title"], charts["money"]["unit"]) == ("Provider cost and profit", "money")
     # Alpha's calls had no breaches: that chart says so instead of drawing empty axes.
     assert (charts["breaches"]["empty"], charts["breaches"]["empty_text"]) == (True, "No breaches in this period")
     assert '<p class="stats-chart-empty muted">No breaches in this period</p>' in response.content.decode()

@@ -161,9 +161,11 @@ def _per_provider(rows: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, 
     return sorted(((names[pk], group) for pk, group in groups.items()), key=lambda item: item[0].lower())
 
 
-def charts(*, period: Period, customer_id: int | None = None, provider_id: int | None = None) -> list[dict[str, Any]]:
+def charts(*, period: Period, customer_id: int | None = None, provider_id: int | None = None,
+           currency: str = "money") -> list[dict[str, Any]]:
     """Every chart of the Stats tab (customer_id) or of a provider's page (provider_id), in page order. A customer's
-    ASR and ACD charts add one series per provider; charge and profit are the customer side's."""
+    ASR and ACD charts add one series per provider; charge and profit are the customer side's, in `currency` (the
+    customer's; a provider's cards may each have their own, so its page says "money")."""
     scope = {"customer_id": customer_id, "provider_id": provider_id, "start": period.start, "end": period.end,
              "grain": period.grain}
     total = stats.traffic(**scope)
@@ -200,7 +202,7 @@ def charts(*, period: Period, customer_id: int | None = None, provider_id: int |
     ]
     money = ("Customer charge", "customer_charge") if customer_id is not None else ("Provider cost",
                                                                                     "provider_charge")
-    result.append(_chart("money", f"{money[0]} and profit", "money",
+    result.append(_chart("money", f"{money[0]} and profit", currency,
                          [_trace(money[0], total, money[1], grain), _trace("Profit", total, "profit", grain)],
                          kind="bar", nothing="charges"))
     for chart in result:

@@ -51,7 +51,7 @@ class StatsTabView(CustomerCardView):
 
     def get_tab_context(self, request: HttpRequest, customer: Customer) -> dict[str, Any]:
         period, context = _period_context(request)
-        return {**context, **_charts_context(period, customer_id=customer.pk),
+        return {**context, **_charts_context(period, customer_id=customer.pk, currency=customer.currency),
                 "carriers": stats_charts.carrier_table(period=period, customer_id=customer.pk)}
 
 

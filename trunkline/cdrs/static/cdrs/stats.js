@@ -49,7 +49,7 @@
     const gapped = withGaps(series, period.grain);
     return Object.assign(common, { x: gapped.x, y: gapped.y, type: "scatter", mode: "lines+markers", connectgaps: false,
       line: { color: color, width: series.bold ? 3 : 1.6, dash: series.dash ? "dot" : "solid" },
-      marker: { size: series.bold ? 6 : 4 } });
+      marker: { size: series.bold ? 8 : 6 } });
   }
 
   function layoutOf(chart, period) {
