@@ -303,3 +303,27 @@ def test_a_redirected_call_waits_for_its_end_or_expiry(world) -> None:
     assert (redirected.sip_code, redirected.sip_reason, redirected.answer, redirected.ledger_total) == (
         302, "Moved Temporarily", None, Decimal(0))
     assert LedgerEntry.objects.count() == 0
+
+
+def test_demo_cdrs_are_rated_charged_and_made_once() -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.db.models import Sum
+
+    call_command("demo", stdout=StringIO())
+    out = StringIO()
+    call_command("demo_cdrs", "--count", "300", stdout=out)
+    assert out.getvalue() == "Demo CDRs: 300 new, 0 already there.\n"
+    assert Cdr.objects.filter(rating_error="").count() == 300
+    assert Cdr.objects.filter(call_id__startswith="demo-").count() == 300
+    oldest = Cdr.objects.order_by("start").first().start
+    assert timezone.now() - timedelta(days=30) <= oldest
+    charged = Cdr.objects.filter(ledger_total__gt=0)
+    assert LedgerEntry.objects.filter(kind="charge").count() == charged.count() > 100
+    assert (LedgerEntry.objects.filter(kind="charge").aggregate(total=Sum("amount"))["total"]
+            == -charged.aggregate(total=Sum("ledger_total"))["total"])
+    call_command("demo_cdrs", "--count", "300", stdout=out)
+    assert out.getvalue().endswith("Demo CDRs: 0 new, 300 already there.\n")
+    call_command("demo_cdrs", "--if-empty", stdout=out)
+    assert out.getvalue().endswith("CDRs exist already; no demo CDRs made.\n")

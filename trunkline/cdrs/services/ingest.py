@@ -14,6 +14,7 @@ the loader's own transaction, with its cursor.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models.base import ModelState
 from django.utils import timezone
 
@@ -43,6 +44,9 @@ ROWS_PER_STATEMENT = 500
 IN_CHUNK = 1000
 MAX_ERRORS = 1000
 MAX_INT = 2**31 - 1
+LOCK_RETRIES = 5
+
+logger = logging.getLogger(__name__)
 
 LEG = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
 DIGITS = re.compile(r"^[0-9]{1,128}$")
@@ -270,10 +274,25 @@ def cdrs_ingest(*, records: Sequence[Mapping[str, Any]], source: str, actor: Any
     context = RatingContext()
     new = 0
     for begin in range(0, len(rows), batch_size):
-        with transaction.atomic():
-            new += len(write_batch(rows[begin:begin + batch_size], source=source, context=context,
-                                   actor_id=actor_id))
+        # Rated before the transaction: it only reads, and SQLite's write lock is held from the transaction's start.
+        rated = rate_rows(rows[begin:begin + batch_size], source=source, context=context)
+        new += _write_with_retries(rated, actor_id=actor_id)
     return IngestResult(new=new, duplicates=len(records) - new)
+
+
+def _write_with_retries(rated: Sequence[dict[str, Any]], *, actor_id: int | None) -> int:
+    """One batch in its own transaction. SQLite: a writer that waited its whole busy timeout for the write lock
+    (many writers at once) tries again: the batch wrote nothing, and written again it charges nothing twice."""
+    attempt = 1
+    while True:
+        try:
+            with transaction.atomic():
+                return len(write_rated(rated, actor_id=actor_id))
+        except OperationalError as error:
+            if connection.vendor != "sqlite" or "locked" not in str(error) or attempt == LOCK_RETRIES:
+                raise
+            logger.warning("CDR batch waited too long for the database lock; trying again (%d)", attempt)
+            attempt += 1
 
 
 def rate_rows(rows: Sequence[dict[str, Any]], *, source: str, context: RatingContext) -> list[dict[str, Any]]:
@@ -296,11 +315,15 @@ def rate_rows(rows: Sequence[dict[str, Any]], *, source: str, context: RatingCon
 
 def write_batch(rows: Sequence[dict[str, Any]], *, source: str, context: RatingContext,
                 actor_id: int | None = None) -> list[Cdr]:
-    """Rate and insert checked rows, charge and count the ones this call inserted (not those another writer or
+    """Rate and write checked rows (see _check) inside the caller's transaction; the new CDRs."""
+    return write_rated(rate_rows(rows, source=source, context=context), actor_id=actor_id) if rows else []
+
+
+def write_rated(full: Sequence[dict[str, Any]], *, actor_id: int | None = None) -> list[Cdr]:
+    """Insert rated rows (rate_rows), charge and count the ones this call inserted (not those another writer or
     an earlier run stored). Inside the caller's transaction. Returns the new CDRs."""
-    if not rows:
+    if not full:
         return []
-    full = rate_rows(rows, source=source, context=context)
     inserted = _insert(full)
     if not inserted:
         return []
