@@ -159,7 +159,6 @@ class _LengthSearch:
     __slots__ = ("_get", "_root", "nothing")
 
     def __init__(self, indexes: Sequence[PrefixIndex], priced: Sequence[dict[str, _Priced]]) -> None:
-        merged = MergedPrefixIndex(indexes)
         prefixes = {row.prefix for index in indexes for row in index.rows()}
         lengths = sorted({len(prefix) for prefix in prefixes})
         self._root = _length_tree(lengths, 0, len(lengths) - 1)
@@ -173,9 +172,19 @@ class _LengthSearch:
                 else:
                     node = node[1]
         table: dict[str, tuple[_Priced | None, ...]] = {}
-        for key in keys:
-            table[key] = tuple(None if row is None else rows[row.prefix]
-                               for row, rows in zip(merged.lookup(key), priced, strict=True))
+        if len(indexes) == 1:  # one card: its own lookup, without building a merged index first
+            only, rows = indexes[0], priced[0]
+            for key in keys:
+                found = rows.get(key)  # a prefix of the card is its own best match; a marker looks it up
+                if found is None:
+                    best = only.lookup(key)
+                    found = None if best is None else rows[best.prefix]
+                table[key] = (found,)
+        else:
+            merged = MergedPrefixIndex(indexes)
+            for key in keys:
+                table[key] = tuple(None if row is None else rows[row.prefix]
+                                   for row, rows in zip(merged.lookup(key), priced, strict=True))
         self._get = table.get
         self.nothing: tuple[_Priced | None, ...] = (None,) * len(indexes)
 
