@@ -125,5 +125,5 @@ def test_pages_go_back_by_id_and_return(web) -> None:
 def test_the_main_tab_links_the_balance_to_the_ledger(web) -> None:
     customer = make_customer(balance=Decimal("5"))
     html = web.get(f"/customers/{customer.pk}/").content.decode()
-    assert (f'<a class="small" href="/customers/{customer.pk}/ledger/" data-testid="balance-ledger">View the ledger'
-            in html)
+    assert (f'<span class="value" data-testid="balance"><a href="/customers/{customer.pk}/ledger/" title="The ledger: '
+            f'every movement of this balance" data-testid="balance-ledger">5.00 USD</a></span>' in html)
