@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from trunkline.cdrs import stats
 from trunkline.cdrs.stats_charts import GRAINS, MAX_DAYS, range_error
+from trunkline.core.integers import DB_INT_MAX
 from trunkline.customers.models import Customer
 from trunkline.routing.models import Provider
 
@@ -20,8 +21,9 @@ MONEY = {"max_digits": 24, "decimal_places": 6}
 
 
 class StatsQuerySerializer(serializers.Serializer):
-    customer = serializers.IntegerField(required=False, min_value=1, help_text="A customer's traffic.")
-    provider = serializers.IntegerField(required=False, min_value=1,
+    customer = serializers.IntegerField(required=False, min_value=1, max_value=DB_INT_MAX,
+                                        help_text="A customer's traffic.")
+    provider = serializers.IntegerField(required=False, min_value=1, max_value=DB_INT_MAX,
                                         help_text="A provider's traffic (all customers), when no customer is given; "
                                                   "with a customer: that customer's calls through it.")
     grain = serializers.ChoiceField(choices=GRAINS, help_text="Bucket size (UTC).")
