@@ -178,6 +178,8 @@ def test_plotly_served_from_the_installed_package(client) -> None:
     assert gzip.decompress(packed.content) == body
     assert len(packed.content) < len(body) / 2
     assert client.get(reverse("cdrs:plotly_js", args=["0.0.1"])).status_code == 404
+    head = client.head(reverse("cdrs:plotly_js", args=[version]))
+    assert (head.status_code, head.content, head["Cache-Control"]) == (200, b"", "public, max-age=31536000, immutable")
 
 
 @pytest.mark.parametrize(("preset", "start", "end", "grain"), [

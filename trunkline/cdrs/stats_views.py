@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from trunkline.cdrs import stats_charts
 from trunkline.core.views.mixins import RoleRequiredMixin
@@ -83,7 +83,7 @@ def _plotly_bytes() -> tuple[bytes, bytes]:
     return body, gzip.compress(body, compresslevel=6, mtime=0)
 
 
-@require_GET
+@require_safe
 def plotly_js(request: HttpRequest, version: str) -> HttpResponse:
     """The chart library, under a URL naming the plotly version: cached for a year, a new version is a new URL."""
     if version != PLOTLY_VERSION:
