@@ -11,10 +11,11 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
+from tests.cdrs.helpers import attempt, write_spool
 from tests.factories import make_customer
 from trunkline.cdrs.models import SpoolCursor
 from trunkline.cdrs.services.balances import balances_write
-from trunkline.cdrs.services.loading import _stream_offset
+from trunkline.cdrs.services.loading import _stream_offset, load_spool_task
 from trunkline.contracts.balances import BALANCES_FILE
 from trunkline.core.jobs import enqueue_debounced, run_next_job
 from trunkline.core.models import Job
@@ -56,3 +57,14 @@ def test_the_job_writes_the_file_beside_the_routing_file(settings, tmp_path) -> 
     job = run_next_job()
     assert job is not None and job.status == Job.Status.DONE and job.kind == PUBLISH_BALANCES
     assert read_balances_file(tmp_path / BALANCES_FILE).balances == {customer.pk: Decimal("0")}
+
+
+def test_the_worker_queues_the_publication_after_loading_lines(settings, tmp_path) -> None:
+    # A call charged nothing posts no ledger entry: the cursor's move alone must reach the switch.
+    settings.VAR_DIR, settings.COUNTERS_URL = tmp_path, ""
+    load_spool_task()
+    assert not Job.objects.filter(kind=PUBLISH_BALANCES).exists()  # nothing loaded, nothing queued
+    write_spool("calls-sw1-1-000001.jsonl", [attempt("quiet", code=402, reason="Insufficient Balance")])
+    load_spool_task()
+    assert list(Job.objects.filter(kind=PUBLISH_BALANCES).values_list("debounced", "status")) == [
+        (True, Job.Status.QUEUED)]

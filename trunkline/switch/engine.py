@@ -233,7 +233,7 @@ class Engine:
         self._unsettled: dict[str, tuple[str, int | str]] = {}
         self._charged: dict[str, int | str] = {}
         self._rpc: Any = None  # aiohttp.ClientSession, opened on the first disconnect
-        self.disconnected = 0  # calls ended for their balance (GET /health shows it)
+        self.disconnected = 0  # calls ended for their balance by this process
         # One of the two, by the counters' kind: coroutines (Redis) or plain calls (in process).
         self._async: AsyncLiveCounters | None = None
         self._sync: LiveCounters | None = None

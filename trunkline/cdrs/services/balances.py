@@ -23,7 +23,6 @@ from typing import Any
 from django.conf import settings
 
 from trunkline.cdrs.models import SpoolCursor
-from trunkline.cdrs.services.loading import _stream_id
 from trunkline.contracts.balances import BALANCES_FILE, BALANCES_VERSION, STREAM_CURSOR_PREFIX
 from trunkline.core.jobs import Job, job_handler
 from trunkline.customers.models import Customer
@@ -35,6 +34,8 @@ PUBLISH_BALANCES_DEBOUNCE = timedelta(seconds=1)
 def balances_data() -> dict[str, Any]:
     """The file's content: charged_through from the loader's cursors first, then every customer's balance and tax
     rate (see the module's text for the order)."""
+    from trunkline.cdrs.services.loading import _stream_id  # the loader imports this module (its job's handler)
+
     charged: dict[str, int | str] = {}
     for name, offset in SpoolCursor.objects.order_by("file").values_list("file", "offset"):
         charged[name] = _stream_id(offset) if name.startswith(STREAM_CURSOR_PREFIX) else offset

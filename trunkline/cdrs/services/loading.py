@@ -31,9 +31,10 @@ from django.utils import timezone
 
 from trunkline.cdrs.choices import CallState
 from trunkline.cdrs.models import CallRecord, SpoolCursor
+from trunkline.cdrs.services.balances import PUBLISH_BALANCES
 from trunkline.cdrs.services.ingest import cdrs_from_call_records
 from trunkline.contracts.calls import SPOOL_DIR, SPOOL_STREAM, SPOOL_VERSION, EventKind, ReleaseReason
-from trunkline.core.jobs import periodic_task
+from trunkline.core.jobs import enqueue_debounced, periodic_task
 from trunkline.customers.models import Customer
 from trunkline.routing.models import IngressRoute, Provider
 from trunkline.switch.spool import STREAM_FIELD, read_spool_lines
@@ -700,3 +701,6 @@ def load_spool_task() -> None:
     if result.lines:
         logger.info("Loaded %d call event lines (%d records created, %d updated, %d skipped lines)",
                     result.lines, result.created, result.updated, result.skipped)
+        # The cursors moved: balances.json's charged_through lets the switch release the reservations of the
+        # calls just charged, those charged nothing (no ledger entry, so no publication queued by the ledger) too.
+        enqueue_debounced(PUBLISH_BALANCES)
