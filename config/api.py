@@ -3,6 +3,7 @@ from django.urls import path
 from trunkline.audit.api.views import ObjectChangeViewSet
 from trunkline.cdrs.api.cdrs import CdrViewSet
 from trunkline.cdrs.api.ingest import CdrIngestView
+from trunkline.cdrs.api.recalc import CdrImportView, RecalcRunViewSet, RecalcView
 from trunkline.cdrs.api.stats import StatsView
 from trunkline.cdrs.api.views import CallRecordViewSet, DialogViewSet
 from trunkline.core.api.routers import Router
@@ -48,10 +49,13 @@ router.register("jobs", JobViewSet)
 router.register("calls", CallRecordViewSet)
 router.register("dialogs", DialogViewSet, basename="dialog")
 router.register("cdrs", CdrViewSet)
+router.register("recalc-runs", RecalcRunViewSet)
 router.register("ledger", LedgerEntryViewSet)
 
 urlpatterns = [
     path("cdrs/ingest/", CdrIngestView.as_view(), name="cdrs-ingest"),  # before the router's cdrs/<pk>/
+    path("cdrs/recalc/", RecalcView.as_view(), name="cdrs-recalc"),
+    path("cdrs/import/", CdrImportView.as_view(), name="cdrs-import"),
     path("customers/<str:pk>/adjust-balance/", AdjustBalanceView.as_view(), name="customer-adjust-balance"),
     path("stats/", StatsView.as_view(), name="stats"),
     path("simulate/", SimulateView.as_view(), name="simulate"),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from trunkline.cdrs import cdr_views, stats_views, summary_views, views
+from trunkline.cdrs import cdr_views, recalc_views, stats_views, summary_views, views
 
 app_name = "cdrs"
 urlpatterns = [
@@ -17,6 +17,10 @@ urlpatterns = [
     path("customers/<int:pk>/cdrs/", cdr_views.CdrTabView.as_view(), name="cdr_tab"),
     path("customers/<int:pk>/cdrs/csv/", cdr_views.CdrCsvView.as_view(), name="cdr_csv"),
     path("customers/<int:pk>/cdrs/<int:cdr>/", cdr_views.CdrDetailView.as_view(), name="cdr_detail"),
+    # Recalc CDR (the form on the CDR tab, a run's progress) and the CSV import of CDRs.
+    path("customers/<int:pk>/cdrs/recalc/", recalc_views.RecalcFormView.as_view(), name="recalc"),
+    path("customers/<int:pk>/cdrs/import/", recalc_views.CdrImportView.as_view(), name="cdr_import"),
+    path("recalc-runs/<int:pk>/", recalc_views.RecalcRunView.as_view(), name="recalcrun"),
     # The Main tab's Summary as CSV (the panel itself is drawn into the customers app's tab).
     path("customers/<int:pk>/summary.csv", summary_views.SummaryCsvView.as_view(), name="summary_csv"),
     # Stats: the card's tab, a provider's tab (under /routing/providers/ beside its form), every carrier's ASR/ACD,

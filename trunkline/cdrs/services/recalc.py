@@ -28,7 +28,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.db.models.functions import TruncHour
 from django.utils import timezone
@@ -59,6 +59,8 @@ RATED_FIELDS = ("ingress_route_id", "duration_ms", "duration", "customer_card_id
                 "customer_charge", "customer_tax", "customer_currency", "provider_card_id", "provider_revision_id",
                 "provider_dest_code", "provider_dest_name", "provider_rate", "provider_connect_fee", "provider_billed",
                 "provider_charge", "provider_currency", "profit", "rating_error")
+# What re-rating writes on a CDR.
+_WRITTEN = [Cdr._meta.get_field(name) for name in ("end", *RATED_FIELDS, "ledger_total", "rated_at")]
 # What rollups_apply reads of a CDR: an hour is rebuilt from these columns only.
 ROLLUP_FIELDS = ("id", "start", "answer", "end", "customer_id", "provider_id", "duration", "customer_billed",
                  "provider_billed", "customer_charge", "provider_charge", "pdd_ms", "sip_code", "sip_reason",
@@ -385,8 +387,19 @@ def _rerate(cdrs: list[Cdr], run: RecalcRun, context: RatingContext) -> tuple[in
     ledger_post(postings=postings)
     rollups_apply(before, sign=-1)
     rollups_apply(after, sign=1)
-    Cdr.objects.bulk_update(after, ["end", *RATED_FIELDS, "ledger_total", "rated_at"])
+    _save(after)
     return len(after), postings
+
+
+def _save(cdrs: list[Cdr]) -> None:
+    """One UPDATE executed for many rows: Django's bulk_update builds one CASE over every row per column, which
+    made a 1,000-CDR chunk take most of a minute on PostgreSQL."""
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in _WRITTEN)
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {quote(Cdr._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s",
+                           [[*(field.get_db_prep_save(getattr(cdr, field.attname), connection) for field in _WRITTEN),
+                             cdr.pk] for cdr in cdrs])
 
 
 def _summaries_phase(job: Job, scope: _Scope) -> None:
