@@ -156,13 +156,13 @@ def test_the_operators_columns(web, operator_user, acme, days) -> None:
     assert headers == ["start", "customer_charge", "cli", "profit"]
     row = re.search(r'<tr data-cdr="\d+">(.*?)</tr>', html, re.S).group(1)
     cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
-    assert cells == ["2026-12-06 09:00:00 UTC", "0.077 USD", "15551230000", "0.022 USD"]
+    assert cells == ["2026-12-06 09:00:00", "0.077 USD", "15551230000", "0.022 USD"]
 
 
 def test_each_row_opens_its_detail_keeping_the_filters(web, acme, days) -> None:
     html = tab(web, acme, "?period=today&connected=true")
     url = reverse("cdrs:cdr_detail", args=[acme.pk, days["today"].pk])
-    assert f'<a href="{url}?period=today&amp;connected=true" class="nowrap">2026-12-06 09:00:00 UTC</a>' in html
+    assert f'<a href="{url}?period=today&amp;connected=true" class="nowrap">2026-12-06 09:00:00</a>' in html
 
 
 def test_detail_shows_both_sides_and_the_profit(web, acme, days) -> None:
@@ -322,9 +322,9 @@ def test_latest_calls_show_the_rating_of_real_calls(web, acme) -> None:
     row = re.search(r">rated-call</span></button></td>(.*?)</tr>", html, re.S).group(1)
     cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
     detail = reverse("cdrs:cdr_detail", args=[acme.pk, rated_cdr.pk])
-    assert f'<a href="{detail}" title="Open the CDR">UK London</a>' in row
-    assert cells[2] == "UK London"
-    assert cells[8:10] == ["66 s", "0.077 USD"]
+    assert f'<a href="{detail}" title="Open the CDR">UK London</a><span class="billed">66 s · 0.077 USD</span>' in row
+    assert cells[2] == "UK London66 s · 0.077 USD"
     other = re.search(r">unrated-call</span></button></td>(.*?)</tr>", html, re.S).group(1)
     cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", other, re.S)]
-    assert (cells[2], cells[8], cells[9]) == ("—", "—", "—")
+    assert cells[2] == "—"
+    assert len(cells) == 10

@@ -13,7 +13,6 @@ from django.utils.html import format_html
 
 from trunkline.cdrs.models import Cdr
 from trunkline.cdrs.tables import duration_text
-from trunkline.core.formats import utc_text
 from trunkline.core.forms import display_decimal
 from trunkline.core.tables import EMPTY, Column, Table
 
@@ -37,7 +36,8 @@ class CdrColumn(Column):
 def _call_time(value: datetime, obj: Cdr) -> str:
     # The tab sets detail_url with its query string, so the detail's way back keeps the filters.
     url = getattr(obj, "detail_url", None) or reverse("cdrs:cdr_detail", args=[obj.customer_id, obj.pk])
-    return format_html('<a href="{}" class="nowrap">{}</a>', url, utc_text(value))
+    # The column's label says UTC: the rows need not repeat it.
+    return format_html('<a href="{}" class="nowrap">{}</a>', url, value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"))
 
 
 def _seconds(value: int | None, obj: Cdr) -> Any:
@@ -74,18 +74,18 @@ def _source(value: str, obj: Cdr) -> str:
 
 class CdrTable(Table):
     columns = (
-        CdrColumn("start", "Call time", order_by="start", formatter=_call_time),
+        CdrColumn("start", "Call time (UTC)", order_by="start", formatter=_call_time),
         CdrColumn("call_id", "Call ID", formatter=_mono),
         CdrColumn("leg", "Leg"),
         CdrColumn("node", "Switch"),
-        CdrColumn("cli", "Source number", formatter=_mono),
+        CdrColumn("cli", "Source", formatter=_mono),
         CdrColumn("dst", "Destination", formatter=_mono),
         CdrColumn("tech_prefix", "Tech prefix", formatter=_mono),
         CdrColumn("customer_card_id", "Card ID"),
         CdrColumn("customer_dest_code", "Destination code", formatter=_mono),
         CdrColumn("customer_dest_name", "Destination name"),
         CdrColumn("duration", "Duration", order_by="duration", numeric=True, formatter=_seconds),
-        CdrColumn("customer_billed", "Billed duration", numeric=True, formatter=_seconds),
+        CdrColumn("customer_billed", "Billed", numeric=True, formatter=_seconds),
         CdrColumn("customer_rate", "Rate", numeric=True, formatter=_rate),
         CdrColumn("customer_connect_fee", "Connect cost", numeric=True, formatter=_rate),
         CdrColumn("customer_charge", "Charge", order_by="customer_charge", numeric=True, money=True,
@@ -104,7 +104,7 @@ class CdrTable(Table):
         CdrColumn("provider_name", "Provider", accessor="provider.name"),
         CdrColumn("provider_dest_code", "Provider destination code", formatter=_mono),
         CdrColumn("provider_dest_name", "Provider destination name"),
-        CdrColumn("provider_billed", "Provider billed duration", numeric=True, formatter=_seconds),
+        CdrColumn("provider_billed", "Provider billed", numeric=True, formatter=_seconds),
         CdrColumn("provider_rate", "Provider rate", numeric=True, formatter=_rate),
         CdrColumn("provider_charge", "Provider charge", numeric=True, money=True,
                   formatter=_money("provider_currency")),
