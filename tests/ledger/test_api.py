@@ -64,7 +64,11 @@ def test_a_json_number_is_read_as_written_never_as_a_binary_float(api) -> None:
     ({"amount": "1000000000000", "reason": "x"},
      {"amount": ["The amount must be less than 1,000,000,000,000 either way."]}),
     ({"amount": "5"}, {"reason": ["This field is required."]}),
-    ({"amount": "5", "reason": "   "}, {"reason": ["This field may not be blank."]}),
+    ({"amount": "5", "reason": "   "}, {"reason": [
+        "Say why the balance is adjusted (the customer's statement and the audit log show it)."]}),
+    ({"amount": "0", "reason": ""}, {
+        "amount": ["The amount cannot be 0: give a credit such as 25.50 or a debit such as -10."],
+        "reason": ["Say why the balance is adjusted (the customer's statement and the audit log show it)."]}),
     ({"amount": "5", "reason": "line\nbreak"}, {"reason": ["Control characters (such as line breaks) are not "
                                                          "allowed here."]}),
     ({"amount": "5", "reason": "r" * 501}, {"reason": ["Ensure this field has no more than 500 characters."]}),

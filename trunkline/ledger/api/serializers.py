@@ -23,7 +23,8 @@ class AdjustBalanceSerializer(serializers.Serializer):
     amount = DecimalField(max_digits=None, decimal_places=None,
                           help_text=f"Signed, at most {MONEY_PLACES} decimals: 25.50 credits the customer, -10 debits "
                                     f"it. Not 0.")
-    reason = serializers.CharField(max_length=REASON_MAX_LENGTH, trim_whitespace=True,
+    # Blank passes here so that the service's message, and the amount's error beside it, come back together.
+    reason = serializers.CharField(max_length=REASON_MAX_LENGTH, allow_blank=True,
                                    help_text="Why: shown in the ledger and the audit log.")
 
 
