@@ -280,3 +280,22 @@ def test_the_slice_is_the_engines_setting(tmp_path: Path, slice_seconds: int) ->
     engine.load()
     decision = asyncio.run(engine.route(Call(PREPAID_IP, NUMBER, CLI), call_id="S", transport="http"))
     assert decision.reserve == D("0.05") * slice_seconds / 60
+
+
+def test_the_reservation_settings_come_from_the_command_line_the_environment_or_defaults(tmp_path: Path) -> None:
+    from trunkline.switch.config import ConfigError, resolve
+
+    def config(slice_seconds: int | None = None, **environ: str) -> tuple[int, int, str]:
+        found = resolve(host=None, sip_port=None, http_port=None, processes=None, routing_file=tmp_path / "r.json",
+                        var_dir=tmp_path, environ=environ, slice_seconds=slice_seconds)
+        return found.slice_seconds, found.lead, found.edge_rpc_url
+
+    assert config() == (60, 10, "http://127.0.0.1:5071/RPC")
+    assert config(SWITCH_RESERVATION_SLICE="120", SWITCH_RESERVATION_LEAD="15",
+                  SWITCH_EDGE_RPC_URL="http://10.0.0.5:5071/RPC") == (120, 15, "http://10.0.0.5:5071/RPC")
+    assert config(30, SWITCH_RESERVATION_SLICE="120") == (30, 10, "http://127.0.0.1:5071/RPC")
+    with pytest.raises(ConfigError, match=r"^SWITCH_RESERVATION_LEAD \(60 s\) must be shorter than the reservation "
+                                          r"slice \(60 s\)$"):
+        config(SWITCH_RESERVATION_LEAD="60")
+    with pytest.raises(ConfigError, match=r"^--slice must be between 6 and 3600, not 5$"):
+        config(5)

@@ -55,10 +55,10 @@ def resolve(*, host: str | None, sip_port: int | None, http_port: int | None, pr
             slice_seconds: int | None = None) -> SwitchConfig:
     """The options given on the command line (None = not given) completed from the environment and defaults."""
 
-    def pick(option: int | None, variable: str, default: int, low: int, high: int) -> int:
+    def pick(option: int | None, variable: str, default: int, low: int, high: int, flag: str = "") -> int:
         if option is not None:
-            return _integer(f"--{variable.removeprefix('SWITCH_').lower().replace('_', '-')}", str(option), low,
-                            high)
+            return _integer(flag or f"--{variable.removeprefix('SWITCH_').lower().replace('_', '-')}", str(option),
+                            low, high)
         text = environ.get(variable, "").strip()
         return _integer(variable, text, low, high) if text else default
 
@@ -71,7 +71,7 @@ def resolve(*, host: str | None, sip_port: int | None, http_port: int | None, pr
         node=environ.get("SWITCH_NODE", "").strip() or socket.gethostname(),
         counters_url=environ.get("COUNTERS_URL", "").strip() or None,
         var_dir=var_dir,
-        slice_seconds=pick(slice_seconds, "SWITCH_RESERVATION_SLICE", DEFAULT_SLICE, 6, 3600),
+        slice_seconds=pick(slice_seconds, "SWITCH_RESERVATION_SLICE", DEFAULT_SLICE, 6, 3600, "--slice"),
         lead=pick(None, "SWITCH_RESERVATION_LEAD", DEFAULT_LEAD, 1, 600),
         edge_rpc_url=environ.get("SWITCH_EDGE_RPC_URL", "").strip() or DEFAULT_EDGE_RPC_URL,
     )
