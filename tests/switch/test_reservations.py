@@ -22,7 +22,7 @@ from trunkline.switch.counters import MemoryCounters, RedisCounters
 from trunkline.switch.engine import Engine
 from trunkline.switch.reserve import first_reserve, gross_charge, paid_seconds
 from trunkline.switch.sip.nonce import Nonces
-from trunkline.switch.spool import FileSpool, read_spool_lines
+from trunkline.switch.spool import FileSpool, RedisSpool, read_spool_lines
 from trunkline.switch.types import Call
 
 D = Decimal
@@ -299,3 +299,51 @@ def test_the_reservation_settings_come_from_the_command_line_the_environment_or_
         config(SWITCH_RESERVATION_LEAD="60")
     with pytest.raises(ConfigError, match=r"^--slice must be between 6 and 3600, not 5$"):
         config(5)
+
+
+def test_with_redis_two_nodes_reserve_from_one_balance_and_the_charge_releases_it(tmp_path: Path) -> None:
+    url = redis_url_or_skip()
+    routing = tmp_path / "routing-snapshot.json"
+    write_snapshot(snapshot(), routing)
+    _balances_v2(tmp_path / "balances.json", "0.08")  # one slice (0.05) and 0.03 more
+    prefix, stream = unique_prefix(), f"test:calls:{unique_prefix()}"
+
+    async def scenario() -> list[object]:
+        clock = Clock()
+        engines = [Engine(routing_file=routing, counters=RedisCounters(url, prefix=prefix),
+                          spool=RedisSpool(url, stream=stream), node=node, nonces=Nonces(b"s"), clock=clock)
+                   for node in ("node-a", "node-b")]
+        one, two = engines
+        counters = one.counters
+        assert isinstance(counters, RedisCounters)
+        try:
+            for engine in engines:
+                engine.load()
+            first = await one.route(Call(PREPAID_IP, NUMBER, CLI), call_id="r1", transport="http")
+            # node-b's decide() has not seen node-a's reservation; the script in Redis has.
+            second = await two.route(Call(PREPAID_IP, NUMBER, CLI), call_id="r2", transport="http")
+            third = await two.route(Call(PREPAID_IP, NUMBER, CLI), call_id="r3", transport="http")
+            found: list[object] = [(first.code, first.reserve), (second.code, second.reserve),
+                                   (third.code, third.reason), await counters.customer_reserved(3)]
+            await one.event("r1", EventKind.ANSWERED, {"at": T0})
+            await one.event("r1", EventKind.ENDED, {"at": T0 + 30, "release_reason": "Upstream BYE", "duration": 30})
+            found.append(await counters.customer_reserved(3))  # ended, not yet charged
+            position = one.spool.position()
+            assert position is not None
+            # The worker charged r1 (0.025) through its ended line: node-a lets its reservation go.
+            _balances_v2(tmp_path / "balances.json", "0.055", {position[0]: position[1]})
+            await one.reload_if_changed()
+            found.append(await counters.customer_reserved(3))
+            await two.event("r2", EventKind.FAILED, {"code": 486, "reason": "Busy Here", "final": True})
+            found.append(await counters.customer_reserved(3))
+            return found
+        finally:
+            cleaner = RedisCounters(url, prefix=prefix)
+            keys = [key async for key in cleaner.redis.scan_iter(match=f"{prefix}:*")]
+            await cleaner.redis.delete(stream, *keys)
+            await cleaner.aclose()
+            for engine in engines:
+                await engine.close()
+
+    assert asyncio.run(scenario()) == [(200, D("0.050000")), (200, D("0.03")), (402, "Insufficient Balance"),
+                                       D("0.08"), D("0.08"), D("0.03"), D(0)]
