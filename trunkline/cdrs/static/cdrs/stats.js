@@ -71,7 +71,7 @@
                      hoverformat: period.grain === "hour" ? "%Y-%m-%d %H:%M UTC" : (period.grain === "day" ? "%Y-%m-%d" : "%Y-%m") };
     layout.yaxis = { type: "linear", rangemode: "tozero", gridcolor: "#eef1f5", zerolinecolor: "#c6cfd9",
                      title: { text: chart.unit, font: { size: 11, color: "#6b7785" } }, automargin: true };
-    if (chart.unit === "%") layout.yaxis.range = [0, 100];
+    if (chart.unit === "%") Object.assign(layout.yaxis, { range: [0, 104], dtick: 20 });  // 100 % stays in view
     if (layout.showlegend) layout.margin.b = 56;
     return layout;
   }
