@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import BaseParser
@@ -93,22 +93,28 @@ class CdrIngestView(APIView):
 
     @extend_schema(
         operation_id="cdrs_ingest",
-        request={"application/x-ndjson": {"type": "string"}, "text/plain": {"type": "string"}},
+        # Documented as text/plain, which clients and Schemathesis can send; application/x-ndjson is taken alike.
+        request={"text/plain": {"type": "string"}},
         responses={
             200: IngestResultSerializer,
-            400: OpenApiResponse(IngestRefusedSerializer, description="A line is bad: every error by line, and "
-                                                                      "nothing was written."),
+            400: OpenApiResponse(
+                PolymorphicProxySerializer(component_name="IngestRefusal",
+                                           serializers=[IngestRefusedSerializer, ErrorSerializer],
+                                           resource_type_field_name=None),
+                description="A line is bad (every error by line, in `errors`), or the body is no JSON lines "
+                            "(the usual error format): nothing was written."),
             413: OpenApiResponse(ErrorSerializer, description=TOO_LARGE),
         },
         examples=[OpenApiExample("One answered call", value=EXAMPLE, request_only=True,
-                                 media_type="application/x-ndjson")],
+                                 media_type="text/plain")],
     )
     def post(self, request: Request) -> Response:
-        """Ingest CDRs: one JSON object a line (call_id, leg, customer, ip or sip_user, cli, dst, start, answer,
-        end in ISO 8601 with a timezone, sip_code, release_reason, provider; optional route, tech_prefix, pdd_ms,
-        ring_ms, node, sip_reason). Each new CDR is rated with the card live at its start, charged to the ledger
-        and counted in the rollups; a (call_id, leg) already stored is a duplicate and changes nothing. Any bad
-        line: 400 with the errors by line, and nothing is written."""
+        """Ingest CDRs (Content-Type text/plain or application/x-ndjson): one JSON object a line (call_id, leg,
+        customer, ip or sip_user, cli, dst, start, answer, end in ISO 8601 with a timezone, sip_code,
+        release_reason, provider; optional route, tech_prefix, pdd_ms, ring_ms, node, sip_reason). Each new CDR is
+        rated with the card live at its start, charged to the ledger and counted in the rollups; a (call_id, leg)
+        already stored is a duplicate and changes nothing. Any bad line: 400 with the errors by line, and nothing
+        is written."""
         text = request.data
         if not isinstance(text, str):  # no body: DRF gives an empty dict
             text = ""
