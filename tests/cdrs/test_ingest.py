@@ -14,6 +14,7 @@ from tests.cdrs.helpers import attempt, event, write_spool
 from tests.factories import make_customer
 from tests.routing.helpers import SIMULATE_IP, simulate_world
 from trunkline.cdrs.models import Cdr, CodeRollup, Rollup
+from trunkline.cdrs.rating import VERSIONS
 from trunkline.cdrs.services.ingest import cdrs_ingest
 from trunkline.cdrs.services.loading import load_spool
 from trunkline.core.context import change_context
@@ -23,6 +24,13 @@ from trunkline.ledger.models import LedgerEntry
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/cdrs/ingest/"
+
+
+@pytest.fixture(autouse=True)
+def fresh_rating_cache():
+    VERSIONS.clear()  # revision ids repeat across tests (rolled-back transactions): no rows of another test's card
+    yield
+    VERSIONS.clear()
 
 
 @pytest.fixture
