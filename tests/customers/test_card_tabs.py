@@ -43,27 +43,31 @@ def audit_for_writers_only(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_every_role_sees_the_registered_tabs_in_card_order(acme: Customer, admin_user, operator_user,
                                                            viewer_user) -> None:
     expected = [(f"/customers/{acme.pk}/", "Main"), (f"/customers/{acme.pk}/auth/", "Auth"),
-                (f"/customers/{acme.pk}/routing/", "Routing"), (f"/customers/{acme.pk}/latest-calls/", "Latest Calls"),
-                (f"/customers/{acme.pk}/dialogs/", "Dialogs"), (f"/customers/{acme.pk}/audit-log/", "Audit Log")]
+                (f"/customers/{acme.pk}/routing/", "Routing"), (f"/customers/{acme.pk}/stats/", "Stats"),
+                (f"/customers/{acme.pk}/latest-calls/", "Latest Calls"), (f"/customers/{acme.pk}/dialogs/", "Dialogs"),
+                (f"/customers/{acme.pk}/ledger/", "Ledger"), (f"/customers/{acme.pk}/cdrs/", "CDR"),
+                (f"/customers/{acme.pk}/audit-log/", "Audit Log")]
     for user in (admin_user, operator_user, viewer_user):
         assert tab_links(client_for(user).get(f"/customers/{acme.pk}/").content.decode()) == expected
     assert [(tab.key, tab.url_name, tab.order) for tab in cardtabs.tabs_for(viewer_user)] == [
         ("main", "customers:customer", 10), ("auth", "sipauth:auth_tab", 20),
-        ("routing", "customer_routing:routing_tab", 30), ("latest_calls", "customer_routing:latest_calls_tab", 50),
-        ("dialogs", "cdrs:dialogs_tab", 60), ("audit_log", "customers:customer_audit", 1000)]
+        ("routing", "customer_routing:routing_tab", 30), ("stats", "cdrs:stats_tab", 40),
+        ("latest_calls", "customer_routing:latest_calls_tab", 50), ("dialogs", "cdrs:dialogs_tab", 60),
+        ("ledger", "ledger:ledger_tab", 75), ("cdr", "cdrs:cdr_tab", 90),
+        ("audit_log", "customers:customer_audit", 1000)]
 
 
 def test_a_tab_registered_without_the_viewer_role_is_hidden_from_viewers_and_refused(
         acme: Customer, operator_user, viewer_user, audit_for_writers_only) -> None:
     viewer = client_for(viewer_user)
     labels = [label for _, label in tab_links(viewer.get(f"/customers/{acme.pk}/").content.decode())]
-    assert labels == ["Main", "Auth", "Routing", "Latest Calls", "Dialogs"]
+    assert labels == ["Main", "Auth", "Routing", "Stats", "Latest Calls", "Dialogs", "Ledger", "CDR"]
     refused = viewer.get(f"/customers/{acme.pk}/audit-log/")
     assert refused.status_code == 403
 
     operator = client_for(operator_user)
     labels = [label for _, label in tab_links(operator.get(f"/customers/{acme.pk}/").content.decode())]
-    assert labels == ["Main", "Auth", "Routing", "Latest Calls", "Dialogs", "Audit Log"]
+    assert labels == ["Main", "Auth", "Routing", "Stats", "Latest Calls", "Dialogs", "Ledger", "CDR", "Audit Log"]
     assert operator.get(f"/customers/{acme.pk}/audit-log/").status_code == 200
 
 
@@ -77,9 +81,9 @@ def test_registering_a_key_twice_raises_and_keeps_the_first(db) -> None:
 def test_registering_an_unknown_role_raises(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cardtabs, "_registry", dict(cardtabs._registry))
     with pytest.raises(ValueError) as raised:
-        cardtabs.register("cdr", "CDR", "customers:customer", order=90, roles={"viewer", "auditor"})
-    assert str(raised.value) == "Card tab 'cdr': unknown roles ['auditor']; use ['admin', 'operator', 'viewer']."
-    assert "cdr" not in cardtabs._registry
+        cardtabs.register("invoices", "Invoices", "customers:customer", order=110, roles={"viewer", "auditor"})
+    assert str(raised.value) == "Card tab 'invoices': unknown roles ['auditor']; use ['admin', 'operator', 'viewer']."
+    assert "invoices" not in cardtabs._registry
 
 
 def test_another_customers_contact_is_not_found_under_this_customer(web: Client, acme: Customer,

@@ -206,8 +206,11 @@ def test_the_card_has_its_tabs_on_the_left_main_first(web, acme: Customer) -> No
     assert tabs.strip() == (f'<a href="/customers/{acme.pk}/" class="active" aria-current="page">Main</a>'
                             f'<a href="/customers/{acme.pk}/auth/">Auth</a>'
                             f'<a href="/customers/{acme.pk}/routing/">Routing</a>'
+                            f'<a href="/customers/{acme.pk}/stats/">Stats</a>'
                             f'<a href="/customers/{acme.pk}/latest-calls/">Latest Calls</a>'
                             f'<a href="/customers/{acme.pk}/dialogs/">Dialogs</a>'
+                            f'<a href="/customers/{acme.pk}/ledger/">Ledger</a>'
+                            f'<a href="/customers/{acme.pk}/cdrs/">CDR</a>'
                             f'<a href="/customers/{acme.pk}/audit-log/">Audit Log</a>')
     audit = web.get(f"/customers/{acme.pk}/audit-log/").content.decode()
     assert f'<a href="/customers/{acme.pk}/audit-log/" class="active" aria-current="page">Audit Log</a>' in audit

@@ -66,8 +66,8 @@ def test_add_a_contact_with_an_auto_generated_password(operator_page: Page, oper
                                                        smtp_settings, smtp_server: SMTPServer) -> None:
     page = operator_page
     open_card(page, acme)
-    expect(page.locator(".card-tabs a")).to_have_text(["Main", "Auth", "Routing", "Latest Calls", "Dialogs",
-                                                       "Audit Log"])
+    expect(page.locator(".card-tabs a")).to_have_text(["Main", "Auth", "Routing", "Stats", "Latest Calls",
+                                                       "Dialogs", "Ledger", "CDR", "Audit Log"])
     expect(page.locator(".card-tabs a.active")).to_have_text("Main")
     expect(page.get_by_test_id("channels-in-use")).to_have_text("0 of 30")
     with navigation(page):

@@ -55,8 +55,9 @@ def _rule(customer: Customer, **fields: Any) -> CliRule:
 
 
 def test_tab_order(viewer_user) -> None:
-    assert [tab.label for tab in cardtabs.tabs_for(viewer_user)] == ["Main", "Auth", "Routing", "Latest Calls",
-                                                                     "Dialogs", "Audit Log"]
+    assert [tab.label for tab in cardtabs.tabs_for(viewer_user)] == ["Main", "Auth", "Routing", "Stats",
+                                                                     "Latest Calls", "Dialogs", "Ledger", "CDR",
+                                                                     "Audit Log"]
 
 
 def test_tab_lists_routes_disabled_in_red_and_rules(web: Client, acme, cards) -> None:

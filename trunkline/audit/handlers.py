@@ -93,6 +93,11 @@ def record_created(objects: Sequence[ChangeLoggedModel]) -> None:
         changelog.changed(model, ObjectChange.Action.CREATE, None)
 
 
+def record_request(instance: Model, after: dict[str, Any]) -> None:
+    """Log an operator's request that is a record but not change-logged (a Recalc CDR run) as its creation."""
+    _record(instance, ObjectChange.Action.CREATE, None, after)
+
+
 def record_update(instance: Model, before: dict[str, Any], after: dict[str, Any]) -> None:
     """Log an operator's change of a record that is not change-logged (a failed job sent back to the queue) the
     way change-logged ones are: who, when, from where, before and after."""

@@ -248,6 +248,8 @@ class Rollup(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["hour", "customer_id", "provider_id", "destination"],
                                                name="rollup_key")]
+        # These and the code and peak rollups' indexes are covering on PostgreSQL (INCLUDE the columns stats.py
+        # sums: index-only scans), made so by migration 0003 (SQLite has no INCLUDE).
         indexes = [
             models.Index(fields=["customer_id", "hour"], name="rollup_customer_hour"),
             models.Index(fields=["provider_id", "hour"], name="rollup_provider_hour"),

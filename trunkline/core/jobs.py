@@ -11,7 +11,6 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -113,7 +112,15 @@ def enqueue_after_commit(kinds: tuple[str, ...]) -> None:
             continue
         # robust: the change has committed by then; failing to queue its follow-up is logged, not turned into an
         # error for a request whose change did happen (the next change queues the job again).
-        transaction.on_commit(partial(enqueue_debounced, kind), robust=True)
+        transaction.on_commit(_enqueue_later(kind), robust=True)
+
+
+def _enqueue_later(kind: str) -> Callable[[], None]:
+    # A named function, not functools.partial: Django logs a failed robust callback by its __qualname__.
+    def enqueue_after_commit_of_change() -> None:
+        enqueue_debounced(kind)
+
+    return enqueue_after_commit_of_change
 
 
 def _queued_in_this_transaction(kind: str) -> bool:

@@ -33,7 +33,7 @@ from django.db.models import F, QuerySet
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from trunkline.audit.handlers import _record
+from trunkline.audit.handlers import record_request
 from trunkline.cdrs.models import Cdr, CodeRollup, RecalcOperation, RecalcRun, Rollup
 from trunkline.cdrs.rating import RatingContext, RatingInput
 from trunkline.cdrs.services.rollups import HOUR, rollups_apply
@@ -99,7 +99,7 @@ def recalc_request(*, operation: str, customer_id: int | None = None, provider_i
         run.job = enqueue(RECALC_JOB, {"run": run.pk, "phase": _first_phase(run), "after": 0})
         run.save(update_fields=["job"])
         with _context_of(actor):
-            _record(run, "create", None, _audit_data(run))
+            record_request(run, _audit_data(run))
     return run
 
 
