@@ -21,6 +21,9 @@ install: $(STAMP)
 run: install
 	$(BIN)/trunkline migrate --noinput
 	$(BIN)/trunkline demo --if-empty
+	@# Opening balances through the ledger, then a month of rated demo calls (each does nothing the second time).
+	$(BIN)/trunkline demo_balances
+	$(BIN)/trunkline demo_cdrs --if-empty
 	@# The switch's routing file, current before anything serves; the worker republishes it after each change.
 	$(BIN)/trunkline publish_snapshot
 	@# Beside the web server and stopped with it: the worker (background jobs, call records from the switch's
@@ -47,3 +50,6 @@ bench: install
 	$(BIN)/python bench/prefix.py
 	$(BIN)/python bench/decide.py
 	$(BIN)/python bench/sip.py
+	$(BIN)/python bench/rating.py
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/stats.py
