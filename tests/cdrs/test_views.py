@@ -223,7 +223,7 @@ def test_the_card_tab_lists_this_customers_live_calls_only(web: Client, acme: Cu
 
 
 def test_the_dialogs_tab_follows_latest_calls_on_the_card(viewer_user: User) -> None:
-    assert [(tab.key, tab.url_name, tab.order) for tab in cardtabs.tabs_for(viewer_user)][3:5] == [
+    assert [(tab.key, tab.url_name, tab.order) for tab in cardtabs.tabs_for(viewer_user)][4:6] == [
         ("latest_calls", "customer_routing:latest_calls_tab", 50), ("dialogs", "cdrs:dialogs_tab", 60)]
 
 
@@ -368,12 +368,12 @@ def test_latest_calls_lists_the_real_calls_with_their_attempts_above_the_simulat
 
     shown = page(web, f"/customers/{acme.pk}/latest-calls/")
 
-    # The first cell (time and call id) opens the call's detail row.
+    # The first cell (time and call id) opens the call's detail row. No CDR is charged yet: no rating.
     assert shown.tables["calls"] == [
-        [f"{utc(NOW - timedelta(seconds=100))} c2@edge", "—", "4930901820", "33123456789", "SIP user acme-pbx", "—",
-         "402 Insufficient Balance", "—", "—", "198.51.100.20"],
-        [f"{utc(NOW - timedelta(seconds=300))} c1@edge", "11#", "447700900123", "441632960001", "IP 203.0.113.5",
-         "Downstream BYE", "200 OK", "1:30", "1.25 s", "203.0.113.5"],
+        [f"{utc(NOW - timedelta(seconds=100))} c2@edge", "—", "4930901820", "—", "33123456789", "SIP user acme-pbx",
+         "—", "402 Insufficient Balance", "—", "—", "198.51.100.20"],
+        [f"{utc(NOW - timedelta(seconds=300))} c1@edge", "11#", "447700900123", "—", "441632960001",
+         "IP 203.0.113.5", "Downstream BYE", "200 OK", "1:30", "1.25 s", "203.0.113.5"],
     ]
     assert shown.tables["attempts"] == [
         ["No provider was tried: the switch rejected the call (402 Insufficient Balance)."],
