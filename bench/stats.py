@@ -2,7 +2,10 @@
 
 Issue 11's target: Stats and Summary over 10 million CDRs, p95 <= 300 ms on PostgreSQL.
 
-    .venv/bin/python bench/stats.py [--rows N] [--repeat R] [--keep]
+    .venv/bin/python bench/stats.py [--rows N] [--repeat R] [--keep] [--reuse]
+
+--reuse measures again on the database an earlier run kept (--keep) instead of generating it anew (about half an
+hour at 10 million CDRs); it is migrated first, so new indexes are built on the kept rows, and kept afterwards.
 
 A fresh database `trunkline_bench_stats` is created through the server's `postgres` database (BENCH_POSTGRES_URL,
 default postgresql://postgres@127.0.0.1:5432/postgres), migrated, and filled in SQL with generate_series: rollups
@@ -25,15 +28,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from harness import child_parser, log, run_child
+from harness import ROOT, child_parser, log, pg_url, run_child
 
 TARGET_P95_MS = 300.0
 BENCH_DB = "trunkline_bench_stats"
@@ -122,6 +128,42 @@ def generate(connection: Any, cdrs: int) -> dict[str, int]:
     return {key: int(value) for key, value in counts.items()}
 
 
+def kept_counts(connection: Any) -> dict[str, int]:
+    """The figures generate() gave for a kept database, after a VACUUM ANALYZE (a migration may have added an
+    index: its statistics, and a visibility map for index-only scans)."""
+    counts = {}
+    with connection.cursor() as cursor:
+        for table in ("cdrs_rollup", "cdrs_coderollup", "cdrs_peakrollup", "bench_raw_cdr"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
+        cursor.execute("SELECT count(*), coalesce(sum(attempts), 0) FROM cdrs_rollup")
+        counts["rollup_rows"], counts["cdrs"] = cursor.fetchone()
+        for table in ("cdrs_coderollup", "cdrs_peakrollup", "bench_raw_cdr"):
+            cursor.execute(f"SELECT count(*) FROM {table}")
+            counts[table] = cursor.fetchone()[0]
+    return {key: int(value) for key, value in counts.items()}
+
+
+def run_reused(args: argparse.Namespace, json_out: Path) -> dict[str, Any]:
+    """The child on the kept database (run_child would drop it first)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(pg_url(BENCH_DB), connect_timeout=5) as conn:
+            conn.execute("SELECT 1 FROM cdrs_rollup LIMIT 1")
+    except Exception as error:
+        return {"backend": "postgres", "error": f"no kept database {BENCH_DB} to reuse (run with --keep once): "
+                                                f"{error}"}
+    env = {**os.environ, "DATABASE_URL": pg_url(BENCH_DB), "DJANGO_SETTINGS_MODULE": "config.settings",
+           "TRUNKLINE_VAR_DIR": str(json_out.parent)}
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", "--backend", "postgres", "--reuse",
+               "--repeat", str(args.repeat), "--warmup", str(args.warmup), "--json-out", str(json_out)]
+    completed = subprocess.run(command, env=env, cwd=ROOT, check=False)
+    if completed.returncode != 0 or not json_out.exists():
+        return {"backend": "postgres", "error": f"the benchmark process exited with {completed.returncode}"}
+    log(f"postgres: kept database {BENCH_DB}")
+    return json.loads(json_out.read_text())
+
+
 def timed(function: Callable[[], Any], repeat: int, warmup: int) -> tuple[list[float], Any]:
     result = None
     for _ in range(warmup):
@@ -151,11 +193,16 @@ def child(args: argparse.Namespace) -> None:
     from trunkline.cdrs.summary_views import summary_panel
     from trunkline.customers.models import Customer
 
-    call_command("migrate", verbosity=0)
     began = time.perf_counter()
-    counts = generate(connection, args.rows)
-    load_seconds = time.perf_counter() - began
-    log(f"generated {counts} in {load_seconds:.0f} s")
+    call_command("migrate", verbosity=0)
+    if args.reuse:
+        counts = kept_counts(connection)
+        load_seconds = time.perf_counter() - began
+        log(f"reused {counts}, migrated and analysed in {load_seconds:.0f} s")
+    else:
+        counts = generate(connection, args.rows)
+        load_seconds = time.perf_counter() - began
+        log(f"generated {counts} in {load_seconds:.0f} s")
     with connection.cursor() as cursor:
         cursor.execute("SELECT version()")
         version = cursor.fetchone()[0].split(",")[0]
@@ -241,7 +288,7 @@ def report(run: dict[str, Any], args: argparse.Namespace) -> None:
     counts = run["counts"]
     print(f"{run['version']}; {counts['cdrs']:,} CDRs' worth of rollups: {counts['rollup_rows']:,} rollup rows, "
           f"{counts['cdrs_coderollup']:,} code rows, {counts['cdrs_peakrollup']:,} peak rows "
-          f"(generated in {run['load_seconds']:.0f} s)")
+          f"({'reused, migrated' if args.reuse else 'generated'} in {run['load_seconds']:.0f} s)")
     print(f"{'operation':<40} {'rows':>6} {'p50':>9} {'p95':>9}  result")
     print("-" * width)
     failures = []
@@ -268,6 +315,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = child_parser(__doc__, rows=10_000_000, rows_help="CDRs the rollups stand for")
     parser.add_argument("--repeat", type=int, default=30, help="timed runs per query (default 30)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
+    parser.add_argument("--reuse", action="store_true", help="measure on the database a --keep run left (no "
+                                                             "generation; migrated, then kept)")
     args = parser.parse_args(argv)
     if args.rows < 100_000 or args.repeat < 1 or args.warmup < 0:
         parser.error("--rows must be at least 100000, --repeat at least 1, --warmup not negative")
@@ -279,9 +328,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         child(args)
         return 0
-    run = run_child(script=__file__, backend="postgres", database=BENCH_DB, keep=args.keep,
-                    child_args=["--rows", str(args.rows), "--repeat", str(args.repeat), "--warmup",
-                                str(args.warmup)])
+    if args.reuse:
+        with tempfile.TemporaryDirectory(prefix="trunkline-bench-postgres-") as var_dir:
+            run = run_reused(args, Path(var_dir) / "results.json")
+    else:
+        run = run_child(script=__file__, backend="postgres", database=BENCH_DB, keep=args.keep,
+                        child_args=["--rows", str(args.rows), "--repeat", str(args.repeat), "--warmup",
+                                    str(args.warmup)])
     report(run, args)
     return 0  # a benchmark reports; it does not fail the build
 
