@@ -14,7 +14,8 @@ written them for about --rows CDRs (200 busy customers call every hour to three 
 15% of the hours, 8,000 in 5%). Code and peak rollups alike. Each query is timed through trunkline.cdrs.stats
 (ORM, conversion, ratios) as the pages call it: traffic by hour (24 h), day (31 days) and month (90 days) for a
 busy customer and for a provider, per provider, SIP codes, the Main tab's Summary (24 h, daily, monthly, and the
-panel's HTML) and the board's page of 50 customers.
+panel's HTML), the board's page of 50 customers and the carrier table (ASR/ACD per carrier over 30 days, of one
+customer on its Stats tab, of all customers on the Provider page).
 
 Baseline in the same run: the CDRs behind provider 1's rollups (one twentieth of the traffic) are written out as a
 narrow raw table (start, customer, provider, answered, duration, charge; indexed by provider and start) and the
@@ -189,7 +190,7 @@ def child(args: argparse.Namespace) -> None:
     from django.db import connection
     from django.test import RequestFactory
 
-    from trunkline.cdrs import stats
+    from trunkline.cdrs import stats, stats_charts
     from trunkline.cdrs.summary_views import summary_panel
     from trunkline.customers.models import Customer
 
@@ -215,6 +216,7 @@ def child(args: argparse.Namespace) -> None:
     customer = Customer(pk=busy, name="Busy", currency="USD")
     request = RequestFactory().get(f"/customers/{busy}/?summary=daily")
     page = list(range(1, 51))
+    last_30_days = stats_charts.preset_period("30d", None, now)  # the Provider page's and Stats tab's carrier table
     day0 = day.replace(hour=0, minute=0)  # the baseline's question: whole UTC days up to the data's end
 
     def rollup_provider_days() -> list[dict[str, Any]]:
@@ -250,6 +252,8 @@ def child(args: argparse.Namespace) -> None:
         ("summary monthly light customer", lambda: stats.summary(customer_id=light, period="monthly")),
         ("summary panel HTML daily", lambda: summary_panel(request, customer)),
         ("board_live 50 customers", lambda: stats.board_live(page)),
+        ("carrier table customer 30d", lambda: stats_charts.carrier_table(period=last_30_days, customer_id=busy)),
+        ("carrier table all customers 30d", lambda: stats_charts.carrier_table(period=last_30_days)),
     ]
     results = []
     for label, function in operations:
