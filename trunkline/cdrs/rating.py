@@ -139,6 +139,10 @@ class RatingContext:
         self._routes: dict[int, tuple[int, int] | None] = {}  # route id -> (customer id, card id)
         self._customer_routes: dict[int, list[tuple[str, int, int]]] = {}  # customer -> [(tech prefix, id, card)]
         self._cards: dict[int, _Card | None] = {}
+        # Per context, so the hot loop skips the shared LRU's lock: (card, revision) -> version (a card's terms are
+        # read once per context), (customer card, provider) -> that provider's egress cards.
+        self._card_versions: dict[tuple[int, int], CardVersion] = {}
+        self._egress: dict[tuple[int, int | None], list[_Card]] = {}
 
     # Loading, once per context, for every item of a batch together
 
@@ -222,7 +226,10 @@ class RatingContext:
         revision_id = card.timeline.at(item.start)
         if revision_id is None:
             return _Side(card, None, None, f"card {card.name} has no revision that went live")
-        version = self._versions.get(card.id, revision_id, card.terms)
+        version = self._card_versions.get((card.id, revision_id))
+        if version is None:
+            version = self._card_versions[(card.id, revision_id)] = self._versions.get(card.id, revision_id,
+                                                                                       card.terms)
         leg = version.rate(item.dst, duration_ms)
         if leg is None:
             return _Side(card, revision_id, None, f"no rate for {item.dst} on card {card.name} revision "
@@ -232,8 +239,11 @@ class RatingContext:
     def _provider_side(self, customer_card: _Card, item: RatingInput, duration_ms: int | None) -> _Side:
         """The customer card's egress card of the call's provider (by id; the first whose live revision has an
         active row for the number, else the first with any row)."""
-        cards = [card for card in map(self._cards.get, customer_card.egress)
-                 if card is not None and card.provider_id == item.provider_id]
+        cards = self._egress.get((customer_card.id, item.provider_id))
+        if cards is None:
+            cards = self._egress[(customer_card.id, item.provider_id)] = [
+                card for card in map(self._cards.get, customer_card.egress)
+                if card is not None and card.provider_id == item.provider_id]
         if not cards:
             return _Side(None, None, None, f"provider {item.provider_id} has no card among the egress cards of "
                                            f"{customer_card.name}")
@@ -283,16 +293,28 @@ class RatingContext:
         return result
 
 
+_SIDE_KEYS = {side: tuple(f"{side}_{name}" for name in ("card_id", "revision_id", "dest_code", "dest_name", "rate",
+                                                          "connect_fee", "billed", "charge"))
+              for side in ("customer", "provider")}
+
+
 def _fill(result: dict[str, Any], side: str, rated: _Side) -> Decimal:
     """Write one side's fields into `result`; its charge."""
+    card_key, revision_key, code_key, name_key, rate_key, fee_key, billed_key, charge_key = _SIDE_KEYS[side]
     leg = rated.leg
-    result[f"{side}_card_id"] = rated.card.id if rated.card is not None else None
-    result[f"{side}_revision_id"] = rated.revision_id
-    result[f"{side}_dest_code"] = leg.row.prefix if leg is not None else ""
-    result[f"{side}_dest_name"] = leg.row.name if leg is not None else ""
-    result[f"{side}_rate"] = leg.row.rate if leg is not None else None
-    result[f"{side}_connect_fee"] = leg.row.connection_fee if leg is not None else None
-    result[f"{side}_billed"] = leg.billed if leg is not None else 0
-    charge = leg.charge if leg is not None else ZERO
-    result[f"{side}_charge"] = charge
-    return charge
+    result[card_key] = rated.card.id if rated.card is not None else None
+    result[revision_key] = rated.revision_id
+    if leg is None:
+        result[code_key] = result[name_key] = ""
+        result[rate_key] = result[fee_key] = None
+        result[billed_key] = 0
+        result[charge_key] = ZERO
+        return ZERO
+    row = leg.row
+    result[code_key] = row.prefix
+    result[name_key] = row.name
+    result[rate_key] = row.rate
+    result[fee_key] = row.connection_fee
+    result[billed_key] = leg.billed
+    result[charge_key] = leg.charge
+    return leg.charge
