@@ -37,6 +37,17 @@ def own_var_dir(settings, tmp_path: Path) -> None:
     settings.VAR_DIR = tmp_path
 
 
+@pytest.fixture(autouse=True)
+def fresh_rating_cache() -> Iterator[None]:
+    """The rating context keeps card revisions' rows per process by revision id, which is right in production (a
+    revision's rows never change) but not across tests: rolled-back or flushed tests hand out the same ids again."""
+    from trunkline.cdrs.rating import VERSIONS
+
+    VERSIONS.clear()
+    yield
+    VERSIONS.clear()
+
+
 @pytest.fixture
 def setup_context() -> Iterator[None]:
     """Writes made by a test's own setup are attributed to source 'test', like a command's would be."""
