@@ -3,6 +3,7 @@ that change nothing, every validation message, the loader's finished calls charg
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -141,7 +142,9 @@ ERRORS = [
     ({"start": None}, "start", "start is required."),
     ({"start": "yesterday"}, "start", "start must be an ISO 8601 time with a timezone, e.g. 2026-12-01T10:00:00Z."),
     ({"start": "2026-12-01T10:00:00"}, "start", "start has no timezone; give it in UTC, e.g. 2026-12-01T10:00:00Z."),
+    ({"start": "0001-01-01T00:00:00+01:00"}, "start", "start is out of range (years 1 to 9999 in UTC)."),
     ({"end": None}, "end", "end is required."),
+    ({"end": "9999-12-31T23:59:59-01:00"}, "end", "end is out of range (years 1 to 9999 in UTC)."),
     ({"answer": "2000-01-01T00:00:00Z"}, "answer", "answer must not be before start."),
     ({"end": "2000-01-01T00:00:00Z"}, "end", "end must not be before answer."),
     ({"sip_code": 99}, "sip_code", "sip_code must be a SIP code from 100 to 699."),
@@ -229,6 +232,23 @@ def test_the_api_refuses_what_is_not_cdr_lines(world, operator_user, api_for) ->
     assert (response.status_code, response.json()) == (
         400, {"detail": "The body is not UTF-8 text (byte 0).", "errors": {}})
     assert client.post(URL, {"call_id": "x"}, format="json").status_code == 415
+
+
+def test_the_api_refuses_json_nested_too_deeply_or_with_a_lone_surrogate(world, operator_user, api_for) -> None:
+    client = api_for(operator_user)
+    before = balance(world)
+    good = json.dumps(cdr(world, "ok-1"))
+    surrogate = json.dumps({**cdr(world, "ok-2"), "cli": "\ud800"})  # json.dumps writes the escape \ud800
+    body = "\n".join([good, "[" * 100_000 + "]" * 100_000, surrogate, json.dumps({**cdr(world, "ok-3"), "\udfff": 1}),
+                      json.dumps({**cdr(world, "ok-4"), "node": "\U0001f600"})])  # a whole pair is a character
+    response = client.post(URL, body, content_type="application/x-ndjson")
+    surrogate_error = "Not valid JSON: a \\u escape names half of a surrogate pair, no character."
+    assert (response.status_code, response.json()) == (400, {
+        "detail": "3 lines have errors; nothing was written.", "new": 0, "duplicates": 0, "errors": [
+            {"line": 2, "field": "", "message": "Not valid JSON: nested too deeply."},
+            {"line": 3, "field": "", "message": surrogate_error},
+            {"line": 4, "field": "", "message": surrogate_error}]})
+    assert (Cdr.objects.count(), LedgerEntry.objects.count(), balance(world)) == (0, 0, before)
 
 
 def test_the_api_bounds_the_body(world, operator_user, api_for, monkeypatch) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
@@ -70,6 +71,10 @@ EXAMPLE = ('{"call_id": "c-1001", "leg": "a", "customer": 7, "ip": "203.0.113.5"
            '"end": "2026-12-01T10:01:04Z", "sip_code": 200, "release_reason": "Downstream BYE", "provider": 2}\n')
 
 
+# A \u escape of a surrogate: half of a pair is no character, and the database cannot store it.
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def _lines(text: str) -> tuple[list[Any], list[dict[str, Any]]]:
     """The body's JSON objects, by line (blank lines are skipped but keep their number), and its JSON errors."""
     records: list[Any] = []
@@ -79,11 +84,30 @@ def _lines(text: str) -> tuple[list[Any], list[dict[str, Any]]]:
             records.append(None)
             continue
         try:
-            records.append(json.loads(raw))
+            record = json.loads(raw)
+        except RecursionError:
+            records.append(None)
+            errors.append({"line": number, "field": "", "message": "Not valid JSON: nested too deeply."})
+            continue
         except ValueError as error:
             records.append(None)
             errors.append({"line": number, "field": "", "message": f"Not valid JSON: {error}."})
+            continue
+        if SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(record):
+            records.append(None)
+            errors.append({"line": number, "field": "",
+                           "message": "Not valid JSON: a \\u escape names half of a surrogate pair, no character."})
+            continue
+        records.append(record)
     return records, errors
+
+
+def _has_lone_surrogate(record: Any) -> bool:
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 class CdrIngestView(APIView):

@@ -98,7 +98,11 @@ def _time(value: Any, name: str, line: int, errors: _Errors, *, required: bool) 
     if moment.tzinfo is None or moment.utcoffset() is None:
         errors.add(line, name, f"{name} has no timezone; give it in UTC, e.g. 2026-12-01T10:00:00Z.")
         return None
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        errors.add(line, name, f"{name} is out of range (years 1 to 9999 in UTC).")
+        return None
 
 
 def _id(value: Any, name: str, line: int, errors: _Errors, *, required: bool) -> int | None:
