@@ -145,6 +145,7 @@ ERRORS = [
     ({"start": "0001-01-01T00:00:00+01:00"}, "start", "start is out of range (years 1 to 9999 in UTC)."),
     ({"end": None}, "end", "end is required."),
     ({"end": "9999-12-31T23:59:59-01:00"}, "end", "end is out of range (years 1 to 9999 in UTC)."),
+    ({"end": "9999-12-31T23:59:59Z"}, "end", "end is more than 7 days after start."),
     ({"answer": "2000-01-01T00:00:00Z"}, "answer", "answer must not be before start."),
     ({"end": "2000-01-01T00:00:00Z"}, "end", "end must not be before answer."),
     ({"sip_code": 99}, "sip_code", "sip_code must be a SIP code from 100 to 699."),

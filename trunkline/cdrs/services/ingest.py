@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -45,6 +45,9 @@ IN_CHUNK = 1000
 MAX_ERRORS = 1000
 MAX_INT = 2**31 - 1
 LOCK_RETRIES = 5
+# The longest call taken: the peak rollups hold a row per hour a call was up, so a call from now to year 9999 would
+# write ~70 million of them (and its seconds overflow the duration column).
+MAX_CALL = timedelta(days=7)
 
 logger = logging.getLogger(__name__)
 
@@ -202,6 +205,8 @@ def _check(number: int, data: Any, errors: _Errors) -> dict[str, Any] | None:
         errors.add(number, "answer", "answer must not be before start.")
     if end is not None and (answer or start) is not None and end < (answer or start):
         errors.add(number, "end", "end must not be before answer." if answer else "end must not be before start.")
+    elif end is not None and start is not None and end - start > MAX_CALL:
+        errors.add(number, "end", f"end is more than {MAX_CALL.days} days after start.")
     code = data.get("sip_code")
     if code is None:
         errors.add(number, "sip_code", "sip_code is required.")
