@@ -245,6 +245,10 @@ def test_the_request_is_audited_under_the_operator(world, operator_user) -> None
      {"end": ["Give both a start and an end (UTC), or a date."]}),
     ({"operation": "rerate", "cdr_ids": [999999]}, {"cdr_ids": ["No CDR with id 999999."]}),
     ({"operation": "rerate", "cdr_ids": []}, {"cdr_ids": ["Select at least one CDR."]}),
+    ({"operation": "rerate", "cdr_ids": [1, 2**63]},
+     {"cdr_ids": {"1": ["Ensure this value is less than or equal to 9223372036854775807."]}}),
+    ({"operation": "rerate", "customer": 2**70, "date": "2026-12-01"},
+     {"customer": ["Ensure this value is less than or equal to 9223372036854775807."]}),
     ({"operation": "shred", "customer": "C"}, {"operation": ['"shred" is not a valid choice.']}),
 ])
 def test_refused_inputs_are_named_and_nothing_is_queued(world, api, options, errors) -> None:

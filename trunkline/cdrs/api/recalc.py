@@ -21,12 +21,16 @@ from trunkline.core.api.schema import ErrorSerializer
 from trunkline.core.api.viewsets import csv_upload
 from trunkline.core.bulk_import import ImportFileError
 
+MAX_ID = 2**63 - 1  # the database's largest id: a larger one overflowed its integer (500)
+
 
 class RecalcRequestSerializer(serializers.Serializer):
     operation = serializers.ChoiceField(choices=RecalcOperation.choices)
-    customer = serializers.IntegerField(required=False, min_value=1, help_text="Scope: this customer's CDRs.")
-    provider = serializers.IntegerField(required=False, min_value=1, help_text="Scope: the CDRs of this provider.")
-    cdr_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False,
+    customer = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID,
+                                        help_text="Scope: this customer's CDRs.")
+    provider = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID,
+                                        help_text="Scope: the CDRs of this provider.")
+    cdr_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False,
                                     help_text="Scope: these CDRs.")
     date = serializers.DateField(required=False, help_text="The UTC day (or give start and end).")
     start = serializers.DateTimeField(required=False, help_text="Period start (UTC), with end (excluded).")
