@@ -6,6 +6,7 @@ the driver (a 500), so every integer that reaches a query from a request is boun
 
 DB_INT_MIN = -(2**63)
 DB_INT_MAX = 2**63 - 1
+_DB_INT_DIGITS = len(str(DB_INT_MAX))
 
 
 def ascii_int(value: object) -> int | None:
@@ -17,5 +18,8 @@ def ascii_int(value: object) -> int | None:
     text = str(value)
     if not (text.isascii() and text.isdigit()):
         return None
-    number = int(text)
+    digits = text.lstrip("0") or "0"
+    if len(digits) > _DB_INT_DIGITS:  # int() of more than 4,300 digits raises: such a string never reaches it
+        return None
+    number = int(digits)
     return number if number <= DB_INT_MAX else None
