@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Sum
+from django.db import connection, transaction
+from django.db.models import QuerySet, Sum
 from django.db.models.base import ModelState
 from django.utils import timezone
 
@@ -235,12 +235,20 @@ def ledger_refresh_balance(*, customer_id: int) -> tuple[Decimal, Decimal]:
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer_id)
         before = customer.balance
-        after = LedgerEntry.objects.filter(customer_id=customer_id).aggregate(total=Sum("amount"))["total"] or _ZERO
+        after = entries_total(LedgerEntry.objects.filter(customer_id=customer_id))
         if after != before:
             Customer.objects.filter(pk=customer_id).update(balance=after)
             record_update(customer, {"balance": _money(before)}, {"balance": _money(after)})
             _publish_after_commit()
     return before, after
+
+
+def entries_total(entries: QuerySet[LedgerEntry]) -> Decimal:
+    """The exact sum of these entries' amounts. PostgreSQL adds numerics exactly; SQLite adds decimals as floating
+    point (-18113.359720 came back as -18113.3597199999), so there they are added up here."""
+    if connection.vendor == "postgresql":
+        return entries.aggregate(total=Sum("amount"))["total"] or _ZERO
+    return sum(entries.values_list("amount", flat=True).iterator(chunk_size=10_000), _ZERO)
 
 
 def _money(value: Decimal) -> str:
